@@ -1,0 +1,522 @@
+"""Non-parametric survival estimators, written in vectorised numpy.
+
+Everything here is pure computation (no I/O, no pandas) and scales to tens of
+millions of observations: each estimator sorts the data once and then works
+with counts per distinct time (``np.unique`` + cumulative sums).
+
+Units: times are in days unless the caller says otherwise; every function is
+unit-agnostic, so outputs (medians, restricted means, ...) are in the units
+of the input times.
+
+Conventions shared by all estimators:
+
+* observations whose time is NaN are dropped ("not in this analysis");
+  other times must be finite and >= 0;
+* at a tied time, events are counted before censorings (a subject censored
+  at ``t`` is at risk at ``t``);
+* confidence bands use the normal quantile ``z = Phi^-1(1/2 + level/2)``.
+
+The estimates agree with lifelines (KaplanMeierFitter,
+``logrank_test``/``multivariate_logrank_test``, AalenJohansenFitter); see
+tests/test_survival.py for the comparison and its tolerances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+__all__ = [
+    "CumulativeIncidence",
+    "KaplanMeier",
+    "LogRank",
+    "aalen_johansen",
+    "cif_at",
+    "kaplan_meier",
+    "landmarks",
+    "logrank_test",
+    "median_ci",
+    "median_survival",
+    "restricted_mean",
+    "survival_at",
+    "survival_ci_at",
+    "wilson_interval",
+]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+# A survival curve that is mathematically exactly 1/2 (e.g. 5 deaths out of 10,
+# no censoring) is computed as 0.5 +- a few ulps; the median uses this
+# allowance so that such a curve counts as having reached one half.
+_HALF_TOL = 1e-12
+
+
+# --------------------------------------------------------------------------- #
+# helpers
+# --------------------------------------------------------------------------- #
+def _z(level: float) -> float:
+    """Two-sided standard-normal quantile for a confidence level in (0, 1)."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    return float(stats.norm.ppf(0.5 + level / 2.0))
+
+
+def _frozen(a: ArrayLike, dtype: Any = None) -> NDArray[Any]:
+    """Return a read-only copy-or-view of ``a`` (dataclass fields stay immutable)."""
+    out = np.array(a, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+def _clean_times(
+    time: ArrayLike, *others: ArrayLike
+) -> tuple[FloatArray, list[NDArray[Any]]]:
+    """Drop rows with NaN time; validate the rest; return (time, [other arrays])."""
+    t = np.asarray(time, dtype=np.float64).ravel()
+    arrs = [np.asarray(o).ravel() for o in others]
+    for a in arrs:
+        if a.shape != t.shape:
+            raise ValueError(
+                f"length mismatch: time has {t.size} rows, another input has {a.size}"
+            )
+    keep = ~np.isnan(t)
+    if not keep.all():
+        t = t[keep]
+        arrs = [a[keep] for a in arrs]
+    if t.size and (not np.isfinite(t).all() or t.min() < 0.0):
+        raise ValueError(
+            "times must be finite and >= 0 (NaN marks 'not in this analysis')"
+        )
+    return t, arrs
+
+
+def _as_event(event: NDArray[Any]) -> NDArray[np.bool_]:
+    """Validate a 0/1 (or bool) event indicator and return it as bool."""
+    if event.dtype == np.bool_:
+        return event
+    e = np.asarray(event, dtype=np.float64)
+    if not np.isin(e, (0.0, 1.0)).all():
+        raise ValueError("event must contain only 0/1 (or False/True)")
+    return e.astype(bool)
+
+
+def _counts_by_time(
+    t: FloatArray, flags: list[NDArray[np.bool_]]
+) -> tuple[FloatArray, IntArray, list[IntArray]]:
+    """Distinct sorted times, total rows per time, and flagged rows per time.
+
+    Uses plain sorts (faster than argsort / return_inverse on 10^7 rows):
+    the flagged times are a subset of all times, aligned by searchsorted.
+    """
+    ut, n_tot = np.unique(t, return_counts=True)
+    out = []
+    for f in flags:
+        uf, nf = np.unique(t[f], return_counts=True)
+        c = np.zeros(ut.size, dtype=np.int64)
+        c[np.searchsorted(ut, uf)] = nf
+        out.append(c)
+    return ut, n_tot.astype(np.int64), out
+
+
+def _at_risk(removed: IntArray) -> IntArray:
+    """Number at risk just before each distinct time (reverse cumulative sum)."""
+    return np.cumsum(removed[::-1], axis=0)[::-1]
+
+
+def _step_index(times: FloatArray, t: FloatArray) -> IntArray:
+    """Index of the last ``times`` entry <= t (-1 if none): right-continuous step."""
+    return np.searchsorted(times, t, side="right") - 1
+
+
+# --------------------------------------------------------------------------- #
+# binomial proportion
+# --------------------------------------------------------------------------- #
+def wilson_interval(
+    successes: float, n: float, level: float = 0.95
+) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion ``successes / n``.
+
+    Returns ``(low, high)`` clipped to [0, 1]; ``(nan, nan)`` when ``n == 0``.
+    """
+    if n < 0 or successes < 0 or successes > n:
+        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
+    if n == 0:
+        return (float("nan"), float("nan"))
+    z = _z(level)
+    p = successes / n
+    z2n = z * z / n
+    centre = (p + z2n / 2.0) / (1.0 + z2n)
+    half = z / (1.0 + z2n) * np.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return (float(low), float(high))
+
+
+# --------------------------------------------------------------------------- #
+# Kaplan-Meier
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True, eq=False)
+class KaplanMeier:
+    """Kaplan-Meier estimate; one row per distinct (event or censoring) time.
+
+    ``time`` is sorted (days); ``survival`` is S(t) just after ``time``;
+    ``ci_low``/``ci_high`` the pointwise log(-log) band at ``level``;
+    ``greenwood`` the cumulative Greenwood sum = Var[log S(t)];
+    ``at_risk`` the number at risk just before ``time``; ``events`` and
+    ``censored`` the counts at ``time``; ``n`` the number of observations used.
+    """
+
+    time: FloatArray
+    survival: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    greenwood: FloatArray
+    at_risk: IntArray
+    events: IntArray
+    censored: IntArray
+    n: int
+    level: float
+
+    def survival_at(self, t: ArrayLike) -> FloatArray:
+        """S(t) at the given times (see :func:`survival_at`)."""
+        return survival_at(self, t)
+
+    def survival_ci_at(self, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Confidence band at the given times (see :func:`survival_ci_at`)."""
+        return survival_ci_at(self, t)
+
+    def median(self) -> float:
+        """Median survival time (see :func:`median_survival`)."""
+        return median_survival(self)
+
+    def median_ci(self) -> tuple[float, float]:
+        """Confidence interval of the median (see :func:`median_ci`)."""
+        return median_ci(self)
+
+    def restricted_mean(self, tau: float) -> float:
+        """Restricted mean survival time up to ``tau`` (see :func:`restricted_mean`)."""
+        return restricted_mean(self, tau)
+
+
+def kaplan_meier(time: ArrayLike, event: ArrayLike, level: float = 0.95) -> KaplanMeier:
+    """Kaplan-Meier estimator with Greenwood variance and a log(-log) band.
+
+    ``time``: event or censoring time (days), NaN = excluded; ``event``: 1/True
+    if the event was observed at ``time``, 0/False if censored.
+    The band is ``exp(-exp(log(-log S) -+ z * sqrt(V) / log S))`` with
+    ``V`` the Greenwood sum, set to 1 where S = 1 (lifelines' convention).
+    """
+    z = _z(level)
+    t, (ev,) = _clean_times(time, event)
+    ev = _as_event(ev)
+    ut, removed, (d,) = _counts_by_time(t, [ev])
+    n_risk = _at_risk(removed)
+    nf = n_risk.astype(np.float64)
+    df = d.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # log S = sum log((n - d) / n), -inf once everybody at risk has died
+        log_s = np.cumsum(np.log(nf - df) - np.log(nf))
+        # Greenwood term d / (n (n - d)); 0 where n == d (lifelines' convention)
+        gw_term = np.where(d < n_risk, df / (nf * (nf - df)), 0.0)
+        greenwood = np.cumsum(gw_term)
+        surv = np.exp(log_s)
+        v = np.log(surv)
+        half = z * np.sqrt(greenwood) / v
+        low = np.exp(-np.exp(np.log(-v) - half))
+        high = np.exp(-np.exp(np.log(-v) + half))
+    low = np.where(np.isnan(low), 1.0, low)
+    high = np.where(np.isnan(high), 1.0, high)
+    return KaplanMeier(
+        time=_frozen(ut, np.float64),
+        survival=_frozen(surv),
+        ci_low=_frozen(low),
+        ci_high=_frozen(high),
+        greenwood=_frozen(greenwood),
+        at_risk=_frozen(n_risk),
+        events=_frozen(d),
+        censored=_frozen(removed - d),
+        n=int(t.size),
+        level=float(level),
+    )
+
+
+def _step_eval(
+    times: FloatArray, values: FloatArray, t: ArrayLike, before: float
+) -> FloatArray:
+    """Evaluate a right-continuous step function; ``before`` ahead of the first time."""
+    tq = np.asarray(t, dtype=np.float64)
+    if times.size == 0:
+        return np.full(tq.shape, np.nan)
+    idx = _step_index(times, tq)
+    out = np.where(idx >= 0, values[np.maximum(idx, 0)], before)
+    return np.where(np.isnan(tq), np.nan, out)
+
+
+def survival_at(km: KaplanMeier, t: ArrayLike) -> FloatArray:
+    """S(t), right-continuous, vectorised over ``t`` (days).
+
+    1 before the first time, the last value beyond the last time, NaN for NaN
+    ``t`` or for an estimate built from no observations.
+    """
+    return _step_eval(km.time, km.survival, t, 1.0)
+
+
+def survival_ci_at(km: KaplanMeier, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Pointwise confidence band ``(low, high)`` of S(t) at ``t`` (days)."""
+    return (
+        _step_eval(km.time, km.ci_low, t, 1.0),
+        _step_eval(km.time, km.ci_high, t, 1.0),
+    )
+
+
+def _first_time_at_or_below(times: FloatArray, values: FloatArray, q: float) -> float:
+    """Smallest time with value <= q (inf if never; nan if empty)."""
+    if times.size == 0:
+        return float("nan")
+    hit = values <= q + _HALF_TOL
+    if not hit.any():
+        return float("inf")
+    return float(times[int(np.argmax(hit))])
+
+
+def median_survival(km: KaplanMeier) -> float:
+    """Median survival time: smallest time with S(t) <= 0.5 (inf if never reached).
+
+    Same definition as lifelines' ``median_survival_time_``, except that a
+    1e-12 allowance lets a curve equal to one half up to rounding count as
+    reaching it.
+    """
+    return _first_time_at_or_below(km.time, km.survival, 0.5)
+
+
+def median_ci(km: KaplanMeier) -> tuple[float, float]:
+    """Confidence interval of the median (Brookmeyer-Crowley style, days).
+
+    ``(first time ci_low <= 0.5, first time ci_high <= 0.5)``, inf where the
+    band never reaches 0.5; the definition of lifelines'
+    ``median_survival_times(confidence_interval_)``.
+    """
+    return (
+        _first_time_at_or_below(km.time, km.ci_low, 0.5),
+        _first_time_at_or_below(km.time, km.ci_high, 0.5),
+    )
+
+
+def restricted_mean(km: KaplanMeier, tau: float) -> float:
+    """Restricted mean survival time: area under the KM step curve on [0, tau] (days).
+
+    Beyond the last observed time the curve is carried flat at its last value.
+    """
+    if not tau >= 0:
+        raise ValueError(f"tau must be >= 0, got {tau!r}")
+    if km.time.size == 0:
+        return float("nan")
+    inside = km.time < tau
+    knots = np.concatenate(([0.0], km.time[inside], [tau]))
+    heights = np.concatenate(([1.0], km.survival[inside]))
+    return float(np.sum(heights * np.diff(knots)))
+
+
+def landmarks(km: KaplanMeier, days: ArrayLike) -> dict[float, dict[str, float]]:
+    """Survival, band and number at risk at landmark times (days).
+
+    Returns ``{day: {"survival", "ci_low", "ci_high", "at_risk"}}``, where
+    ``at_risk`` counts observations with time >= day.
+    """
+    d = np.atleast_1d(np.asarray(days, dtype=np.float64))
+    s = survival_at(km, d)
+    lo, hi = survival_ci_at(km, d)
+    first_ge = np.searchsorted(km.time, d, side="left")
+    risk = np.zeros(d.shape, dtype=np.int64)
+    valid = first_ge < km.time.size
+    risk[valid] = km.at_risk[first_ge[valid]]
+    return {
+        float(day): {
+            "survival": float(s[i]),
+            "ci_low": float(lo[i]),
+            "ci_high": float(hi[i]),
+            "at_risk": int(risk[i]),
+        }
+        for i, day in enumerate(d)
+    }
+
+
+# --------------------------------------------------------------------------- #
+# log-rank
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True, eq=False)
+class LogRank:
+    """Log-rank test of equal hazards across ``groups`` (sorted labels).
+
+    ``statistic`` is chi-square with ``df = k - 1`` degrees of freedom;
+    ``observed``/``expected`` are events per group (same order as ``groups``);
+    ``covariance`` the k x k covariance of observed - expected.
+    """
+
+    statistic: float
+    p_value: float
+    df: int
+    groups: NDArray[Any]
+    observed: FloatArray
+    expected: FloatArray
+    covariance: FloatArray
+
+
+def logrank_test(time: ArrayLike, event: ArrayLike, group: ArrayLike) -> LogRank:
+    """Log-rank (Mantel-Haenszel) test for two or more groups.
+
+    ``time`` in days (NaN rows dropped), ``event`` 0/1, ``group`` any labels.
+    Hypergeometric variance with the (n - d)/(n - 1) tie correction; the
+    statistic uses the first k - 1 groups (pseudo-inverse), as lifelines does.
+    """
+    t, (ev, g) = _clean_times(time, event, group)
+    ev = _as_event(ev)
+    labels, gi = np.unique(g, return_inverse=True)
+    k = labels.size
+    if k < 2:
+        raise ValueError("logrank_test needs at least two groups")
+    # Work only at distinct event times, one group at a time, with plain sorts
+    # (np.sort + searchsorted of sorted queries is far faster than argsort).
+    ue = np.unique(t[ev])
+    n_ij = np.empty((k, ue.size), dtype=np.float64)  # at risk just before ue
+    d_ij = np.zeros((k, ue.size), dtype=np.float64)  # events at ue
+    for j in range(k):
+        in_j = gi.ravel() == j
+        tj = np.sort(t[in_j])
+        n_ij[j] = tj.size - np.searchsorted(tj, ue, side="left")
+        uj, cj = np.unique(t[in_j & ev], return_counts=True)
+        d_ij[j, np.searchsorted(ue, uj)] = cj
+    n_i = n_ij.sum(axis=0)
+    d_i = d_ij.sum(axis=0)
+    observed = d_ij.sum(axis=1)
+    expected = n_ij @ (d_i / n_i)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tie = (n_i - d_i) / (n_i - 1.0)
+    tie = np.where(np.isfinite(tie), tie, 1.0)
+    f = tie * d_i / n_i**2
+    cov = np.diag(n_ij @ (f * n_i)) - (n_ij * f) @ n_ij.T
+    z = observed - expected
+    stat = float(z[:-1] @ np.linalg.pinv(cov[:-1, :-1]) @ z[:-1])
+    return LogRank(
+        statistic=stat,
+        p_value=float(stats.chi2.sf(stat, k - 1)),
+        df=k - 1,
+        groups=_frozen(labels),
+        observed=_frozen(observed),
+        expected=_frozen(expected),
+        covariance=_frozen(cov),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Aalen-Johansen cumulative incidence
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True, eq=False)
+class CumulativeIncidence:
+    """Aalen-Johansen cumulative incidence of ``cause_of_interest``.
+
+    One row per distinct time (days, sorted): ``cif`` F(t) just after
+    ``time``; ``variance`` the delta-method (Greenwood-type) variance;
+    ``ci_low``/``ci_high`` a log(-log) band at ``level`` (equal to F where
+    F is 0 or 1);
+    ``at_risk`` just before ``time``; ``events`` of the cause of interest,
+    ``competing`` events of other causes, ``censored`` at ``time``.
+    """
+
+    time: FloatArray
+    cif: FloatArray
+    variance: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    at_risk: IntArray
+    events: IntArray
+    competing: IntArray
+    censored: IntArray
+    cause_of_interest: int
+    n: int
+    level: float
+
+    def cif_at(self, t: ArrayLike) -> FloatArray:
+        """F(t) at the given times (see :func:`cif_at`)."""
+        return cif_at(self, t)
+
+
+def aalen_johansen(
+    time: ArrayLike, cause: ArrayLike, cause_of_interest: int, level: float = 0.95
+) -> CumulativeIncidence:
+    """Aalen-Johansen estimator of the cumulative incidence of one cause.
+
+    ``time`` in days (NaN rows dropped); ``cause`` 0 = censored, positive
+    integers = competing causes. F(t) = sum_{t_i <= t} S(t_{i-1}) d_k,i / n_i,
+    with S the all-cause Kaplan-Meier curve.
+
+    Ties are handled exactly, without jitter: all events at a tied time
+    (of any cause) are counted together, which is the standard AJ estimator.
+    (lifelines' AalenJohansenFitter instead jitters tied event times of
+    different causes, so the two agree only on data without such ties.)
+    The variance and log(-log) band follow lifelines' formulas; the
+    d / (n (n - d)) term is taken as 0 where n == d.
+    """
+    z = _z(level)
+    t, (c,) = _clean_times(time, cause)
+    cf = np.asarray(c, dtype=np.float64)
+    if cf.size and (np.isnan(cf).any() or (cf < 0).any() or (cf != np.round(cf)).any()):
+        raise ValueError("cause must hold non-negative integers (0 = censored)")
+    ci_int = cf.astype(np.int64)
+    k = int(cause_of_interest)
+    if k <= 0:
+        raise ValueError("cause_of_interest must be a positive integer")
+    ut, removed, (d_all, d_k) = _counts_by_time(t, [ci_int > 0, ci_int == k])
+    n_risk = _at_risk(removed)
+    nf = n_risk.astype(np.float64)
+    da = d_all.astype(np.float64)
+    dk = d_k.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.exp(np.cumsum(np.log(nf - da) - np.log(nf)))
+        lag_s = np.concatenate(([1.0], surv[:-1]))
+        inc = lag_s * dk / nf
+        cif = np.cumsum(inc)
+        # Var F(t_j) = sum_i a_i (F_j - F_i)^2 + sum_i S_{i-1}^2 dk_i (n_i - dk_i) / n_i^3
+        #              - 2 sum_i (F_j - F_i) S_{i-1} dk_i / n_i^2,   i <= j
+        a = np.where(d_all < n_risk, da / (nf * (nf - da)), 0.0)
+        b = lag_s * dk / nf**2
+        var = (
+            cif**2 * np.cumsum(a)
+            - 2.0 * cif * np.cumsum(a * cif)
+            + np.cumsum(a * cif**2)
+            + np.cumsum(lag_s**2 * dk * (nf - dk) / nf**3)
+            - 2.0 * (cif * np.cumsum(b) - np.cumsum(b * cif))
+        )
+        var = np.maximum(var, 0.0)
+        log_f = np.log(cif)
+        se = np.sqrt(var) / (cif * np.abs(log_f))
+        tr = np.log(-log_f)
+        low = np.exp(-np.exp(tr + z * se))
+        high = np.exp(-np.exp(tr - z * se))
+    # degenerate ends of the transform: F = 0 -> (0, 0); F = 1 -> (1, 1)
+    low = np.where(np.isnan(low), cif, low)
+    high = np.where(np.isnan(high), cif, high)
+    return CumulativeIncidence(
+        time=_frozen(ut, np.float64),
+        cif=_frozen(cif),
+        variance=_frozen(var),
+        ci_low=_frozen(low),
+        ci_high=_frozen(high),
+        at_risk=_frozen(n_risk),
+        events=_frozen(d_k),
+        competing=_frozen(d_all - d_k),
+        censored=_frozen(removed - d_all),
+        cause_of_interest=k,
+        n=int(t.size),
+        level=float(level),
+    )
+
+
+def cif_at(ci: CumulativeIncidence, t: ArrayLike) -> FloatArray:
+    """F(t), right-continuous, vectorised over ``t`` (days); 0 before the first time."""
+    return _step_eval(ci.time, ci.cif, t, 0.0)

@@ -1,0 +1,146 @@
+"""The public Python API (re-exported from ``sim``): notebooks and the CLI call this.
+
+>>> import sim
+>>> result = sim.run("baseline", patients=10_000, seed=1)
+>>> result.summary["cr_rate"]            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.outcomes import summarise
+from sim.engine.kernel import run_kernel
+from sim.io.files import load_scenario, write_json
+from sim.io.parquet import write_patients
+from sim.model.errors import InputError
+from sim.model.outputs import COLUMNS, F, I
+from sim.model.scenario import Scenario
+
+__version__ = "0.1.0"
+CHUNK_PATIENTS = 1_000_000  # progress granularity; results do not depend on it
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class RunResult:
+    """A simulated cohort: the patient table, its summary and where it came from."""
+
+    scenario: Scenario
+    patients: pd.DataFrame
+    summary: dict[str, Any]
+    elapsed_s: float  # simulation wall time (kernel only)
+
+    def provenance(self) -> dict[str, Any]:
+        return provenance(self.scenario)
+
+
+def provenance(scenario: Scenario) -> dict[str, Any]:
+    """What identifies a simulation: scenario, seed, size, horizon and parameter hash."""
+    return {
+        "cartsim_version": __version__,
+        "scenario": scenario.name,
+        "scenario_file": scenario.file,
+        "seed": scenario.run.seed,
+        "patients": scenario.run.patients,
+        "horizon_days": scenario.run.horizon_days,
+        "parameter_hash": scenario.params.digest(),
+        "engine": "kernel",
+    }
+
+
+def as_scenario(scenario: str | Path | Scenario | None) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
+def check_threads(threads: int | None) -> None:
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise InputError("command line", "--threads", f"expected a whole number >= 1, got {threads!r}")
+
+
+def simulate(scenario: Scenario, threads: int | None = None, chunk_patients: int = CHUNK_PATIENTS,
+             progress: ProgressCallback | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Raw kernel output (float32 block, int8 block) for the scenario's run settings."""
+    n = scenario.run.patients
+    theta = scenario.params.theta()
+    fout = np.empty((n, len(F)), np.float32)
+    iout = np.empty((n, len(I)), np.int8)
+    for start in range(0, n, chunk_patients):
+        stop = min(n, start + chunk_patients)
+        f, i = run_kernel(theta, scenario.run.seed, stop - start, scenario.run.horizon_days,
+                          first_patient_id=start, threads=threads)
+        fout[start:stop] = f
+        iout[start:stop] = i
+        if progress is not None:
+            progress(stop, n)
+    return fout, iout
+
+
+def patient_table(fout: np.ndarray, iout: np.ndarray, first_patient_id: int = 0) -> pd.DataFrame:
+    """The kernel's blocks as a DataFrame with the public column names."""
+    data: dict[str, np.ndarray] = {"patient_id": np.arange(first_patient_id, first_patient_id + len(fout))}
+    for col in F:
+        data[col.name.lower()] = np.ascontiguousarray(fout[:, col])
+    for col in I:
+        data[col.name.lower()] = np.ascontiguousarray(iout[:, col])
+    return pd.DataFrame(data)
+
+
+def column_documentation() -> dict[str, str]:
+    """Public column name -> 'unit: description'."""
+    return {c.name: f"{c.unit}: {c.description}" for c in COLUMNS}
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: NaN and infinities become None."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def run(scenario: str | Path | Scenario | None = None, *, patients: int | None = None,
+        seed: int | None = None, horizon_days: float | None = None, threads: int | None = None,
+        progress: ProgressCallback | None = None) -> RunResult:
+    """Simulate a scenario (default: the built-in baseline) and summarise it."""
+    check_threads(threads)
+    sc = as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
+    t0 = time.perf_counter()
+    fout, iout = simulate(sc, threads=threads, progress=progress)
+    elapsed = time.perf_counter() - t0
+    table = patient_table(fout, iout)
+    summary = {"scenario": sc.name, "seed": sc.run.seed, **summarise(table)}
+    summary["horizon_days"] = sc.run.horizon_days
+    summary["parameter_hash"] = sc.params.digest()
+    summary["elapsed_s"] = elapsed
+    summary["patients_per_s"] = sc.run.patients / elapsed if elapsed > 0 else None
+    return RunResult(sc, table, _clean(summary), elapsed)
+
+
+def write_outputs(result: RunResult, out_dir: Path | str) -> dict[str, Path]:
+    """patients.parquet, summary.json and km.png in ``out_dir`` (each written atomically)."""
+    from sim.report.figures import km_figure  # matplotlib only when figures are asked for
+
+    out = Path(out_dir)
+    paths = {
+        "patients": write_patients(out / "patients.parquet", result.patients, result.provenance()),
+        "summary": write_json(out / "summary.json", result.summary),
+        "km": km_figure(result.patients, out / "km.png",
+                        f"{result.scenario.name}: {result.scenario.run.patients:,} patients, "
+                        f"seed {result.scenario.run.seed}", result.scenario.run.horizon_days),
+    }
+    return paths

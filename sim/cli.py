@@ -1,0 +1,116 @@
+"""The ``cartsim`` command: thin wiring of the public API (``sim.api``).
+
+Bad input of any kind (files, keys, values, options) prints one line
+``cartsim: error: ...`` to stderr and exits with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sim import api
+from sim.model.errors import InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="cartsim: simulate CAR-T therapy for B-ALL relapsed after allo-HSCT.")
+err = Console(stderr=True)
+EXIT_BAD_INPUT = 2
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _days(x: float | None) -> str:
+    return "not reached" if x is None else f"{x:.0f} d ({x / 30.4375:.1f} mo)"
+
+
+def _summary_table(s: dict[str, Any]) -> Table:
+    table = Table(title=f"cartsim run: {s['scenario']} ({s['patients']:,} patients, {s['infused']:,} infused, "
+                  f"seed {s['seed']})", title_justify="left")
+    table.add_column("outcome (first infusion; times from infusion)")
+    table.add_column("value", justify="right")
+    table.add_column("95% CI", justify="right")
+    for key, label in [("cr_rate", "CR/CRi"), ("mrd_neg_cr_rate", "MRD-negative CR"), ("crs_any", "CRS any grade"),
+                       ("crs_grade3plus", "CRS grade >= 3"), ("icans_any", "ICANS any grade"),
+                       ("icans_grade3plus", "ICANS grade >= 3"), ("agvhd_grade2plus", "acute GVHD grade II-IV")]:
+        r = s["rates"][key]
+        table.add_row(label, _pct(r["rate"]), f"{_pct(r['ci'][0])} - {_pct(r['ci'][1])}")
+    for endpoint in ("os", "efs", "lfs"):
+        e = s[endpoint]
+        for m in (6, 12, 24):
+            lo, hi = e[f"m{m}_ci"]
+            table.add_row(f"{endpoint.upper()} at {m} months", _pct(e[f"m{m}"]), f"{_pct(lo)} - {_pct(hi)}")
+        table.add_row(f"{endpoint.upper()} median", _days(e["median_days"]), "")
+    table.add_row("relapse (CIR) at 24 months, CR patients", _pct(s["cir_m24"]), "")
+    table.add_row("non-relapse mortality at 24 months, CR patients", _pct(s["nrm_m24"]), "")
+    table.add_row("OS at 12 months from decision to treat (ITT)", _pct(s["itt"]["os"]["m12"]), "")
+    res = s["resources"]
+    table.add_row("ICU days per infused patient", f"{res['icu_days_per_infused']:.2f}", "")
+    table.add_row("CAR-T infusions per patient", f"{res['infusions_per_patient']:.2f}", "")
+    table.add_row("consolidative allo-HSCT per patient", _pct(res["hsct_per_patient"]), "")
+    return table
+
+
+@app.command()
+def run(
+    scenario: Annotated[str | None, typer.Argument(help="scenario TOML file or name in scenarios/ "
+                                                   "(default: the built-in baseline)")] = None,
+    patients: Annotated[int | None, typer.Option(help="number of patients (default: the scenario's)")] = None,
+    seed: Annotated[int | None, typer.Option(help="root seed (default: the scenario's)")] = None,
+    horizon_days: Annotated[float | None, typer.Option(help="follow-up horizon in days")] = None,
+    threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("cartsim_output"),
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
+) -> None:
+    """Simulate a scenario with the Monte Carlo kernel; write patients.parquet, summary.json, km.png."""
+    if patients is not None and patients < 1:
+        raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed:,}/{task.total:,} patients"), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("simulating", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = api.run(scenario, patients=patients, seed=seed, horizon_days=horizon_days, threads=threads,
+                         progress=tick)
+    paths = api.write_outputs(result, out)
+    if json_out:
+        sys.stdout.write(json.dumps(result.summary, allow_nan=False) + "\n")
+        return
+    console = Console()
+    console.print(_summary_table(result.summary))
+    console.print(f"simulated in {result.elapsed_s:.2f} s ({result.summary['patients_per_s']:,.0f} patients/s); "
+                  f"wrote {paths['patients']}, {paths['summary']}, {paths['km']}")
+
+
+def main() -> None:
+    """Console-script entry point: one-line errors and exit status 2 for bad input."""
+    try:
+        app(standalone_mode=False)
+    except InputError as exc:
+        err.print(f"cartsim: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.exceptions.NoArgsIsHelpError:
+        sys.exit(0)
+    except click.UsageError as exc:
+        err.print(f"cartsim: error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.exceptions.Abort:
+        err.print("cartsim: interrupted", markup=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+"""The Monte Carlo kernel: numba, no resources, one patient after another.
+
+:func:`simulate_patient` walks one patient through the pathway (the order of stages,
+the competing events) by calling the per-stage samplers; :func:`_simulate_range`
+runs it over a range of patient ids in parallel. Public entry: :func:`run_kernel`,
+which validates, allocates and sets the thread count; the compiled loop only reads
+``theta`` and fills the output rows.
+
+Competing events: every latent death time drawn so far is kept as the earliest
+candidate ``t_dead``; a later stage happens only if it comes before that candidate.
+Simplifications (written here because this is where they live): ICU days are the
+union of the grade >= 3 CRS and ICANS episodes; the non-relapse-mortality clock
+starts at the first infusion and its GVHD effect uses the first infusion's GVHD;
+a patient re-infused after relapse keeps the first CR's consolidation record.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from sim.engine.rng import MAX_BLOCKS, MAX_CYCLES, make_key, patient_key
+from sim.engine.stages import (
+    background_death_days,
+    manufacturing_attempt,
+    nrm_days,
+    salvage_days,
+    sample_assignment,
+    sample_consolidation,
+    sample_covariates,
+    sample_crs,
+    sample_gvhd,
+    sample_icans,
+    sample_reinfusion,
+    sample_remission,
+    sample_response,
+    sample_waiting,
+)
+from sim.model.outputs import F, I
+from sim.model.parameters import N_THETA, P
+from sim.model.states import Consolidation, DeathCause, RelapseAntigen, Response
+
+_INF = math.inf
+_NAN = math.nan
+# plain ints: numba types IntEnum members by their enum, which will not mix with ints
+_NOT_EVALUATED = int(Response.NOT_EVALUATED)
+_NO_RESPONSE = int(Response.NO_RESPONSE)
+_HSCT = int(Consolidation.HSCT)
+_NONE = int(Consolidation.NONE)
+_ALIVE = int(DeathCause.ALIVE)
+_DISEASE = int(DeathCause.DISEASE)
+_CRS = int(DeathCause.CRS)
+_ICANS = int(DeathCause.ICANS)
+_GVHD = int(DeathCause.GVHD)
+_TRANSPLANT = int(DeathCause.TRANSPLANT)
+_OTHER_NRM = int(DeathCause.OTHER_NRM)
+_BEFORE_INFUSION = int(DeathCause.BEFORE_INFUSION)
+_POSITIVE = int(RelapseAntigen.POSITIVE)
+_NEGATIVE = int(RelapseAntigen.NEGATIVE)
+_NO_RELAPSE = int(RelapseAntigen.NONE)
+N_FLOAT = len(F)
+N_INT = len(I)
+
+
+@nb.njit(inline="always", cache=True)
+def _union_length(a0: float, a1: float, b0: float, b1: float) -> float:
+    """Length of the union of intervals [a0, a1] and [b0, b1] (empty if a1 <= a0)."""
+    la = max(a1 - a0, 0.0)
+    lb = max(b1 - b0, 0.0)
+    if la == 0.0:
+        return lb
+    if lb == 0.0:
+        return la
+    overlap = max(min(a1, b1) - max(a0, b0), 0.0)
+    return la + lb - overlap
+
+
+@nb.njit(cache=True)
+def simulate_patient(theta: np.ndarray, k0: np.uint64, k1: np.uint64, patient_id: int,  # noqa: C901, PLR0912, PLR0915
+                     horizon_days: float, frow: np.ndarray, irow: np.ndarray) -> None:
+    """Simulate one patient and write its record into frow (float32) and irow (int8)."""
+    pkey = patient_key(k0, k1, patient_id)
+    age, site, prior_hsct, prior_cart, high_risk, early = sample_covariates(theta, pkey)
+    source, target, dac = sample_assignment(theta, pkey)
+    frow[:] = _NAN
+    irow[:] = 0
+    frow[F.AGE_YEARS] = age
+    irow[I.RELAPSE_SITE] = site
+    irow[I.PRIOR_HSCT] = prior_hsct
+    irow[I.PRIOR_CART] = prior_cart
+    irow[I.HIGH_RISK] = high_risk
+    irow[I.EARLY_RELAPSE] = early
+    irow[I.CELL_SOURCE] = source
+    irow[I.TARGET] = target
+    irow[I.DECITABINE_LD] = dac
+
+    t_dead = background_death_days(theta, pkey, age)
+    cause = _OTHER_NRM
+    max_infusions = int(theta[P.POLICY_MAX_INFUSIONS])
+    max_attempts = int(theta[P.POLICY_MANUFACTURING_MAX_ATTEMPTS])
+    ld_days = theta[P.LYMPHODEPLETION_DAYS]
+    assessment = theta[P.RESPONSE_ASSESSMENT_DAY]
+    t = 0.0  # start of the current infusion cycle
+    n_inf = 0
+    n_rel = 0
+    best = _NOT_EVALUATED
+    icu = 0.0
+    t_salvage = -1.0  # start of salvage (no further CAR-T), if any
+    t_efs = _INF  # first event-free-survival event other than death
+    cycle = 0
+    while cycle < max_infusions:
+        # 1. collection and manufacturing, with waiting-time death and progression
+        mfg_days = 0.0
+        ok = False
+        attempts = 0
+        for attempt in range(max_attempts):
+            days, failed, retry = manufacturing_attempt(theta, pkey, cycle, attempt, source)
+            mfg_days += days
+            attempts += 1
+            if not failed:
+                ok = True
+                break
+            if not retry:
+                break
+        if cycle == 0:
+            irow[I.MFG_ATTEMPTS] = attempts
+        # 2. lymphodepletion follows release
+        t_end_wait = t + mfg_days + (ld_days if ok else 0.0)
+        w_death, w_prog = sample_waiting(theta, pkey, cycle)
+        if t + w_death < t_end_wait and w_death <= w_prog:
+            if t + w_death < t_dead:
+                t_dead = t + w_death
+                cause = _BEFORE_INFUSION
+            break
+        if t_dead <= t_end_wait and t_dead <= t + w_prog:
+            break
+        if t + w_prog < t_end_wait or not ok:
+            t_salvage = min(t + w_prog, t_end_wait)
+            t_efs = min(t_efs, t_salvage)
+            break
+        # 3. infusion
+        t_inf = t_end_wait
+        n_inf += 1
+        # 4-6. CRS, ICANS, acute GVHD
+        crs_g, crs_on, crs_dur, crs_dies = sample_crs(theta, pkey, cycle)
+        icans_g, icans_on, icans_dur, icans_dies = sample_icans(theta, pkey, cycle, crs_g, crs_on)
+        gvhd_g, gvhd_on, gvhd_delay = sample_gvhd(theta, pkey, cycle, source)
+        if crs_dies and t_inf + crs_on + crs_dur < t_dead:
+            t_dead = t_inf + crs_on + crs_dur
+            cause = _CRS
+        if icans_dies and t_inf + icans_on + icans_dur < t_dead:
+            t_dead = t_inf + icans_on + icans_dur
+            cause = _ICANS
+        if gvhd_delay < _INF and t_inf + gvhd_on + gvhd_delay < t_dead:
+            t_dead = t_inf + gvhd_on + gvhd_delay
+            cause = _GVHD
+        if crs_g >= 3 or icans_g >= 3:
+            a0 = crs_on if crs_g >= 3 else 0.0
+            a1 = crs_on + crs_dur if crs_g >= 3 else 0.0
+            b0 = icans_on if icans_g >= 3 else 0.0
+            b1 = icans_on + icans_dur if icans_g >= 3 else 0.0
+            icu += _union_length(a0, a1, b0, b1)
+        if cycle == 0:
+            frow[F.T_INF_DAYS] = t_inf
+            irow[I.CRS_GRADE] = crs_g
+            irow[I.ICANS_GRADE] = icans_g
+            irow[I.GVHD_GRADE] = gvhd_g
+            if crs_g > 0:
+                frow[F.CRS_ONSET_DAYS] = crs_on
+                frow[F.CRS_DURATION_DAYS] = crs_dur
+            if icans_g > 0:
+                frow[F.ICANS_ONSET_DAYS] = icans_on
+                frow[F.ICANS_DURATION_DAYS] = icans_dur
+            if gvhd_g > 0:
+                frow[F.GVHD_ONSET_DAYS] = gvhd_on
+            t_nrm = t_inf + nrm_days(theta, pkey, gvhd_g >= 3)
+            if t_nrm < t_dead:
+                t_dead = t_nrm
+                cause = _OTHER_NRM
+        # 7. response at the assessment day
+        t_resp = t_inf + assessment
+        if t_dead <= t_resp:
+            break
+        resp = sample_response(theta, pkey, cycle, target, prior_cart + n_inf,
+                               site, high_risk, source, dac)
+        if cycle == 0:
+            irow[I.RESPONSE] = resp
+            if resp == _NO_RESPONSE:
+                t_efs = t_resp
+        best = max(best, resp)
+        if resp == _NO_RESPONSE:
+            again, next_target = sample_reinfusion(theta, pkey, cycle, False, False, target)
+            if again and n_inf < max_infusions:
+                t = t_resp
+                target = next_target
+                cycle += 1
+                continue
+            t_salvage = t_resp
+            break
+        # 8. consolidation
+        cons, hsct_days, trm_dies, trm_days = sample_consolidation(theta, pkey, cycle, prior_hsct)
+        t_hsct = t_inf + hsct_days
+        if cons == _HSCT:
+            switch = t_hsct - t_resp
+        elif cons == _NONE:
+            switch = _INF
+        else:
+            switch = 0.0
+        # 9. remission: mixture cure, relapse competing with death
+        status, rel_days, antigen_neg = sample_remission(theta, pkey, cycle, resp, target,
+                                                         source, high_risk, early, dac, cons, switch)
+        if status == 2 and rel_days >= switch:
+            rel_days = _INF
+        t_rel = t_resp + rel_days
+        hsct_done = cons == _HSCT and t_hsct < t_rel and t_hsct < t_dead
+        if hsct_done and trm_dies and t_hsct + trm_days < t_dead:
+            t_dead = t_hsct + trm_days
+            cause = _TRANSPLANT
+        if n_rel == 0:
+            if cons != _HSCT or hsct_done:
+                irow[I.CONSOLIDATION] = cons
+            if hsct_done:
+                frow[F.T_HSCT_DAYS] = t_hsct
+            irow[I.CURED] = 1 if rel_days == _INF else 0
+        if t_rel >= t_dead:
+            break
+        # 10. relapse: re-infusion or salvage
+        n_rel += 1
+        if n_rel == 1:
+            t_efs = min(t_efs, t_rel)
+            frow[F.T_RELAPSE_DAYS] = t_rel
+            irow[I.RELAPSE_ANTIGEN] = _NEGATIVE if antigen_neg else _POSITIVE
+        again, next_target = sample_reinfusion(theta, pkey, cycle, True, antigen_neg, target)
+        if again and n_inf < max_infusions:
+            t = t_rel
+            target = next_target
+            cycle += 1
+            continue
+        t_salvage = t_rel
+        break
+
+    if t_salvage >= 0.0:
+        t_disease = t_salvage + salvage_days(theta, pkey, cycle)
+        if t_disease < t_dead:
+            t_dead = t_disease
+            cause = _DISEASE
+
+    # 11. death or censoring at the horizon
+    irow[I.N_INFUSIONS] = n_inf
+    irow[I.BEST_RESPONSE] = best
+    irow[I.N_RELAPSES] = n_rel
+    frow[F.ICU_DAYS] = icu
+    if t_dead <= horizon_days:
+        frow[F.T_DEATH_DAYS] = t_dead
+        frow[F.T_LAST_DAYS] = t_dead
+        irow[I.DEATH_CAUSE] = cause
+    else:
+        frow[F.T_LAST_DAYS] = horizon_days
+        irow[I.DEATH_CAUSE] = _ALIVE
+    frow[F.T_EFS_DAYS] = min(t_efs, t_dead)
+    for col in (F.T_INF_DAYS, F.T_HSCT_DAYS, F.T_RELAPSE_DAYS, F.T_EFS_DAYS):
+        if frow[col] > horizon_days:
+            frow[col] = _NAN
+    if not frow[F.T_RELAPSE_DAYS] <= horizon_days:
+        irow[I.RELAPSE_ANTIGEN] = _NO_RELAPSE
+
+
+@nb.njit(parallel=True, cache=True)
+def _simulate_range(theta: np.ndarray, k0: np.uint64, k1: np.uint64, first_patient_id: int,
+                    horizon_days: float, fout: np.ndarray, iout: np.ndarray) -> None:
+    for i in nb.prange(fout.shape[0]):
+        simulate_patient(theta, k0, k1, first_patient_id + i, horizon_days, fout[i], iout[i])
+
+
+def run_kernel(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float,
+               first_patient_id: int = 0, replicate: int = 0,
+               threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate patients first_patient_id .. first_patient_id + n_patients - 1.
+
+    Returns (float32 block, int8 block), shaped (n_patients, len(F)) and
+    (n_patients, len(I)); columns as in ``sim.model.outputs``. The result depends only
+    on (theta, seed, replicate, patient ids, horizon), never on ``threads``.
+    """
+    theta = np.ascontiguousarray(theta, dtype=np.float64)
+    if theta.shape != (N_THETA,):
+        raise ValueError(f"theta must have shape ({N_THETA},), got {theta.shape}")
+    if np.isnan(theta).any():
+        raise ValueError("theta has unset (NaN) entries")
+    if n_patients < 0 or first_patient_id < 0:
+        raise ValueError("n_patients and first_patient_id must be >= 0")
+    if not horizon_days > 0:
+        raise ValueError("horizon_days must be > 0")
+    k0, k1 = make_key(seed, replicate)
+    fout = np.empty((n_patients, N_FLOAT), dtype=np.float32)
+    iout = np.empty((n_patients, N_INT), dtype=np.int8)
+    previous = nb.get_num_threads()
+    if threads is not None:
+        nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))
+    try:
+        _simulate_range(theta, k0, k1, first_patient_id, float(horizon_days), fout, iout)
+    finally:
+        nb.set_num_threads(previous)
+    return fout, iout

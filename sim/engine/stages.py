@@ -1,0 +1,291 @@
+"""Per-stage sampling functions of the pathway, shared by the kernel and the SimPy engine.
+
+Each function reads the parameter vector ``theta`` (offsets ``P``), draws its uniforms
+from its own address (``Decision`` x infusion cycle x block) and returns plain values;
+none keeps state, so the engines can call them in any order and get the same draws.
+Durations are in days; ages in years.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from sim.engine.distributions import (
+    categorical,
+    exponential_rate,
+    gompertz_age,
+    lognormal,
+    logit_shift,
+    time_to_event,
+    weibull_by_landmark,
+)
+from sim.engine.rng import uniforms4
+from sim.model.parameters import P
+from sim.model.states import CellSource, Consolidation, Decision, RelapseSite, Response, Target
+
+_INF = math.inf
+_N_SITES = len(RelapseSite)
+_N_SOURCES = len(CellSource)
+_N_TARGETS = len(Target)
+_N_CONSOLIDATIONS = len(Consolidation)
+#: sdlog of the time from transplant to transplant-related death (assumption, see
+#: params/defaults.toml hsct.trm_median_days)
+TRM_SDLOG = 0.8
+# plain ints: numba types IntEnum members by their enum, which will not mix with ints
+_NO_RESPONSE = int(Response.NO_RESPONSE)
+_CR_MRD_POS = int(Response.CR_MRD_POS)
+_CR_MRD_NEG = int(Response.CR_MRD_NEG)
+_NONE = int(Consolidation.NONE)
+_HSCT = int(Consolidation.HSCT)
+_CD22 = int(Target.CD22)
+
+
+@nb.njit(cache=True)
+def sample_covariates(theta: np.ndarray, pkey: np.uint64):  # noqa: ANN201
+    """(age_years, relapse_site, prior_hsct, prior_cart, high_risk, early_relapse)."""
+    u0, u1, u2, u3 = uniforms4(pkey, Decision.COVARIATES, 0, 0)
+    v0, v1, _, _ = uniforms4(pkey, Decision.COVARIATES, 0, 1)
+    age = lognormal(theta[P.COHORT_AGE_MEDIAN_YEARS], theta[P.COHORT_AGE_SDLOG], u0)
+    age = min(max(age, theta[P.COHORT_AGE_MIN_YEARS]), theta[P.COHORT_AGE_MAX_YEARS])
+    site = categorical(P.COHORT_SITE_SHARES, _N_SITES, theta, u1)
+    prior_hsct = 2 if u2 < theta[P.COHORT_P_TWO_PRIOR_HSCT] else 1
+    prior_cart = 1 if u3 < theta[P.COHORT_P_PRIOR_CART] else 0
+    high_risk = 1 if v0 < theta[P.COHORT_P_HIGH_RISK] else 0
+    early = 1 if v1 < theta[P.COHORT_P_EARLY_RELAPSE] else 0
+    return age, site, prior_hsct, prior_cart, high_risk, early
+
+
+@nb.njit(cache=True)
+def sample_assignment(theta: np.ndarray, pkey: np.uint64):  # noqa: ANN201
+    """(cell_source, first target, decitabine-primed lymphodepletion flag) by policy."""
+    u0, u1, u2, _ = uniforms4(pkey, Decision.ASSIGNMENT, 0, 0)
+    source = categorical(P.POLICY_SOURCE_SHARES, _N_SOURCES, theta, u0)
+    target = categorical(P.POLICY_TARGET_SHARES, _N_TARGETS, theta, u1)
+    dac = 1 if u2 < theta[P.POLICY_P_DECITABINE_LD] else 0
+    return source, target, dac
+
+
+@nb.njit(cache=True)
+def manufacturing_attempt(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
+                          cycle: int, attempt: int, source: int):
+    """(days, failed, retry) of one manufacturing attempt: collection to release or
+    to the failure notice; ``retry`` says whether a failure is retried."""
+    u0, u1, u2, _ = uniforms4(pkey, Decision.MANUFACTURING, cycle, attempt)
+    days = lognormal(theta[P.MANUFACTURING_MEDIAN_DAYS + source], theta[P.MANUFACTURING_SDLOG], u0)
+    failed = u1 < theta[P.MANUFACTURING_P_FAIL + source]
+    retry = u2 < theta[P.MANUFACTURING_P_RETRY]
+    return days, failed, retry
+
+
+@nb.njit(cache=True)
+def sample_waiting(theta: np.ndarray, pkey: np.uint64, cycle: int):  # noqa: ANN201
+    """Latent (death, progression) times in days from the start of the wait; the one
+    that comes before infusion ends the cycle."""
+    u0, u1, _, _ = uniforms4(pkey, Decision.WAITING, cycle, 0)
+    death = exponential_rate(theta[P.WAITING_DEATH_RATE_PER_DAY], u0)
+    progression = exponential_rate(theta[P.WAITING_PROGRESSION_RATE_PER_DAY], u1)
+    return death, progression
+
+
+@nb.njit(cache=True)
+def sample_crs(theta: np.ndarray, pkey: np.uint64, cycle: int):  # noqa: ANN201
+    """(grade 0-4, onset days after infusion, duration days, dies) of CRS.
+    A fatal episode ends in death at onset + duration."""
+    u0, u1, u2, u3 = uniforms4(pkey, Decision.CRS, cycle, 0)
+    grade = categorical(P.CRS_GRADE_PROBS, 5, theta, u0)
+    if grade == 0:
+        return 0, _INF, 0.0, False
+    if grade <= 2:
+        onset = lognormal(theta[P.CRS_ONSET_MEDIAN_DAYS_MILD], theta[P.CRS_ONSET_SDLOG], u1)
+        med = theta[P.CRS_DURATION_MEDIAN_DAYS_MILD]
+    else:
+        onset = lognormal(theta[P.CRS_ONSET_MEDIAN_DAYS_SEVERE], theta[P.CRS_ONSET_SDLOG], u1)
+        med = theta[P.CRS_DURATION_MEDIAN_DAYS_G3 + grade - 3]
+    duration = lognormal(med, theta[P.CRS_DURATION_SDLOG], u2)
+    dies = grade >= 3 and u3 < theta[P.CRS_P_DEATH_G3 + grade - 3]
+    return grade, onset, duration, dies
+
+
+@nb.njit(cache=True)
+def sample_icans(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
+                 crs_grade: int, crs_onset: float):
+    """(grade 0-4, onset days after infusion, duration days, dies) of ICANS, its risk
+    and grade conditional on the CRS grade, its onset lagging CRS onset."""
+    u0, u1, u2, u3 = uniforms4(pkey, Decision.ICANS, cycle, 0)
+    severe_crs = crs_grade >= 3
+    group = 0 if crs_grade == 0 else (2 if severe_crs else 1)
+    if u0 >= theta[P.ICANS_P_ANY_CRS_NONE + group]:
+        return 0, _INF, 0.0, False
+    if severe_crs:
+        grade = 1 + categorical(P.ICANS_GRADE_PROBS_AFTER_SEVERE_CRS, 4, theta, u1)
+    else:
+        grade = 1 + categorical(P.ICANS_GRADE_PROBS_AFTER_MILD_CRS, 4, theta, u1)
+    v0, v1, _, _ = uniforms4(pkey, Decision.ICANS, cycle, 1)
+    sdlog = theta[P.ICANS_ONSET_SDLOG]
+    if crs_grade > 0:
+        onset = crs_onset + lognormal(theta[P.ICANS_ONSET_LAG_MEDIAN_DAYS], sdlog, u2)
+    else:
+        onset = lognormal(theta[P.ICANS_ONSET_MEDIAN_DAYS_WITHOUT_CRS], sdlog, u2)
+    med = theta[P.ICANS_DURATION_MEDIAN_DAYS_HIGH] if grade >= 3 else theta[P.ICANS_DURATION_MEDIAN_DAYS_LOW]
+    duration = lognormal(med, theta[P.ICANS_DURATION_SDLOG], u3)
+    dies = grade >= 3 and v0 < theta[P.ICANS_P_DEATH_G3 + grade - 3]
+    return grade, onset, duration, dies
+
+
+@nb.njit(cache=True)
+def sample_gvhd(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
+                source: int):
+    """(grade 0-4, onset days after infusion, death delay days after onset or inf)."""
+    u0, u1, u2, u3 = uniforms4(pkey, Decision.GVHD, cycle, 0)
+    if u0 >= theta[P.GVHD_P_ANY + source]:
+        return 0, _INF, _INF
+    grade = 1 + categorical(P.GVHD_GRADE_PROBS, 4, theta, u1)
+    lo = theta[P.GVHD_ONSET_MIN_DAYS]
+    onset = lo + u2 * (theta[P.GVHD_ONSET_MAX_DAYS] - lo)
+    delay = _INF
+    if grade >= 3 and u3 < theta[P.GVHD_P_DEATH_SEVERE]:
+        v0, _, _, _ = uniforms4(pkey, Decision.GVHD, cycle, 1)
+        delay = exponential_rate(math.log(2.0) / theta[P.GVHD_DEATH_MEDIAN_DAYS], v0)
+    return grade, onset, delay
+
+
+@nb.njit(cache=True)
+def sample_response(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
+                    target: int, infusion_number: int, site: int, high_risk: int, source: int,
+                    dac_ld: int) -> int:
+    """Day-28 response (a ``Response`` code). ``infusion_number`` counts CAR-T
+    infusions in the patient's life (1 = first ever): later ones use the re-infusion
+    CR probabilities. Covariates act as odds ratios on CR."""
+    u0, u1, _, _ = uniforms4(pkey, Decision.RESPONSE, cycle, 0)
+    if infusion_number <= 1:
+        p = theta[P.RESPONSE_P_CR_FIRST + target]
+    else:
+        p = theta[P.RESPONSE_P_CR_REINFUSION + target]
+    odds_ratio = theta[P.RESPONSE_OR_SOURCE + source]
+    if site != RelapseSite.MARROW:
+        odds_ratio *= theta[P.RESPONSE_OR_EXTRAMEDULLARY]
+    if high_risk:
+        odds_ratio *= theta[P.RESPONSE_OR_HIGH_RISK]
+    if dac_ld:
+        odds_ratio *= theta[P.RESPONSE_OR_DECITABINE_LD]
+    p = logit_shift(p, odds_ratio)
+    if u0 >= p:
+        return _NO_RESPONSE
+    if u1 < theta[P.RESPONSE_P_MRD_NEG_GIVEN_CR]:
+        return _CR_MRD_NEG
+    return _CR_MRD_POS
+
+
+@nb.njit(cache=True)
+def sample_consolidation(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
+                         cycle: int, prior_hsct: int):
+    """(consolidation, hsct_days_after_infusion, trm_dies, trm_days_after_hsct).
+    Patients assigned to HSCT but not eligible get one of the other options in
+    proportion to their policy shares."""
+    u0, u1, u2, u3 = uniforms4(pkey, Decision.CONSOLIDATION, cycle, 0)
+    choice = categorical(P.POLICY_CONSOLIDATION_SHARES, _N_CONSOLIDATIONS, theta, u0)
+    if choice != Consolidation.HSCT:
+        return choice, _INF, False, _INF
+    p_eligible = theta[P.HSCT_P_ELIGIBLE_AFTER_ONE] if prior_hsct <= 1 else theta[P.HSCT_P_ELIGIBLE_AFTER_TWO]
+    v0, v1, _, _ = uniforms4(pkey, Decision.CONSOLIDATION, cycle, 1)
+    if u1 >= p_eligible:
+        base = P.POLICY_CONSOLIDATION_SHARES
+        rest = 1.0 - theta[base + Consolidation.HSCT]
+        if rest <= 0.0:
+            return _NONE, _INF, False, _INF
+        acc = 0.0
+        for c in range(_N_CONSOLIDATIONS):
+            if c == Consolidation.HSCT:
+                continue
+            acc += theta[base + c] / rest
+            if v1 < acc:
+                return c, _INF, False, _INF
+        return _NONE, _INF, False, _INF
+    days = lognormal(theta[P.HSCT_MEDIAN_DAYS_FROM_INFUSION], theta[P.HSCT_SDLOG], u2)
+    days = max(days, theta[P.RESPONSE_ASSESSMENT_DAY])
+    trm_dies = u3 < theta[P.HSCT_P_TRM]
+    trm_days = lognormal(theta[P.HSCT_TRM_MEDIAN_DAYS], TRM_SDLOG, v0) if trm_dies else _INF
+    return _HSCT, days, trm_dies, trm_days
+
+
+@nb.njit(cache=True)
+def sample_remission(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
+                     cycle: int, response: int, target: int, source: int, high_risk: int,
+                     early_relapse: int, dac_ld: int, consolidation: int, switch_days: float):
+    """Mixture-cure remission: (status, relapse_days, antigen_negative).
+
+    status 1: cured whatever happens; status 2: cured only if the consolidation takes
+    effect before relapse (i.e. relapse_days >= switch_days), where relapse_days is
+    then the time without consolidation; status 0: not cured, relapse_days with the
+    consolidation's hazard ratio from switch_days on. relapse_days count from the
+    response assessment; switch_days is when consolidation starts (0 for maintenance,
+    inf for none).
+    """
+    u0, u1, u2, _ = uniforms4(pkey, Decision.REMISSION, cycle, 0)
+    if response == Response.CR_MRD_NEG:
+        p = theta[P.REMISSION_P_CURE_MRD_NEG]
+    else:
+        p = theta[P.REMISSION_P_CURE_MRD_POS]
+    odds_ratio = theta[P.REMISSION_OR_CURE_TARGET + target] * theta[P.REMISSION_OR_CURE_SOURCE + source]
+    if high_risk:
+        odds_ratio *= theta[P.REMISSION_OR_CURE_HIGH_RISK]
+    if early_relapse:
+        odds_ratio *= theta[P.REMISSION_OR_CURE_EARLY_RELAPSE]
+    if dac_ld:
+        odds_ratio *= theta[P.REMISSION_OR_CURE_DECITABINE_LD]
+    p0 = logit_shift(p, odds_ratio)
+    p1 = logit_shift(p, odds_ratio * theta[P.REMISSION_OR_CURE_CONSOLIDATION + consolidation])
+    antigen_negative = u2 < theta[P.REMISSION_P_ANTIGEN_NEGATIVE + target]
+    family = int(theta[P.REMISSION_RELAPSE_FAMILY])
+    median = theta[P.REMISSION_RELAPSE_MEDIAN_DAYS]
+    shape = theta[P.REMISSION_RELAPSE_SHAPE]
+    if u0 < min(p0, p1):
+        return 1, _INF, antigen_negative
+    if u0 < p1:
+        return 2, time_to_event(family, median, shape, 1.0, 1.0, _INF, u1), antigen_negative
+    hr = theta[P.REMISSION_RELAPSE_HR_CONSOLIDATION + consolidation]
+    return 0, time_to_event(family, median, shape, 1.0, hr, switch_days, u1), antigen_negative
+
+
+@nb.njit(cache=True)
+def background_death_days(theta: np.ndarray, pkey: np.uint64,
+                           age_years: float) -> float:
+    """Latent death from general-population mortality x SMR, days from t = 0."""
+    u0, _, _, _ = uniforms4(pkey, Decision.LATE_MORTALITY, 0, 0)
+    return gompertz_age(theta[P.BACKGROUND_GOMPERTZ_RATE_AT_AGE0_PER_YEAR],
+                        theta[P.BACKGROUND_GOMPERTZ_SLOPE_PER_YEAR], age_years,
+                        theta[P.BACKGROUND_SMR], u0)
+
+
+@nb.njit(cache=True)
+def nrm_days(theta: np.ndarray, pkey: np.uint64,
+             severe_gvhd: bool) -> float:
+    """Latent infection/other non-relapse death, days after the first infusion."""
+    _, u1, _, _ = uniforms4(pkey, Decision.LATE_MORTALITY, 0, 0)
+    hr = theta[P.GVHD_NRM_HR_SEVERE] if severe_gvhd else 1.0
+    return weibull_by_landmark(theta[P.NRM_P_YEAR1], 365.0, theta[P.NRM_SHAPE], hr, u1)
+
+
+@nb.njit(cache=True)
+def sample_reinfusion(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
+                      cycle: int, after_relapse: bool, antigen_negative: bool, last_target: int):
+    """(re-infuse?, target of the next infusion) after non-response or relapse."""
+    u0, u1, _, _ = uniforms4(pkey, Decision.REINFUSION, cycle, 0)
+    p = theta[P.POLICY_P_REINFUSE_AFTER_RELAPSE] if after_relapse else theta[P.POLICY_P_REINFUSE_AFTER_NONRESPONSE]
+    target = categorical(P.POLICY_REINFUSION_TARGET_SHARES, _N_TARGETS, theta, u1)
+    if (antigen_negative and last_target == Target.CD19
+            and theta[P.POLICY_SWITCH_TO_CD22_ON_CD19_LOSS] > 0.5):
+        target = _CD22
+    return u0 < p, target
+
+
+@nb.njit(cache=True)
+def salvage_days(theta: np.ndarray, pkey: np.uint64, cycle: int) -> float:
+    """Survival (days) after non-response, relapse or failed manufacturing, without
+    further CAR-T."""
+    u0, _, _, _ = uniforms4(pkey, Decision.SALVAGE, cycle, 0)
+    return time_to_event(int(theta[P.SALVAGE_SURVIVAL_FAMILY]), theta[P.SALVAGE_SURVIVAL_MEDIAN_DAYS],
+                         theta[P.SALVAGE_SURVIVAL_SHAPE], 1.0, 1.0, _INF, u0)

@@ -1,0 +1,120 @@
+"""The patient-level record: one row per simulated patient, declared once.
+
+The engine fills two row-major blocks, one float32 (times, in days) and one int8
+(categories and counts); these enums are their column offsets, and ``COLUMNS`` gives
+each column its public name, unit and meaning. Times are days from the decision to
+treat (t = 0) unless the name says otherwise; NaN means "did not happen before the
+horizon". Toxicity fields describe the patient's first infusion (the published
+safety endpoints are per first infusion); ``icu_days`` adds up every infusion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from sim.model.states import (
+    CellSource,
+    Consolidation,
+    DeathCause,
+    RelapseAntigen,
+    RelapseSite,
+    Response,
+    Target,
+)
+
+
+class F(IntEnum):
+    """float32 columns."""
+
+    AGE_YEARS = 0
+    T_INF_DAYS = 1
+    CRS_ONSET_DAYS = 2
+    CRS_DURATION_DAYS = 3
+    ICANS_ONSET_DAYS = 4
+    ICANS_DURATION_DAYS = 5
+    GVHD_ONSET_DAYS = 6
+    ICU_DAYS = 7
+    T_HSCT_DAYS = 8
+    T_RELAPSE_DAYS = 9
+    T_DEATH_DAYS = 10
+    T_LAST_DAYS = 11
+    T_EFS_DAYS = 12
+
+
+class I(IntEnum):  # noqa: E742 - short on purpose: the kernel writes irow[I.CRS_GRADE]
+    """int8 columns."""
+
+    RELAPSE_SITE = 0
+    PRIOR_HSCT = 1
+    PRIOR_CART = 2
+    HIGH_RISK = 3
+    EARLY_RELAPSE = 4
+    CELL_SOURCE = 5
+    TARGET = 6
+    DECITABINE_LD = 7
+    MFG_ATTEMPTS = 8
+    N_INFUSIONS = 9
+    CRS_GRADE = 10
+    ICANS_GRADE = 11
+    GVHD_GRADE = 12
+    RESPONSE = 13
+    BEST_RESPONSE = 14
+    CONSOLIDATION = 15
+    CURED = 16
+    RELAPSE_ANTIGEN = 17
+    N_RELAPSES = 18
+    DEATH_CAUSE = 19
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    unit: str
+    description: str
+    categories: type[IntEnum] | None = None
+
+
+_FLOAT_DOCS: dict[F, tuple[str, str]] = {
+    F.AGE_YEARS: ("years", "age at the decision to treat"),
+    F.T_INF_DAYS: ("days", "first CAR-T infusion (NaN: never infused)"),
+    F.CRS_ONSET_DAYS: ("days after infusion", "CRS onset, first infusion"),
+    F.CRS_DURATION_DAYS: ("days", "CRS duration, first infusion"),
+    F.ICANS_ONSET_DAYS: ("days after infusion", "ICANS onset, first infusion"),
+    F.ICANS_DURATION_DAYS: ("days", "ICANS duration, first infusion"),
+    F.GVHD_ONSET_DAYS: ("days after infusion", "acute GVHD onset, first infusion"),
+    F.ICU_DAYS: ("days", "ICU days for grade >= 3 CRS/ICANS, all infusions"),
+    F.T_HSCT_DAYS: ("days", "consolidative allo-HSCT"),
+    F.T_RELAPSE_DAYS: ("days", "first relapse after a CR"),
+    F.T_DEATH_DAYS: ("days", "death (NaN: alive at the horizon)"),
+    F.T_LAST_DAYS: ("days", "end of follow-up: death or the horizon"),
+    F.T_EFS_DAYS: ("days", "first event: not infused (drop-out or death), non-response at the "
+                   "first assessment, first relapse, or death"),
+}
+
+_INT_DOCS: dict[I, tuple[str, str, type[IntEnum] | None]] = {
+    I.RELAPSE_SITE: ("code", "site of the post-HSCT relapse", RelapseSite),
+    I.PRIOR_HSCT: ("count", "allo-HSCTs before CAR-T (1 or 2)", None),
+    I.PRIOR_CART: ("count", "CAR-T infusions before entering (0 or 1)", None),
+    I.HIGH_RISK: ("flag", "high-risk genetics (e.g. Ph+, TP53)", None),
+    I.EARLY_RELAPSE: ("flag", "relapse < 6 months after HSCT", None),
+    I.CELL_SOURCE: ("code", "cell source", CellSource),
+    I.TARGET: ("code", "target of the first infusion", Target),
+    I.DECITABINE_LD: ("flag", "decitabine-primed lymphodepletion", None),
+    I.MFG_ATTEMPTS: ("count", "manufacturing attempts for the first product", None),
+    I.N_INFUSIONS: ("count", "CAR-T infusions received in this programme", None),
+    I.CRS_GRADE: ("grade", "maximum ASTCT CRS grade, first infusion", None),
+    I.ICANS_GRADE: ("grade", "maximum ASTCT ICANS grade, first infusion", None),
+    I.GVHD_GRADE: ("grade", "maximum acute GVHD grade (0-IV), first infusion", None),
+    I.RESPONSE: ("code", "day-28 response to the first infusion", Response),
+    I.BEST_RESPONSE: ("code", "best day-28 response over all infusions", Response),
+    I.CONSOLIDATION: ("code", "consolidation after the first CR", Consolidation),
+    I.CURED: ("flag", "latent cure indicator (not observable in a trial)", None),
+    I.RELAPSE_ANTIGEN: ("code", "antigen phenotype of the first relapse", RelapseAntigen),
+    I.N_RELAPSES: ("count", "relapses after CR", None),
+    I.DEATH_CAUSE: ("code", "cause of death", DeathCause),
+}
+
+COLUMNS: tuple[Column, ...] = tuple(
+    Column(c.name.lower(), *_FLOAT_DOCS[c]) for c in F
+) + tuple(Column(c.name.lower(), *_INT_DOCS[c]) for c in I)

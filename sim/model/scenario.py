@@ -1,0 +1,160 @@
+"""Scenarios: a base parameter set plus cohort, policy, overrides, capacity and run
+settings. Parsing works on already-read TOML documents; ``sim.io.files`` reads them.
+
+Scenario file layout::
+
+    [scenario]   name, description, base (parameter file, relative to this file)
+    [cohort]     cohort.* parameters, without the prefix
+    [policy]     policy.* parameters, without the prefix
+    [overrides]  any parameter by its dotted name (nested tables or quoted keys)
+    [capacity]   resources for the SimPy engine (unlimited when absent)
+    [run]        patients, horizon_days, seed
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.model.errors import InputError, unknown_key_error
+from sim.model.parameter_set import ParameterSet, flatten
+from sim.model.parameters import SPEC_BY_NAME
+
+SECTIONS = ("scenario", "cohort", "policy", "overrides", "capacity", "run")
+HEADER_KEYS = ("name", "description", "base")
+CAPACITY_KEYS = ("manufacturing_slots", "icu_beds", "transplant_beds", "accrual_per_month", "arrival_days")
+DEFAULT_PATIENTS = 100_000
+DEFAULT_HORIZON_DAYS = 5 * 365.25
+DEFAULT_SEED = 20261121
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    patients: int = DEFAULT_PATIENTS
+    horizon_days: float = DEFAULT_HORIZON_DAYS
+    seed: int = DEFAULT_SEED
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Finite resources (None = unlimited) and arrivals, for the SimPy engine."""
+
+    manufacturing_slots: int | None = None
+    icu_beds: int | None = None
+    transplant_beds: int | None = None
+    accrual_per_month: float | None = None
+    arrival_days: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    file: str
+    params: ParameterSet = field(repr=False)
+    run: RunSettings
+    capacity: Capacity
+
+    def with_run(self, patients: int | None = None, seed: int | None = None,
+                 horizon_days: float | None = None, source: str = "command line") -> Scenario:
+        """A copy with run settings replaced (validated like the file's)."""
+        merged = {
+            "patients": self.run.patients if patients is None else patients,
+            "seed": self.run.seed if seed is None else seed,
+            "horizon_days": self.run.horizon_days if horizon_days is None else horizon_days,
+        }
+        run = parse_run(merged, source)
+        return Scenario(self.name, self.description, self.file, self.params, run, self.capacity)
+
+
+def check_run_value(key: str, value: Any, file: str) -> None:
+    """Validate one run setting."""
+    if key in ("patients", "seed"):
+        lowest = 1 if key == "patients" else 0
+        if not isinstance(value, int) or isinstance(value, bool) or value < lowest or value >= 2**63:
+            raise InputError(file, f"run.{key}", f"expected a whole number >= {lowest}, got {value!r}",
+                             f"an integer >= {lowest}")
+    elif key == "horizon_days":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+        if not ok:
+            raise InputError(file, "run.horizon_days", f"expected a duration > 0 days, got {value!r}",
+                             "a number of days > 0")
+
+
+def parse_run(table: dict[str, Any], file: str) -> RunSettings:
+    for key in table:
+        if key not in ("patients", "horizon_days", "seed"):
+            raise unknown_key_error(file, f"run.{key}", ["run.patients", "run.horizon_days", "run.seed"])
+    for key, value in table.items():
+        check_run_value(key, value, file)
+    return RunSettings(
+        int(table.get("patients", DEFAULT_PATIENTS)),
+        float(table.get("horizon_days", DEFAULT_HORIZON_DAYS)),
+        int(table.get("seed", DEFAULT_SEED)),
+    )
+
+
+def _count_or_unlimited(table: dict[str, Any], key: str, file: str) -> int | None:
+    value = table.get(key, "unlimited")
+    if value == "unlimited":
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InputError(file, f"capacity.{key}", f"expected a whole number >= 0 or \"unlimited\", got {value!r}")
+    return value
+
+
+def parse_capacity(table: dict[str, Any], file: str) -> Capacity:
+    for key in table:
+        if key not in CAPACITY_KEYS:
+            raise unknown_key_error(file, f"capacity.{key}", [f"capacity.{k}" for k in CAPACITY_KEYS])
+    rate = table.get("accrual_per_month")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
+        raise InputError(file, "capacity.accrual_per_month", f"expected a rate > 0 per month, got {rate!r}")
+    days = table.get("arrival_days")
+    if days is not None:
+        if not isinstance(days, list) or not all(isinstance(d, (int, float)) and d >= 0 for d in days):
+            raise InputError(file, "capacity.arrival_days", "expected a list of days >= 0")
+        if any(b < a for a, b in zip(days, days[1:], strict=False)):
+            raise InputError(file, "capacity.arrival_days", "arrival days are not sorted", "an ascending list")
+    return Capacity(
+        _count_or_unlimited(table, "manufacturing_slots", file),
+        _count_or_unlimited(table, "icu_beds", file),
+        _count_or_unlimited(table, "transplant_beds", file),
+        None if rate is None else float(rate),
+        None if days is None else tuple(float(d) for d in days),
+    )
+
+
+def build_scenario(doc: dict[str, Any], file: str, base: ParameterSet) -> Scenario:
+    """A scenario from its document and its (already parsed) base parameter set."""
+    for section, table in doc.items():
+        if section not in SECTIONS:
+            raise unknown_key_error(file, section, SECTIONS, "section")
+        if not isinstance(table, dict):
+            raise InputError(file, section, "expected a table", f"[{section}]")
+    header = doc.get("scenario", {})
+    for key in header:
+        if key not in HEADER_KEYS:
+            raise unknown_key_error(file, f"scenario.{key}", [f"scenario.{k}" for k in HEADER_KEYS])
+    updates: dict[str, Any] = {}
+    for prefix in ("cohort", "policy"):
+        for key, value in flatten(doc.get(prefix, {})).items():
+            name = f"{prefix}.{key}"
+            if name not in SPEC_BY_NAME:
+                valid = [n.removeprefix(prefix + ".") for n in SPEC_BY_NAME if n.startswith(prefix + ".")]
+                raise unknown_key_error(file, name, [f"{prefix}.{v}" for v in valid], f"{prefix} key")
+            updates[name] = value
+    for name, value in flatten(doc.get("overrides", {})).items():
+        if name not in SPEC_BY_NAME:
+            raise unknown_key_error(file, f"overrides.{name}", [f"overrides.{n}" for n in SPEC_BY_NAME], "parameter")
+        updates[name] = value
+    params = base.with_values(updates, file)
+    return Scenario(
+        name=str(header.get("name", "")) or file,
+        description=str(header.get("description", "")),
+        file=file,
+        params=params,
+        run=parse_run(doc.get("run", {}), file),
+        capacity=parse_capacity(doc.get("capacity", {}), file),
+    )

@@ -61,6 +61,18 @@ def _summary_table(s: dict[str, Any]) -> Table:
     return table
 
 
+@app.callback()
+def _main() -> None:
+    """cartsim: simulate CAR-T therapy for B-ALL relapsed after allo-HSCT."""
+
+
+def _progress() -> Progress:
+    """A transient progress bar on stderr (stdout stays clean for --json)."""
+    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                    TextColumn("{task.completed:,}/{task.total:,} patients"), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=err, transient=True)
+
+
 @app.command()
 def run(
     scenario: Annotated[str | None, typer.Argument(help="scenario TOML file or name in scenarios/ "
@@ -75,16 +87,14 @@ def run(
     """Simulate a scenario with the Monte Carlo kernel; write patients.parquet, summary.json, km.png."""
     if patients is not None and patients < 1:
         raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed:,}/{task.total:,} patients"), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
-        task = bar.add_task("simulating", total=None)
+    sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
+    with _progress() as bar:
+        task = bar.add_task("simulating", total=sc.run.patients)
 
         def tick(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = api.run(scenario, patients=patients, seed=seed, horizon_days=horizon_days, threads=threads,
-                         progress=tick)
+        result = api.run(sc, threads=threads, progress=tick)
     paths = api.write_outputs(result, out)
     if json_out:
         sys.stdout.write(json.dumps(result.summary, allow_nan=False) + "\n")

@@ -43,7 +43,7 @@ _HSCT = int(Consolidation.HSCT)
 _CD22 = int(Target.CD22)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def sample_covariates(theta: np.ndarray, pkey: np.uint64):  # noqa: ANN201
     """(age_years, relapse_site, prior_hsct, prior_cart, high_risk, early_relapse)."""
     u0, u1, u2, u3 = uniforms4(pkey, Decision.COVARIATES, 0, 0)
@@ -58,7 +58,7 @@ def sample_covariates(theta: np.ndarray, pkey: np.uint64):  # noqa: ANN201
     return age, site, prior_hsct, prior_cart, high_risk, early
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def sample_assignment(theta: np.ndarray, pkey: np.uint64):  # noqa: ANN201
     """(cell_source, first target, decitabine-primed lymphodepletion flag) by policy."""
     u0, u1, u2, _ = uniforms4(pkey, Decision.ASSIGNMENT, 0, 0)
@@ -68,7 +68,7 @@ def sample_assignment(theta: np.ndarray, pkey: np.uint64):  # noqa: ANN201
     return source, target, dac
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def manufacturing_attempt(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
                           cycle: int, attempt: int, source: int):
     """(days, failed, retry) of one manufacturing attempt: collection to release or
@@ -80,7 +80,7 @@ def manufacturing_attempt(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
     return days, failed, retry
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def sample_waiting(theta: np.ndarray, pkey: np.uint64, cycle: int):  # noqa: ANN201
     """Latent (death, progression) times in days from the start of the wait; the one
     that comes before infusion ends the cycle."""
@@ -90,7 +90,7 @@ def sample_waiting(theta: np.ndarray, pkey: np.uint64, cycle: int):  # noqa: ANN
     return death, progression
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def sample_crs(theta: np.ndarray, pkey: np.uint64, cycle: int):  # noqa: ANN201
     """(grade 0-4, onset days after infusion, duration days, dies) of CRS.
     A fatal episode ends in death at onset + duration."""
@@ -109,7 +109,7 @@ def sample_crs(theta: np.ndarray, pkey: np.uint64, cycle: int):  # noqa: ANN201
     return grade, onset, duration, dies
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def sample_icans(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
                  crs_grade: int, crs_onset: float):
     """(grade 0-4, onset days after infusion, duration days, dies) of ICANS, its risk
@@ -135,7 +135,7 @@ def sample_icans(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
     return grade, onset, duration, dies
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def sample_gvhd(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
                 source: int):
     """(grade 0-4, onset days after infusion, death delay days after onset or inf)."""
@@ -152,7 +152,7 @@ def sample_gvhd(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
     return grade, onset, delay
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def sample_response(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
                     target: int, infusion_number: int, site: int, high_risk: int, source: int,
                     dac_ld: int) -> int:
@@ -179,7 +179,7 @@ def sample_response(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN
     return _CR_MRD_POS
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def sample_consolidation(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
                          cycle: int, prior_hsct: int):
     """(consolidation, hsct_days_after_infusion, trm_dies, trm_days_after_hsct).
@@ -211,7 +211,7 @@ def sample_consolidation(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
     return _HSCT, days, trm_dies, trm_days
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def sample_remission(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
                      cycle: int, response: int, target: int, source: int, high_risk: int,
                      early_relapse: int, dac_ld: int, consolidation: int, switch_days: float):
@@ -250,7 +250,7 @@ def sample_remission(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
     return 0, time_to_event(family, median, shape, 1.0, hr, switch_days, u1), antigen_negative
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def background_death_days(theta: np.ndarray, pkey: np.uint64,
                            age_years: float) -> float:
     """Latent death from general-population mortality x SMR, days from t = 0."""
@@ -260,7 +260,7 @@ def background_death_days(theta: np.ndarray, pkey: np.uint64,
                         theta[P.BACKGROUND_SMR], u0)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def nrm_days(theta: np.ndarray, pkey: np.uint64,
              severe_gvhd: bool) -> float:
     """Latent infection/other non-relapse death, days after the first infusion."""
@@ -269,7 +269,7 @@ def nrm_days(theta: np.ndarray, pkey: np.uint64,
     return weibull_by_landmark(theta[P.NRM_P_YEAR1], 365.0, theta[P.NRM_SHAPE], hr, u1)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def sample_reinfusion(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
                       cycle: int, after_relapse: bool, antigen_negative: bool, last_target: int):
     """(re-infuse?, target of the next infusion) after non-response or relapse."""
@@ -282,7 +282,7 @@ def sample_reinfusion(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
     return u0 < p, target
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def salvage_days(theta: np.ndarray, pkey: np.uint64, cycle: int) -> float:
     """Survival (days) after non-response, relapse or failed manufacturing, without
     further CAR-T."""

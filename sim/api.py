@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,14 @@ def provenance(scenario: Scenario) -> dict[str, Any]:
 
 def as_scenario(scenario: str | Path | Scenario | None) -> Scenario:
     return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
+def with_overrides(scenario: str | Path | Scenario | None, overrides: dict[str, Any],
+                   source: str = "overrides") -> Scenario:
+    """A scenario with parameters replaced by dotted name, validated like a file's
+    ``[overrides]`` (e.g. ``{"response.p_cr.first.tandem": 0.9}``)."""
+    sc = as_scenario(scenario)
+    return replace(sc, params=sc.params.with_values(overrides, source))
 
 
 def check_threads(threads: int | None) -> None:

@@ -72,7 +72,7 @@ class DeathCause(IntEnum):
     GVHD = 4
     TRANSPLANT = 5  # transplant-related mortality of consolidative allo-HSCT
     OTHER_NRM = 6  # infection and other non-relapse deaths, background mortality
-    BEFORE_INFUSION = 7  # died while waiting for the product
+    BEFORE_INFUSION = 7  # died while waiting for a product (first infusion or a re-infusion)
 
 
 #: causes that count as non-relapse mortality in competing-risk analyses

@@ -1,0 +1,30 @@
+"""cartsim: a discrete-event simulator of CAR-T therapy for B-ALL relapsed after allo-HSCT.
+
+The public API lives in :mod:`sim.api` and is re-exported here.
+"""
+
+from sim.api import (
+    RunResult,
+    __version__,
+    as_scenario,
+    patient_table,
+    run,
+    simulate,
+    with_overrides,
+    write_outputs,
+)
+from sim.io.files import load_scenario
+from sim.model.errors import InputError
+
+__all__ = [
+    "InputError",
+    "RunResult",
+    "__version__",
+    "as_scenario",
+    "load_scenario",
+    "patient_table",
+    "run",
+    "simulate",
+    "with_overrides",
+    "write_outputs",
+]

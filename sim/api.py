@@ -141,14 +141,13 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
 
 def write_outputs(result: RunResult, out_dir: Path | str) -> dict[str, Path]:
     """patients.parquet, summary.json and km.png in ``out_dir`` (each written atomically)."""
-    from sim.report.figures import km_figure  # matplotlib only when figures are asked for
+    from sim.report.figures import km_figure  # noqa: PLC0415 - matplotlib only when figures are asked for
 
     out = Path(out_dir)
-    paths = {
+    return {
         "patients": write_patients(out / "patients.parquet", result.patients, result.provenance()),
         "summary": write_json(out / "summary.json", result.summary),
         "km": km_figure(result.patients, out / "km.png",
                         f"{result.scenario.name}: {result.scenario.run.patients:,} patients, "
                         f"seed {result.scenario.run.seed}", result.scenario.run.horizon_days),
     }
-    return paths

@@ -66,7 +66,7 @@ def endpoint_data(df: pd.DataFrame, endpoint: str, origin: str = "infusion") -> 
 def survival_summary(time: np.ndarray, event: np.ndarray) -> dict[str, Any]:
     """Landmarks (with CIs), median (with CI) and 24-month restricted mean."""
     km = kaplan_meier(time, event)
-    out: dict[str, Any] = {"n": int(len(time)), "events": int(np.sum(event))}
+    out: dict[str, Any] = {"n": len(time), "events": int(np.sum(event))}
     for months in LANDMARK_MONTHS:
         day = months * DAYS_PER_MONTH
         s = float(km.survival_at(day))
@@ -95,7 +95,7 @@ def competing_risks(df: pd.DataFrame) -> dict[str, Any]:
     nrm = ~relapsed & np.isin(death_cause, [int(c) for c in NRM_CAUSES])
     cause = np.where(relapsed, 1, np.where(nrm, 2, 0))
     time = np.where(relapsed, t_rel, np.where(nrm, t_death, sub["t_last_days"].to_numpy(np.float64))) - t_inf
-    out: dict[str, Any] = {"n": int(len(time))}
+    out: dict[str, Any] = {"n": len(time)}
     if len(time) == 0:
         for months in LANDMARK_MONTHS:
             out[f"cir_m{months}"] = out[f"nrm_m{months}"] = None
@@ -132,7 +132,7 @@ def summarise(df: pd.DataFrame) -> dict[str, Any]:
         "icans_grade3plus": _rate(int(np.sum(icans >= 3)), n_inf),
         "agvhd_grade2plus": _rate(int(np.sum(gvhd >= 2)), n_inf),
     }
-    out: dict[str, Any] = {"patients": int(len(df)), "infused": n_inf}
+    out: dict[str, Any] = {"patients": len(df), "infused": n_inf}
     for key, r in rates.items():
         out[key] = r["rate"]
     out["rates"] = rates

@@ -82,7 +82,7 @@ def exponential_rate(rate: float, u: float) -> float:
 
 
 @nb.njit(inline="always", cache=True)
-def categorical(probs_start: int, n: int, theta, u: float) -> int:  # noqa: ANN001
+def categorical(probs_start: int, n: int, theta, u: float) -> int:
     """Index k of the first cumulative probability of theta[start:start+n] above u."""
     acc = 0.0
     for k in range(n - 1):

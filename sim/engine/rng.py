@@ -40,12 +40,12 @@ _TWO_M53 = 2.0**-53
 
 
 @intrinsic
-def _mulhi64(typingctx, a, b):  # noqa: ANN001, ANN202, ARG001
+def _mulhi64(typingctx, a, b):  # noqa: ARG001
     """High 64 bits of the 128-bit product a*b, as one LLVM i128 multiply (numba has
     no uint128; four 32-bit partial products were 3.5x slower)."""
     sig = types.uint64(types.uint64, types.uint64)
 
-    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
+    def codegen(context, builder, signature, args):  # noqa: ARG001
         i128 = ir.IntType(128)
         product = builder.mul(builder.zext(args[0], i128), builder.zext(args[1], i128))
         return builder.trunc(builder.lshr(product, ir.Constant(i128, 64)), ir.IntType(64))
@@ -75,7 +75,7 @@ def philox4x64(c0: int, c1: int, c2: int, c3: int, k0: int, k1: int) -> tuple[in
     return np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3)
 
 
-def _philox4x64_compiled(c0, c1, c2, c3, k0, k1):  # noqa: ANN001, ANN202 (overload: no annotations)
+def _philox4x64_compiled(c0, c1, c2, c3, k0, k1):
     for _ in range(10):
         hi0, lo0 = _mulhi64(_M0, c0), _M0 * c0
         hi1, lo1 = _mulhi64(_M1, c2), _M1 * c2
@@ -86,7 +86,7 @@ def _philox4x64_compiled(c0, c1, c2, c3, k0, k1):  # noqa: ANN001, ANN202 (overl
 
 
 @overload(philox4x64, jit_options={"cache": True})
-def _philox4x64_overload(c0, c1, c2, c3, k0, k1):  # noqa: ANN001, ANN202, ARG001
+def _philox4x64_overload(c0, c1, c2, c3, k0, k1):  # noqa: ARG001
     return _philox4x64_compiled
 
 

@@ -17,8 +17,8 @@ from sim.engine.distributions import (
     categorical,
     exponential_rate,
     gompertz_age,
-    lognormal,
     logit_shift,
+    lognormal,
     time_to_event,
     weibull_by_landmark,
 )
@@ -44,7 +44,7 @@ _CD22 = int(Target.CD22)
 
 
 @nb.njit(cache=True, inline="always")
-def sample_covariates(theta: np.ndarray, pkey: np.uint64):  # noqa: ANN201
+def sample_covariates(theta: np.ndarray, pkey: np.uint64):
     """(age_years, relapse_site, prior_hsct, prior_cart, high_risk, early_relapse)."""
     u0, u1, u2, u3 = uniforms4(pkey, Decision.COVARIATES, 0, 0)
     v0, v1, _, _ = uniforms4(pkey, Decision.COVARIATES, 0, 1)
@@ -59,7 +59,7 @@ def sample_covariates(theta: np.ndarray, pkey: np.uint64):  # noqa: ANN201
 
 
 @nb.njit(cache=True, inline="always")
-def sample_assignment(theta: np.ndarray, pkey: np.uint64):  # noqa: ANN201
+def sample_assignment(theta: np.ndarray, pkey: np.uint64):
     """(cell_source, first target, decitabine-primed lymphodepletion flag) by policy."""
     u0, u1, u2, _ = uniforms4(pkey, Decision.ASSIGNMENT, 0, 0)
     source = categorical(P.POLICY_SOURCE_SHARES, _N_SOURCES, theta, u0)
@@ -69,7 +69,7 @@ def sample_assignment(theta: np.ndarray, pkey: np.uint64):  # noqa: ANN201
 
 
 @nb.njit(cache=True, inline="always")
-def manufacturing_attempt(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
+def manufacturing_attempt(theta: np.ndarray, pkey: np.uint64,
                           cycle: int, attempt: int, source: int):
     """(days, failed, retry) of one manufacturing attempt: collection to release or
     to the failure notice; ``retry`` says whether a failure is retried."""
@@ -81,7 +81,7 @@ def manufacturing_attempt(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
 
 
 @nb.njit(cache=True, inline="always")
-def sample_waiting(theta: np.ndarray, pkey: np.uint64, cycle: int):  # noqa: ANN201
+def sample_waiting(theta: np.ndarray, pkey: np.uint64, cycle: int):
     """Latent (death, progression) times in days from the start of the wait; the one
     that comes before infusion ends the cycle."""
     u0, u1, _, _ = uniforms4(pkey, Decision.WAITING, cycle, 0)
@@ -91,7 +91,7 @@ def sample_waiting(theta: np.ndarray, pkey: np.uint64, cycle: int):  # noqa: ANN
 
 
 @nb.njit(cache=True, inline="always")
-def sample_crs(theta: np.ndarray, pkey: np.uint64, cycle: int):  # noqa: ANN201
+def sample_crs(theta: np.ndarray, pkey: np.uint64, cycle: int):
     """(grade 0-4, onset days after infusion, duration days, dies) of CRS.
     A fatal episode ends in death at onset + duration."""
     u0, u1, u2, u3 = uniforms4(pkey, Decision.CRS, cycle, 0)
@@ -110,7 +110,7 @@ def sample_crs(theta: np.ndarray, pkey: np.uint64, cycle: int):  # noqa: ANN201
 
 
 @nb.njit(cache=True, inline="always")
-def sample_icans(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
+def sample_icans(theta: np.ndarray, pkey: np.uint64, cycle: int,
                  crs_grade: int, crs_onset: float):
     """(grade 0-4, onset days after infusion, duration days, dies) of ICANS, its risk
     and grade conditional on the CRS grade, its onset lagging CRS onset."""
@@ -123,7 +123,7 @@ def sample_icans(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
         grade = 1 + categorical(P.ICANS_GRADE_PROBS_AFTER_SEVERE_CRS, 4, theta, u1)
     else:
         grade = 1 + categorical(P.ICANS_GRADE_PROBS_AFTER_MILD_CRS, 4, theta, u1)
-    v0, v1, _, _ = uniforms4(pkey, Decision.ICANS, cycle, 1)
+    v0, _, _, _ = uniforms4(pkey, Decision.ICANS, cycle, 1)
     sdlog = theta[P.ICANS_ONSET_SDLOG]
     if crs_grade > 0:
         onset = crs_onset + lognormal(theta[P.ICANS_ONSET_LAG_MEDIAN_DAYS], sdlog, u2)
@@ -136,7 +136,7 @@ def sample_icans(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
 
 
 @nb.njit(cache=True, inline="always")
-def sample_gvhd(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
+def sample_gvhd(theta: np.ndarray, pkey: np.uint64, cycle: int,
                 source: int):
     """(grade 0-4, onset days after infusion, death delay days after onset or inf)."""
     u0, u1, u2, u3 = uniforms4(pkey, Decision.GVHD, cycle, 0)
@@ -153,7 +153,7 @@ def sample_gvhd(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
 
 
 @nb.njit(cache=True, inline="always")
-def sample_response(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN201
+def sample_response(theta: np.ndarray, pkey: np.uint64, cycle: int,
                     target: int, infusion_number: int, site: int, high_risk: int, source: int,
                     dac_ld: int) -> int:
     """Day-28 response (a ``Response`` code). ``infusion_number`` counts CAR-T
@@ -180,7 +180,7 @@ def sample_response(theta: np.ndarray, pkey: np.uint64, cycle: int,  # noqa: ANN
 
 
 @nb.njit(cache=True, inline="always")
-def sample_consolidation(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
+def sample_consolidation(theta: np.ndarray, pkey: np.uint64,
                          cycle: int, prior_hsct: int):
     """(consolidation, hsct_days_after_infusion, trm_dies, trm_days_after_hsct).
     Patients assigned to HSCT but not eligible get one of the other options in
@@ -212,7 +212,7 @@ def sample_consolidation(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
 
 
 @nb.njit(cache=True, inline="always")
-def sample_remission(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
+def sample_remission(theta: np.ndarray, pkey: np.uint64,
                      cycle: int, response: int, target: int, source: int, high_risk: int,
                      early_relapse: int, dac_ld: int, consolidation: int, switch_days: float):
     """Mixture-cure remission: (status, relapse_days, antigen_negative).
@@ -270,7 +270,7 @@ def nrm_days(theta: np.ndarray, pkey: np.uint64,
 
 
 @nb.njit(cache=True, inline="always")
-def sample_reinfusion(theta: np.ndarray, pkey: np.uint64,  # noqa: ANN201
+def sample_reinfusion(theta: np.ndarray, pkey: np.uint64,
                       cycle: int, after_relapse: bool, antigen_negative: bool, last_target: int):
     """(re-infuse?, target of the next infusion) after non-response or relapse."""
     u0, u1, _, _ = uniforms4(pkey, Decision.REINFUSION, cycle, 0)

@@ -108,7 +108,8 @@ def check_uncertainty(spec: ParamSpec, unc: Any, file: str) -> None:
     if simplex and dist not in ("fixed", "dirichlet"):
         raise InputError(file, key, f"'{dist}' cannot describe a vector of shares", "fixed, dirichlet")
     if not simplex and dist == "dirichlet":
-        raise InputError(file, key, "'dirichlet' is only for share vectors", "fixed, beta, gamma, lognormal, normal, uniform")
+        raise InputError(file, key, "'dirichlet' is only for share vectors",
+                         "fixed, beta, gamma, lognormal, normal, uniform")
     if spec.support is Support.PROBABILITY and dist in ("gamma", "lognormal", "normal"):
         raise InputError(file, key, f"'{dist}' can leave [0, 1] for a probability", "fixed, beta, uniform")
     if spec.support in (Support.FAMILY, Support.SWITCH, Support.COUNT) and dist != "fixed":

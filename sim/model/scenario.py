@@ -13,6 +13,7 @@ Scenario file layout::
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,7 +116,7 @@ def parse_capacity(table: dict[str, Any], file: str) -> Capacity:
     if days is not None:
         if not isinstance(days, list) or not all(isinstance(d, (int, float)) and d >= 0 for d in days):
             raise InputError(file, "capacity.arrival_days", "expected a list of days >= 0")
-        if any(b < a for a, b in zip(days, days[1:], strict=False)):
+        if any(b < a for a, b in itertools.pairwise(days)):
             raise InputError(file, "capacity.arrival_days", "arrival days are not sorted", "an ascending list")
     return Capacity(
         _count_or_unlimited(table, "manufacturing_slots", file),

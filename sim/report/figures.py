@@ -7,13 +7,13 @@ from pathlib import Path
 import matplotlib as mpl
 
 mpl.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from sim.analysis.outcomes import DAYS_PER_MONTH, endpoint_data  # noqa: E402
-from sim.analysis.survival import kaplan_meier  # noqa: E402
-from sim.io.files import atomic_write  # noqa: E402
+from sim.analysis.outcomes import DAYS_PER_MONTH, endpoint_data
+from sim.analysis.survival import kaplan_meier
+from sim.io.files import atomic_write
 
 GRID_POINTS = 600  # curves are drawn on a grid so that 10^7 patients plot as fast as 10^3
 
@@ -30,7 +30,8 @@ def km_figure(df: pd.DataFrame, path: Path | str, title: str, horizon_days: floa
             continue
         km = kaplan_meier(time, event)
         s = km.survival_at(grid)
-        ax.step(grid / DAYS_PER_MONTH, s, where="post", color=colour, linestyle=style, label=f"{label} (n={len(time):,})")
+        ax.step(grid / DAYS_PER_MONTH, s, where="post", color=colour, linestyle=style,
+                label=f"{label} (n={len(time):,})")
         if origin == "infusion":
             lo, hi = km.survival_ci_at(grid)
             ax.fill_between(grid / DAYS_PER_MONTH, lo, hi, step="post", color=colour, alpha=0.2, linewidth=0)

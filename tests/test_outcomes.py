@@ -1,0 +1,110 @@
+"""Endpoint definitions of sim.analysis.outcomes on hand-built patient tables."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import api
+from sim.analysis.outcomes import DAYS_PER_MONTH, competing_risks, endpoint_data, summarise
+from sim.model.outputs import COLUMNS
+from sim.model.states import DeathCause, Response
+
+NAN = math.nan
+
+
+def patients(rows: list[dict]) -> pd.DataFrame:
+    """A patient table with every public column; unspecified fields are 0 / NaN."""
+    base = {c.name: (NAN if c.unit.startswith("days") or c.unit == "years" else 0) for c in COLUMNS}
+    df = pd.DataFrame([{**base, **r} for r in rows])
+    return df.astype({c.name: ("float32" if c.unit.startswith("days") or c.unit == "years" else "int8")
+                      for c in COLUMNS})
+
+
+ROWS = [
+    # 0: never infused (manufacturing failure), dies of disease at day 100
+    {"t_efs_days": 40.0, "t_death_days": 100.0, "t_last_days": 100.0, "death_cause": DeathCause.DISEASE},
+    # 1: infused day 20, no response at day 48, dies day 200
+    {"t_inf_days": 20.0, "n_infusions": 1, "response": Response.NO_RESPONSE, "t_efs_days": 48.0,
+     "t_death_days": 200.0, "t_last_days": 200.0, "death_cause": DeathCause.DISEASE},
+    # 2: infused day 10, MRD- CR, relapse day 300, alive at horizon 1000
+    {"t_inf_days": 10.0, "n_infusions": 1, "response": Response.CR_MRD_NEG, "t_relapse_days": 300.0,
+     "t_efs_days": 300.0, "t_last_days": 1000.0},
+    # 3: infused day 15, MRD+ CR, non-relapse death day 150 (infection)
+    {"t_inf_days": 15.0, "n_infusions": 1, "response": Response.CR_MRD_POS, "t_efs_days": 150.0,
+     "t_death_days": 150.0, "t_last_days": 150.0, "death_cause": DeathCause.OTHER_NRM},
+    # 4: infused day 12, MRD- CR, alive in CR at horizon, grade 3 CRS, grade 2 aGVHD
+    {"t_inf_days": 12.0, "n_infusions": 1, "response": Response.CR_MRD_NEG, "t_last_days": 1000.0,
+     "crs_grade": 3, "gvhd_grade": 2, "icans_grade": 1},
+]
+
+
+def test_os_from_infusion_and_from_decision():
+    df = patients(ROWS)
+    t, e = endpoint_data(df, "os", "infusion")
+    assert np.allclose(t, [180.0, 990.0, 135.0, 988.0])
+    assert list(e) == [True, False, True, False]
+    t, e = endpoint_data(df, "os", "decision")
+    assert np.allclose(t, [100.0, 200.0, 1000.0, 150.0, 1000.0])
+    assert list(e) == [True, True, False, True, False]
+
+
+def test_efs_counts_non_response_at_the_assessment_and_non_infusion_as_events():
+    df = patients(ROWS)
+    t, e = endpoint_data(df, "efs", "infusion")
+    assert np.allclose(t, [28.0, 290.0, 135.0, 988.0])
+    assert list(e) == [True, True, True, False]
+    t, e = endpoint_data(df, "efs", "decision")
+    assert np.allclose(t, [40.0, 48.0, 300.0, 150.0, 1000.0])
+    assert list(e) == [True, True, True, True, False]
+
+
+def test_lfs_is_among_first_infusion_responders_from_infusion_only():
+    df = patients(ROWS)
+    t, e = endpoint_data(df, "lfs", "infusion")
+    assert np.allclose(t, [290.0, 135.0, 988.0])
+    assert list(e) == [True, True, False]
+    with pytest.raises(ValueError, match="infusion"):
+        endpoint_data(df, "lfs", "decision")
+
+
+def test_competing_risks_separate_relapse_from_non_relapse_death():
+    df = patients(ROWS)
+    cr = competing_risks(df)
+    assert cr["n"] == 3
+    # by 24 months: one relapse (day 290) and one NRM death (day 135) among 3 responders, no censoring before
+    assert cr["cir_m24"] == pytest.approx(1 / 3)
+    assert cr["nrm_m24"] == pytest.approx(1 / 3)
+    assert cr["nrm_m6"] == pytest.approx(1 / 3)
+    assert cr["cir_m6"] == pytest.approx(0.0)
+    assert 290 < 12 * DAYS_PER_MONTH
+
+
+def test_rates_are_over_infused_patients():
+    s = summarise(patients(ROWS))
+    assert s["infused"] == 4
+    assert s["cr_rate"] == pytest.approx(3 / 4)
+    assert s["mrd_neg_cr_rate"] == pytest.approx(2 / 4)
+    assert s["crs_grade3plus"] == pytest.approx(1 / 4)
+    assert s["icans_any"] == pytest.approx(1 / 4)
+    assert s["icans_grade3plus"] == 0.0
+    assert s["agvhd_grade2plus"] == pytest.approx(1 / 4)
+    assert s["death_causes"]["disease"] == 2
+    assert s["death_causes"]["alive"] == 2
+
+
+def test_summary_of_a_simulated_run_is_consistent_with_its_table():
+    result = api.run(patients=3000, seed=4)
+    df, s = result.patients, result.summary
+    infused = df["t_inf_days"].notna()
+    assert s["infused"] == int(infused.sum())
+    assert s["cr_rate"] == pytest.approx((df.loc[infused, "response"] >= Response.CR_MRD_POS).mean())
+    assert sum(s["death_causes"].values()) == len(df)
+    for endpoint in ("os", "efs", "lfs"):
+        e = s[endpoint]
+        assert 1.0 >= e["m6"] >= e["m12"] >= e["m24"] >= 0.0
+        assert e["m12_ci"][0] <= e["m12"] <= e["m12_ci"][1]
+    assert s["efs"]["m12"] <= s["os"]["m12"]

@@ -291,23 +291,27 @@ def bench_throughput(sizes: list[int], threads: list[int], repeat: int) -> dict[
         reference_digest = None
         base_seconds = None
         for t in threads:
-            times = []
+            times, cpu = [], []
             for _ in range(repeat):
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 fout, iout = run_kernel(theta, seed, n, horizon, threads=t)
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
                 if n == min(sizes):  # thread-count independence check, on the smallest size
                     d = _digest(fout, iout)
                     reference_digest = reference_digest or d
                     identical &= d == reference_digest
                 del fout, iout  # never hold two 10^7 blocks at once
             best = min(times)
+            cpu_per_wall = cpu[times.index(best)] / best
             if t == threads[0]:
                 base_seconds = best
             rows.append({"patients": n, "threads": t, "effective_threads": max(1, min(t, nb.config.NUMBA_NUM_THREADS)),
                          "best_s": best, "times_s": times, "patients_per_s": n / best,
+                         "cpu_per_wall": cpu_per_wall,
                          "speedup_vs_first": base_seconds / best if base_seconds else None})
-            print(f"  n={n:>11,}  threads={t}  best {best:8.3f} s  {n / best:>13,.0f} patients/s", flush=True)
+            print(f"  n={n:>11,}  threads={t}  best {best:8.3f} s  {n / best:>13,.0f} patients/s  "
+                  f"cpu/wall {cpu_per_wall:.2f}", flush=True)
     return {"warmup": warm, "rows": rows, "baseline_threads": threads[0],
             "identical_across_threads": identical, "repeat": repeat}
 
@@ -377,9 +381,13 @@ def report(res: dict[str, Any]) -> str:
         f"cpu {m['cpu_model']}",
         f"python {m['python']}   numba {m['numba']}   numpy {m['numpy']}   "
         f"threading layer {m['numba_threading_layer']}   NUMBA_NUM_THREADS {m['numba_num_threads']}",
-        f"load average (1 min) at start {res['load_start']:.2f}, at end {res['load_end']:.2f}"
-        "  (other processes on the machine distort the figures)",
+        f"load average (1 min) at start {res['load_start']:.2f}, at end {res['load_end']:.2f}",
     ]
+    rows = (res.get("throughput") or {}).get("rows", [])
+    starved = [r for r in rows if r["cpu_per_wall"] < 0.8 * r["effective_threads"]]
+    if res["load_start"] > 0.5 * (m["cpu_count"] or 1) or starved:
+        lines.append("WARNING: other processes were using the CPUs (load at start, or cpu/wall below 0.8 x "
+                     "threads in some rows): throughput is understated and so is the speed-up")
     thr = res.get("throughput")
     if thr:
         w = thr["warmup"]
@@ -392,11 +400,11 @@ def report(res: dict[str, Any]) -> str:
             lines.append(f"   cold compile (empty numba cache): first call {res['cold_compile']['first_call_s']:.1f} s")
         base = thr["baseline_threads"]
         lines += ["", f"   {'patients':>12} {'threads':>7} {'best s':>9} {'patients/s':>13} "
-                      f"{'speed-up vs ' + str(base) + ' thr':>18}"]
+                      f"{'speed-up vs ' + str(base) + ' thr':>18} {'cpu/wall':>9}"]
         for r in thr["rows"]:
             sp = "-" if r["threads"] == base or r["speedup_vs_first"] is None else f"{r['speedup_vs_first']:.2f}x"
             lines.append(f"   {r['patients']:>12,} {r['threads']:>7} {r['best_s']:>9.3f} "
-                         f"{r['patients_per_s']:>13,.0f} {sp:>18}")
+                         f"{r['patients_per_s']:>13,.0f} {sp:>18} {r['cpu_per_wall']:>9.2f}")
         lines.append(f"   identical records whatever the thread count: "
                      f"{'yes' if thr['identical_across_threads'] else 'NO'}")
     mem = res.get("memory")

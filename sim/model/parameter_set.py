@@ -71,6 +71,7 @@ def check_value(spec: ParamSpec, value: Any, file: str) -> None:
     if s is Support.COUNT:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InputError(file, key, f"expected a whole number >= 1, got {value!r}", s.value)
+        _check_bounds(spec, value, file)
         return
     if not _is_number(value):
         raise InputError(file, key, f"expected a number, got {value!r}", s.value)
@@ -82,6 +83,14 @@ def check_value(spec: ParamSpec, value: Any, file: str) -> None:
     if bad:
         what = "probability" if s is Support.PROBABILITY else "value"
         raise InputError(file, key, f"{what} {value!r} is out of range", s.value)
+    _check_bounds(spec, value, file)
+
+
+def _check_bounds(spec: ParamSpec, value: float, file: str) -> None:
+    if spec.lower is not None and value < spec.lower:
+        raise InputError(file, spec.name, f"{value!r} is below the lowest supported value", f">= {spec.lower:g}")
+    if spec.upper is not None and value > spec.upper:
+        raise InputError(file, spec.name, f"{value!r} is above the highest supported value", f"<= {spec.upper:g}")
 
 
 def check_uncertainty(spec: ParamSpec, unc: Any, file: str) -> None:

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -19,6 +18,11 @@ from rich.table import Table
 
 from sim import api
 from sim.model.errors import InputError
+
+try:  # typer >= 0.16 carries its own copy of click; older typer uses the click package
+    from typer._click import exceptions as _click_errors
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as _click_errors  # type: ignore[no-redef]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="cartsim: simulate CAR-T therapy for B-ALL relapsed after allo-HSCT.")
@@ -66,6 +70,16 @@ def _main() -> None:
     """cartsim: simulate CAR-T therapy for B-ALL relapsed after allo-HSCT."""
 
 
+def _check_out_dir(out: Path) -> None:
+    """The output folder exists or can be made (checked before simulating)."""
+    if out.exists() and not out.is_dir():
+        raise InputError("command line", "--out", f"{str(out)!r} exists and is not a folder", "a folder path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("command line", "--out", f"cannot create folder {str(out)!r} ({exc.strerror})") from None
+
+
 def _progress() -> Progress:
     """A transient progress bar on stderr (stdout stays clean for --json)."""
     return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
@@ -87,14 +101,19 @@ def run(
     """Simulate a scenario with the Monte Carlo kernel; write patients.parquet, summary.json, km.png."""
     if patients is not None and patients < 1:
         raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
+    api.check_threads(threads)
+    _check_out_dir(out)
     sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
-    with _progress() as bar:
-        task = bar.add_task("simulating", total=sc.run.patients)
+    if err.is_terminal:
+        with _progress() as bar:
+            task = bar.add_task("simulating", total=sc.run.patients)
 
-        def tick(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
 
-        result = api.run(sc, threads=threads, progress=tick)
+            result = api.run(sc, threads=threads, progress=tick)
+    else:  # no bar when stderr is a file or a pipe: it would only add blank lines
+        result = api.run(sc, threads=threads)
     paths = api.write_outputs(result, out)
     if json_out:
         sys.stdout.write(json.dumps(result.summary, allow_nan=False) + "\n")
@@ -108,18 +127,24 @@ def run(
 def main() -> None:
     """Console-script entry point: one-line errors and exit status 2 for bad input."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except InputError as exc:
-        err.print(f"cartsim: error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except click.exceptions.NoArgsIsHelpError:
-        sys.exit(0)
-    except click.UsageError as exc:
-        err.print(f"cartsim: error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except click.exceptions.Abort:
-        err.print("cartsim: interrupted", markup=False)
+        _fail(str(exc))
+    except _click_errors.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `cartsim`: help was printed
+            sys.exit(0)
+        _fail(exc.format_message())
+    except _click_errors.ClickException as exc:
+        _fail(exc.format_message())
+    except (KeyboardInterrupt, typer.Abort):
+        sys.stderr.write("cartsim: interrupted\n")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write("cartsim: error: " + " ".join(message.split()) + "\n")
+    sys.exit(EXIT_BAD_INPUT)
 
 
 if __name__ == "__main__":

@@ -35,12 +35,12 @@ SEED = 3
 PATIENTS = 2000
 
 
-def cartsim(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+def cartsim(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sim.cli", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=TIMEOUT_S, check=False)
 
 
-def cartsim_many(arg_lists: dict[str, list[str | Path]], cwd: Path) -> dict[str, subprocess.CompletedProcess[str]]:
+def cartsim_many(arg_lists: dict[str, list[object]], cwd: Path) -> dict[str, subprocess.CompletedProcess[str]]:
     """Run several independent invocations concurrently, one per core."""
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         futures = {key: pool.submit(cartsim, *args, cwd=cwd) for key, args in arg_lists.items()}
@@ -178,15 +178,6 @@ BAD_SCENARIOS = {
 }
 BROKEN_TOML = "broken.toml"
 
-XFAIL_USAGE = pytest.mark.xfail(strict=True, reason=(
-    "BUG sim/cli.py lines 115-120: typer 0.29 raises its vendored typer._click exceptions, which are not "
-    "subclasses of click.UsageError/NoArgsIsHelpError, so usage errors escape main() as a traceback, exit 1"))
-XFAIL_THREADS = pytest.mark.xfail(strict=True, reason=(
-    "BUG sim/cli.py lines 91-97: --threads is validated inside api.run after the progress bar started; the "
-    "transient rich Progress writes an empty line to stderr before the error line"))
-XFAIL_OUT_FILE = pytest.mark.xfail(strict=True, reason=(
-    "BUG sim/cli.py line 98 / sim/io/files.py line 79: --out naming an existing file raises FileExistsError "
-    "from mkdir (traceback, exit 1) instead of a one-line InputError"))
 
 # (id, arguments before --out, words the error line must contain, marks); the output
 # folder is appended as `--out <folder>` (except where the case names its own --out)
@@ -197,25 +188,25 @@ BAD_CASES = [
                                                                           "1.4"], ()),
     ("malformed-toml", ["run", BROKEN_TOML], [BROKEN_TOML, "TOML"], ()),
     ("missing-scenario", ["run", "no_such_scenario.toml"], ["no_such_scenario.toml", "not found"], ()),
-    ("patients-fraction", ["run", "--patients", "1.5"], ["--patients"], (XFAIL_USAGE,)),
+    ("patients-fraction", ["run", "--patients", "1.5"], ["--patients"], ()),
     ("patients-zero", ["run", "--patients", "0"], ["--patients", "0"], ()),
     ("patients-negative", ["run", "--patients", "-3"], ["--patients", "-3"], ()),
-    ("threads-zero", ["run", "--patients", "10", "--threads", "0"], ["--threads", "0"], (XFAIL_THREADS,)),
-    ("unknown-option", ["run", "--no-such-option"], ["--no-such-option"], (XFAIL_USAGE,)),
-    ("out-is-a-file", ["run", "--patients", "10", "--out", "{folder}/km.png"], ["km.png"], (XFAIL_OUT_FILE,)),
+    ("threads-zero", ["run", "--patients", "10", "--threads", "0"], ["--threads", "0"], ()),
+    ("unknown-option", ["run", "--no-such-option"], ["--no-such-option"], ()),
+    ("out-is-a-file", ["run", "--patients", "10", "--out", "{folder}/km.png"], ["km.png"], ()),
 ]
 
 
 @pytest.fixture(scope="module")
 def batch(good_run, workdir):
     """Every invocation that needs the good run first, run concurrently: the two repeat
-    runs ("same", "other") and each bad case with ``--out`` at
-    its own copy of the good run's outputs (folder and snapshot in ``batch["kept"]``)."""
+    runs ("same", "other") and each bad case, with ``--out`` at its own copy of the good
+    run's outputs (folder and snapshot before the run in ``batch["kept"]``)."""
     _, good_out = good_run
     for name, body in BAD_SCENARIOS.items():
         (workdir / name).write_text(f"[scenario]\nbase = {json.dumps(str(DEFAULTS))}\n\n{body}", encoding="utf-8")
     (workdir / BROKEN_TOML).write_text("[scenario\nname = 'x'\n", encoding="utf-8")
-    arg_lists: dict[str, list[str | Path]] = {
+    arg_lists: dict[str, list[object]] = {
         "same": ["run", "--patients", PATIENTS, "--seed", SEED, "--out", "SAME", "--json"],
         "other": ["run", "--patients", PATIENTS, "--seed", SEED + 1, "--out", "OTHER", "--json"],
     }

@@ -270,7 +270,7 @@ BAD_SCENARIOS = [
     ("age-min-above-max", "[cohort]\nage_min_years = 80.0",
      ["cohort.age_min_years", "80", "cohort.age_max_years", "<="]),
     ("capacity-negative-slots", "[capacity]\nmanufacturing_slots = -1",
-     ["capacity.manufacturing_slots", "-1", ">= 0", "unlimited"]),
+     ["capacity.manufacturing_slots", "-1", ">= 1", "unlimited"]),
     ("capacity-fractional-slots", "[capacity]\nicu_beds = 2.5", ["capacity.icu_beds", "2.5", "whole number"]),
     ("capacity-text-slots", '[capacity]\ntransplant_beds = "many"',
      ["capacity.transplant_beds", "'many'", "unlimited"]),
@@ -294,25 +294,20 @@ def test_bad_scenario_value_is_a_one_line_input_error(tmp_path, body, words):
     pytest.param("[capacity]\narrival_days = [1.0, inf]", id="arrival-day-inf"),
     pytest.param("[capacity]\naccrual_per_month = inf", id="accrual-inf"),
 ])
-@pytest.mark.xfail(strict=True, reason="BUG sim/model/scenario.py parse_capacity (lines 112-119): arrival_days "
-                   "accepts booleans and inf, accrual_per_month accepts inf")
 def test_capacity_rejects_non_finite_or_boolean_numbers(tmp_path, body):
     path = write_scenario(tmp_path, body, name="bad_capacity.toml")
     assert_mentions(load_error(path), "bad_capacity.toml", "capacity.")
 
 
 def test_sane_capacity_is_accepted(tmp_path):
-    body = ('[capacity]\nmanufacturing_slots = 3\nicu_beds = "unlimited"\ntransplant_beds = 0\n'
+    body = ('[capacity]\nmanufacturing_slots = 3\nicu_beds = "unlimited"\ntransplant_beds = 1\n'
             "accrual_per_month = 2.5\narrival_days = [0.0, 0.0, 4.5]")
     cap = load_scenario(write_scenario(tmp_path, body)).capacity
-    assert (cap.manufacturing_slots, cap.icu_beds, cap.transplant_beds) == (3, None, 0)
+    assert (cap.manufacturing_slots, cap.icu_beds, cap.transplant_beds) == (3, None, 1)
     assert cap.accrual_per_month == 2.5
     assert cap.arrival_days == (0.0, 0.0, 4.5)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG sim/io/files.py load_scenario lines 64-71: scenario.base is looked "
-                   "up (default ../params/defaults.toml) before build_scenario checks the [scenario] keys, so a "
-                   "misspelled 'base' is reported as 'scenario.base: ... not found' instead of an unknown key")
 def test_misspelled_base_key_is_named_with_suggestion(tmp_path):
     path = tmp_path / "typo.toml"
     path.write_text(f"[scenario]\nbsae = {json.dumps(str(DEFAULTS))}\n", encoding="utf-8")
@@ -364,9 +359,6 @@ def test_unknown_uncertainty_distribution(tmp_path):
     assert_mentions(message, "defaults.toml", "nrm.p_year1.uncertainty", "'betta'", "unknown distribution")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG sim/model/parameter_set.py line 97: unknown_key_error() is given the "
-                   "composite key \"<name>.uncertainty.dist = 'betta'\" to match against the distribution names, "
-                   "so no nearest spelling is found and the allowed distributions are never listed")
 def test_unknown_uncertainty_distribution_suggests_nearest(tmp_path):
     params = params_with_entry_field(tmp_path, "nrm.p_year1", "uncertainty",
                                      'uncertainty = { dist = "betta", a = 6.0, b = 94.0 }')
@@ -596,16 +588,12 @@ def test_read_patients_garbage_footer_is_input_error(tmp_path):
     assert "bad_footer.parquet" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG sim/io/parquet.py line 37: the pyarrow message is embedded verbatim; "
-                   "thrift errors end with a newline, so the error is not one line")
 def test_read_patients_garbage_footer_error_is_one_line(tmp_path):
     with pytest.raises(InputError) as info:
         read_patients(_with_garbage_footer(tmp_path))
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG sim/io/parquet.py line 39: json.loads of the 'cartsim' metadata is "
-                   "unguarded; corrupt provenance raises JSONDecodeError/UnicodeDecodeError, not InputError")
 @pytest.mark.parametrize("raw", [b"{not json", b"\xf0\x28\x8c\x28"], ids=["not-json", "not-utf8"])
 def test_read_patients_corrupt_provenance_is_input_error(tmp_path, raw):
     path = tmp_path / "meta.parquet"

@@ -16,7 +16,7 @@ from typing import Any
 
 from sim.model.errors import InputError
 from sim.model.parameter_set import ParameterSet
-from sim.model.scenario import Scenario, build_scenario
+from sim.model.scenario import Scenario, build_scenario, check_structure
 
 #: the project's top level (params/, scenarios/ sit beside the sim package)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -61,8 +61,8 @@ def load_scenario(name: str | Path | None = None) -> Scenario:
     """Read and validate a scenario and its base parameter file."""
     path = resolve_scenario_path(name)
     doc = read_toml(path)
-    header = doc.get("scenario", {})
-    base_name = header.get("base", "../params/defaults.toml") if isinstance(header, dict) else None
+    check_structure(doc, str(path))
+    base_name = doc.get("scenario", {}).get("base", "../params/defaults.toml")
     if not isinstance(base_name, str):
         raise InputError(str(path), "scenario.base", f"expected a file path, got {base_name!r}")
     base_path = (path.parent / base_name).resolve()

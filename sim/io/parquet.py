@@ -36,5 +36,11 @@ def read_patients(path: Path | str) -> tuple[pd.DataFrame, dict[str, Any]]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(str(path), "", f"not a readable Parquet file ({exc})") from None
     raw = (arrow.schema.metadata or {}).get(METADATA_KEY)
-    provenance = json.loads(raw) if raw else {}
+    try:
+        provenance = json.loads(raw) if raw else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InputError(str(path), "metadata.cartsim", "provenance metadata is not valid JSON",
+                         "a file written by cartsim") from None
+    if not isinstance(provenance, dict):
+        raise InputError(str(path), "metadata.cartsim", "provenance metadata is not a JSON object")
     return arrow.to_pandas(), provenance

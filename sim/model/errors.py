@@ -11,6 +11,8 @@ class InputError(ValueError):
     """Bad user input (a file, a key, a value, a command-line option)."""
 
     def __init__(self, file: str, key: str, problem: str, allowed: str | None = None) -> None:
+        # one line, whatever a library put in the message
+        problem = " ".join(str(problem).split())
         self.file, self.key, self.problem, self.allowed = file, key, problem, allowed
         where = f"{file}: {key}" if key else file
         message = f"{where}: {problem}"

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.model.errors import InputError, unknown_key_error
+from sim.model.errors import InputError, nearest, unknown_key_error
 from sim.model.parameters import N_THETA, OFFSETS, SPEC_BY_NAME, SPECS, Family, ParamSpec, Support
 
 ENTRY_KEYS = ("value", "unit", "uncertainty", "source", "derivation")
@@ -101,7 +101,9 @@ def check_uncertainty(spec: ParamSpec, unc: Any, file: str) -> None:
                          "dist = " + " | ".join(DISTRIBUTIONS))
     dist = unc["dist"]
     if dist not in DISTRIBUTIONS:
-        raise unknown_key_error(file, f"{key}.dist = {dist!r}", DISTRIBUTIONS, "distribution")
+        guess = nearest(str(dist), DISTRIBUTIONS)
+        hint = f"did you mean '{guess}'? " if guess else ""
+        raise InputError(file, f"{key}.dist", f"unknown distribution {dist!r}", hint + ", ".join(DISTRIBUTIONS))
     need = set(DISTRIBUTIONS[dist])
     have = set(unc) - {"dist"}
     if have != need:

@@ -100,9 +100,14 @@ def _count_or_unlimited(table: dict[str, Any], key: str, file: str) -> int | Non
     value = table.get(key, "unlimited")
     if value == "unlimited":
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InputError(file, f"capacity.{key}", f"expected a whole number >= 0 or \"unlimited\", got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InputError(file, f"capacity.{key}", f"expected a whole number >= 1 or \"unlimited\", got {value!r}",
+                         'an integer >= 1, or "unlimited"')
     return value
+
+
+def _is_finite_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def parse_capacity(table: dict[str, Any], file: str) -> Capacity:
@@ -110,11 +115,11 @@ def parse_capacity(table: dict[str, Any], file: str) -> Capacity:
         if key not in CAPACITY_KEYS:
             raise unknown_key_error(file, f"capacity.{key}", [f"capacity.{k}" for k in CAPACITY_KEYS])
     rate = table.get("accrual_per_month")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
+    if rate is not None and (not _is_finite_number(rate) or not rate > 0):
         raise InputError(file, "capacity.accrual_per_month", f"expected a rate > 0 per month, got {rate!r}")
     days = table.get("arrival_days")
     if days is not None:
-        if not isinstance(days, list) or not all(isinstance(d, (int, float)) and d >= 0 for d in days):
+        if not isinstance(days, list) or not all(_is_finite_number(d) and d >= 0 for d in days):
             raise InputError(file, "capacity.arrival_days", "expected a list of days >= 0")
         if any(b < a for a, b in itertools.pairwise(days)):
             raise InputError(file, "capacity.arrival_days", "arrival days are not sorted", "an ascending list")
@@ -127,17 +132,22 @@ def parse_capacity(table: dict[str, Any], file: str) -> Capacity:
     )
 
 
-def build_scenario(doc: dict[str, Any], file: str, base: ParameterSet) -> Scenario:
-    """A scenario from its document and its (already parsed) base parameter set."""
+def check_structure(doc: dict[str, Any], file: str) -> None:
+    """Sections and header keys are known (checked before the base file is looked up)."""
     for section, table in doc.items():
         if section not in SECTIONS:
             raise unknown_key_error(file, section, SECTIONS, "section")
         if not isinstance(table, dict):
             raise InputError(file, section, "expected a table", f"[{section}]")
-    header = doc.get("scenario", {})
-    for key in header:
+    for key in doc.get("scenario", {}):
         if key not in HEADER_KEYS:
             raise unknown_key_error(file, f"scenario.{key}", [f"scenario.{k}" for k in HEADER_KEYS])
+
+
+def build_scenario(doc: dict[str, Any], file: str, base: ParameterSet) -> Scenario:
+    """A scenario from its document and its (already parsed) base parameter set."""
+    check_structure(doc, file)
+    header = doc.get("scenario", {})
     updates: dict[str, Any] = {}
     for prefix in ("cohort", "policy"):
         for key, value in flatten(doc.get(prefix, {})).items():

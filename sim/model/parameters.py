@@ -170,6 +170,7 @@ SPECS: tuple[ParamSpec, ...] = tuple(
     + _one("hsct.sdlog", NN, "log-days")
     + _one("hsct.p_trm", PR, "probability")
     + _one("hsct.trm_median_days", POS, "days")
+    + _one("hsct.inpatient_days", POS, "days")
     # --- stage 9: remission ------------------------------------------------------
     + _one("remission.p_cure.mrd_neg", PR, "probability")
     + _one("remission.p_cure.mrd_pos", PR, "probability")

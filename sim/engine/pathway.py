@@ -157,7 +157,7 @@ def _die(fs: np.ndarray, is_: np.ndarray, t: float, cause: int) -> None:
 
 
 @nb.njit(cache=True)
-def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarray,  # noqa: C901
+def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarray,
             irow: np.ndarray, fs: np.ndarray, is_: np.ndarray, wait_days: float) -> int:
     """Run the patient until its next resource request (a ``Request`` code).
 
@@ -382,7 +382,7 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
 
 
 @nb.njit(inline="always", cache=True)
-def _remission(theta: np.ndarray, pkey: np.uint64, irow: np.ndarray, is_: np.ndarray, cycle: int,  # noqa: ANN202
+def _remission(theta: np.ndarray, pkey: np.uint64, irow: np.ndarray, is_: np.ndarray, cycle: int,
                switch: float):
     return sample_remission(theta, pkey, cycle, is_[IS.RESP], is_[IS.TARGET], int(irow[I.CELL_SOURCE]),
                             int(irow[I.HIGH_RISK]), int(irow[I.EARLY_RELAPSE]), int(irow[I.DECITABINE_LD]),

@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.outcomes import summarise
+from sim.engine.des import EVENT_NAMES, RESOURCES, DesResult, run_des
 from sim.engine.kernel import run_kernel
 from sim.io.files import load_scenario, write_json
-from sim.io.parquet import write_patients
+from sim.io.parquet import write_events, write_patients
 from sim.model.errors import InputError
 from sim.model.outputs import COLUMNS, F, I
 from sim.model.scenario import Scenario
@@ -31,6 +32,9 @@ CHUNK_PATIENTS = 1_000_000  # progress granularity; results do not depend on it
 ProgressCallback = Callable[[int, int], None]
 
 
+ENGINES = ("kernel", "des")
+
+
 @dataclass
 class RunResult:
     """A simulated cohort: the patient table, its summary and where it came from."""
@@ -38,13 +42,15 @@ class RunResult:
     scenario: Scenario
     patients: pd.DataFrame
     summary: dict[str, Any]
-    elapsed_s: float  # simulation wall time (kernel only)
+    elapsed_s: float  # simulation wall time (engine only)
+    engine: str = "kernel"
+    events: pd.DataFrame | None = None  # SimPy engine: one row per event
 
     def provenance(self) -> dict[str, Any]:
-        return provenance(self.scenario)
+        return provenance(self.scenario, self.engine)
 
 
-def provenance(scenario: Scenario) -> dict[str, Any]:
+def provenance(scenario: Scenario, engine: str = "kernel") -> dict[str, Any]:
     """What identifies a simulation: scenario, seed, size, horizon and parameter hash."""
     return {
         "cartsim_version": __version__,
@@ -54,7 +60,7 @@ def provenance(scenario: Scenario) -> dict[str, Any]:
         "patients": scenario.run.patients,
         "horizon_days": scenario.run.horizon_days,
         "parameter_hash": scenario.params.digest(),
-        "engine": "kernel",
+        "engine": engine,
     }
 
 
@@ -121,22 +127,59 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise InputError("command line", "--engine", f"unknown engine {engine!r}", ", ".join(ENGINES))
+
+
+def simulate_des(scenario: Scenario, progress: ProgressCallback | None = None) -> DesResult:
+    """The SimPy engine on the scenario's capacity (unlimited where not given)."""
+    return run_des(scenario.params.theta(), scenario.run.seed, scenario.run.patients, scenario.run.horizon_days,
+                   scenario.capacity, progress=progress)
+
+
+def event_table(result: DesResult) -> pd.DataFrame:
+    """The SimPy engine's event log with readable event and resource names."""
+    df = pd.DataFrame(result.events)
+    df["event"] = pd.Categorical.from_codes(df["event"], categories=list(EVENT_NAMES))
+    codes = df["resource"].to_numpy()
+    names = np.array(["", *RESOURCES], dtype=object)
+    df["resource"] = names[np.where(codes < 0, 0, codes + 1)]
+    return df
+
+
 def run(scenario: str | Path | Scenario | None = None, *, patients: int | None = None,
         seed: int | None = None, horizon_days: float | None = None, threads: int | None = None,
-        progress: ProgressCallback | None = None) -> RunResult:
-    """Simulate a scenario (default: the built-in baseline) and summarise it."""
+        engine: str = "kernel", progress: ProgressCallback | None = None) -> RunResult:
+    """Simulate a scenario (default: the built-in baseline) and summarise it.
+
+    ``engine="kernel"``: the numba Monte Carlo kernel (no resources, fastest);
+    ``engine="des"``: the SimPy engine with the scenario's ``[capacity]`` (queues for
+    manufacturing slots, ICU beds, transplant beds), adding an event log and resource
+    summaries. With unlimited capacity both give identical patient records.
+    """
     check_threads(threads)
+    check_engine(engine)
     sc = as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
     t0 = time.perf_counter()
-    fout, iout = simulate(sc, threads=threads, progress=progress)
+    events = None
+    resources = None
+    if engine == "kernel":
+        fout, iout = simulate(sc, threads=threads, progress=progress)
+    else:
+        des = simulate_des(sc, progress=progress)
+        fout, iout, resources = des.fout, des.iout, des.resources
+        events = event_table(des)
     elapsed = time.perf_counter() - t0
     table = patient_table(fout, iout)
-    summary = {"scenario": sc.name, "seed": sc.run.seed, **summarise(table)}
+    summary = {"scenario": sc.name, "seed": sc.run.seed, "engine": engine, **summarise(table)}
+    if resources is not None:
+        summary["resources"] = resources
     summary["horizon_days"] = sc.run.horizon_days
     summary["parameter_hash"] = sc.params.digest()
     summary["elapsed_s"] = elapsed
     summary["patients_per_s"] = sc.run.patients / elapsed if elapsed > 0 else None
-    return RunResult(sc, table, _clean(summary), elapsed)
+    return RunResult(sc, table, _clean(summary), elapsed, engine, events)
 
 
 def write_outputs(result: RunResult, out_dir: Path | str) -> dict[str, Path]:
@@ -144,10 +187,13 @@ def write_outputs(result: RunResult, out_dir: Path | str) -> dict[str, Path]:
     from sim.report.figures import km_figure  # noqa: PLC0415 - matplotlib only when figures are asked for
 
     out = Path(out_dir)
-    return {
+    paths = {
         "patients": write_patients(out / "patients.parquet", result.patients, result.provenance()),
         "summary": write_json(out / "summary.json", result.summary),
         "km": km_figure(result.patients, out / "km.png",
                         f"{result.scenario.name}: {result.scenario.run.patients:,} patients, "
                         f"seed {result.scenario.run.seed}", result.scenario.run.horizon_days),
     }
+    if result.events is not None:
+        paths["events"] = write_events(out / "events.parquet", result.events, result.provenance())
+    return paths

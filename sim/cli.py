@@ -58,10 +58,22 @@ def _summary_table(s: dict[str, Any]) -> Table:
     table.add_row("relapse (CIR) at 24 months, CR patients", _pct(s["cir_m24"]), "")
     table.add_row("non-relapse mortality at 24 months, CR patients", _pct(s["nrm_m24"]), "")
     table.add_row("OS at 12 months from decision to treat (ITT)", _pct(s["itt"]["os"]["m12"]), "")
-    res = s["resources"]
+    res = s["resource_use"]
     table.add_row("ICU days per infused patient", f"{res['icu_days_per_infused']:.2f}", "")
     table.add_row("CAR-T infusions per patient", f"{res['infusions_per_patient']:.2f}", "")
     table.add_row("consolidative allo-HSCT per patient", _pct(res["hsct_per_patient"]), "")
+    return table
+
+
+def _resource_table(resources: dict[str, Any]) -> Table:
+    table = Table(title="resources (SimPy engine)", title_justify="left")
+    # "left queue": died, progressed or relapsed while queued
+    for col in ("resource", "slots", "use", "requests", "waited", "mean wait", "p95 wait", "max queue", "left queue"):
+        table.add_column(col, justify="right")
+    for name, r in resources.items():
+        table.add_row(name, "unlimited" if r["capacity"] is None else str(r["capacity"]), _pct(r["utilisation"]),
+                      f"{r['requests']:,}", f"{r['waited']:,}", f"{r['wait_mean_days']:.1f} d",
+                      f"{r['wait_p95_days']:.1f} d", str(r["max_queue"]), f"{r['deaths_while_waiting']:,}")
     return table
 
 
@@ -95,6 +107,8 @@ def run(
     seed: Annotated[int | None, typer.Option(help="root seed (default: the scenario's)")] = None,
     horizon_days: Annotated[float | None, typer.Option(help="follow-up horizon in days")] = None,
     threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
+    engine: Annotated[str, typer.Option(help="kernel (fast, unlimited resources) or des (SimPy: queues for "
+                                        "the scenario's [capacity]; adds events.parquet)")] = "kernel",
     out: Annotated[Path, typer.Option(help="output folder")] = Path("cartsim_output"),
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
 ) -> None:
@@ -102,6 +116,7 @@ def run(
     if patients is not None and patients < 1:
         raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
     api.check_threads(threads)
+    api.check_engine(engine)
     _check_out_dir(out)
     sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
     if err.is_terminal:
@@ -111,15 +126,17 @@ def run(
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = api.run(sc, threads=threads, progress=tick)
+            result = api.run(sc, threads=threads, engine=engine, progress=tick)
     else:  # no bar when stderr is a file or a pipe: it would only add blank lines
-        result = api.run(sc, threads=threads)
+        result = api.run(sc, threads=threads, engine=engine)
     paths = api.write_outputs(result, out)
     if json_out:
         sys.stdout.write(json.dumps(result.summary, allow_nan=False) + "\n")
         return
     console = Console()
     console.print(_summary_table(result.summary))
+    if "resources" in result.summary:
+        console.print(_resource_table(result.summary["resources"]))
     console.print(f"simulated in {result.elapsed_s:.2f} s ({result.summary['patients_per_s']:,.0f} patients/s); "
                   f"wrote {paths['patients']}, {paths['summary']}, {paths['km']}")
 

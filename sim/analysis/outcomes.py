@@ -146,7 +146,7 @@ def summarise(df: pd.DataFrame) -> dict[str, Any]:
     causes = df["death_cause"].to_numpy()
     out["death_causes"] = {c.name.lower(): int(np.sum(causes == c)) for c in DeathCause}
     n = max(len(df), 1)
-    out["resources"] = {
+    out["resource_use"] = {
         "icu_days_per_infused": float(df["icu_days"].to_numpy()[infused].mean()) if n_inf else None,
         "hsct_per_patient": float(df["t_hsct_days"].notna().sum() / n),
         "infusions_per_patient": float(df["n_infusions"].mean()) if len(df) else None,

@@ -123,6 +123,15 @@ def patient_key(k0: np.uint64, k1: np.uint64, patient_id: int) -> np.uint64:
     return r0
 
 
+@nb.njit(cache=True)
+def patient_keys(k0: np.uint64, k1: np.uint64, first_patient_id: int, n: int) -> np.ndarray:
+    """Stream keys of patients first_patient_id .. first_patient_id + n - 1 (uint64 array)."""
+    out = np.empty(n, np.uint64)
+    for i in range(n):
+        out[i] = patient_key(k0, k1, first_patient_id + i)
+    return out
+
+
 def patient_key_u64(seed: int, replicate: int, patient_id: int) -> np.uint64:
     """The patient's stream key for Python callers (e.g. the SimPy engine), as np.uint64."""
     k0, k1 = make_key(seed, replicate)

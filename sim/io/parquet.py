@@ -26,6 +26,11 @@ def write_patients(path: Path | str, table: pd.DataFrame, provenance: dict[str, 
     return atomic_write(path, lambda tmp: pq.write_table(arrow, tmp, compression="zstd"))
 
 
+def write_events(path: Path | str, table: pd.DataFrame, provenance: dict[str, Any]) -> Path:
+    """Write the SimPy engine's event log (same provenance metadata as the patients)."""
+    return write_patients(path, table, provenance)
+
+
 def read_patients(path: Path | str) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a patient table and its provenance; a missing or corrupt file is an InputError."""
     path = Path(path)

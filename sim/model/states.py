@@ -117,3 +117,4 @@ class Decision(IntEnum):
     LATE_MORTALITY = 11
     REINFUSION = 12
     SALVAGE = 13
+    ARRIVAL = 14  # SimPy engine: the gap before this patient's arrival

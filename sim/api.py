@@ -134,6 +134,11 @@ def check_engine(engine: str) -> None:
 
 def simulate_des(scenario: Scenario, progress: ProgressCallback | None = None) -> DesResult:
     """The SimPy engine on the scenario's capacity (unlimited where not given)."""
+    days = scenario.capacity.arrival_days
+    if days is not None and len(days) < scenario.run.patients:
+        raise InputError(scenario.file, "capacity.arrival_days",
+                         f"lists {len(days)} arrival days for {scenario.run.patients} patients",
+                         "at least one arrival day per patient (or set run.patients)")
     return run_des(scenario.params.theta(), scenario.run.seed, scenario.run.patients, scenario.run.horizon_days,
                    scenario.capacity, progress=progress)
 

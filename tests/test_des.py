@@ -3,6 +3,7 @@ oracle (M/D/1), the event log."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -50,7 +51,7 @@ def test_unlimited_capacity_reproduces_the_kernel_patient_by_patient(seed, overr
 
 def test_stress_scenario_reaches_every_branch():
     """The parity test above is only as good as the paths it covers."""
-    f, i = run_kernel(theta(STRESS), 1, 3000, HORIZON)
+    _f, i = run_kernel(theta(STRESS), 1, 3000, HORIZON)
     causes = set(np.unique(i[:, I.DEATH_CAUSE]))
     assert causes >= {int(c) for c in DeathCause}
     assert i[:, I.N_INFUSIONS].max() >= 3
@@ -118,7 +119,7 @@ def test_more_manufacturing_slots_never_lengthen_the_mean_wait():
     waits = [run_des(th, 5, 4000, HORIZON, Capacity(manufacturing_slots=c, accrual_per_month=8.0))
              .resources["manufacturing"]["wait_mean_days"] for c in (3, 4, 5, 8)]
     assert waits[0] > 1.0  # the queue binds at 3 slots
-    assert all(a >= b for a, b in zip(waits, waits[1:], strict=False)), waits
+    assert all(a >= b for a, b in itertools.pairwise(waits)), waits
 
 
 def test_more_icu_beds_never_increase_icu_overflow():
@@ -128,8 +129,8 @@ def test_more_icu_beds_never_increase_icu_overflow():
     overflow = [r["waited"] for r in out]
     mean_wait = [r["wait_mean_days"] for r in out]
     assert overflow[0] > 0
-    assert all(a >= b for a, b in zip(overflow, overflow[1:], strict=False)), overflow
-    assert all(a >= b for a, b in zip(mean_wait, mean_wait[1:], strict=False)), mean_wait
+    assert all(a >= b for a, b in itertools.pairwise(overflow)), overflow
+    assert all(a >= b for a, b in itertools.pairwise(mean_wait)), mean_wait
 
 
 def test_zero_waiting_hazard_means_no_deaths_while_waiting():

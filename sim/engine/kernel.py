@@ -21,9 +21,11 @@ import math
 import numba as nb
 import numpy as np
 
+from sim.engine import codes
 from sim.engine.rng import make_key, patient_key
 from sim.engine.stages import (
     background_death_days,
+    icu_episode,
     manufacturing_attempt,
     nrm_days,
     salvage_days,
@@ -40,42 +42,12 @@ from sim.engine.stages import (
 )
 from sim.model.outputs import F, I
 from sim.model.parameters import N_THETA, P
-from sim.model.states import Consolidation, DeathCause, RelapseAntigen, Response
 
 _INF = math.inf
 _NAN = math.nan
-# plain ints: numba types IntEnum members by their enum, which will not mix with ints
-_NOT_EVALUATED = int(Response.NOT_EVALUATED)
-_NO_RESPONSE = int(Response.NO_RESPONSE)
-_HSCT = int(Consolidation.HSCT)
-_NONE = int(Consolidation.NONE)
-_ALIVE = int(DeathCause.ALIVE)
-_DISEASE = int(DeathCause.DISEASE)
-_CRS = int(DeathCause.CRS)
-_ICANS = int(DeathCause.ICANS)
-_GVHD = int(DeathCause.GVHD)
-_TRANSPLANT = int(DeathCause.TRANSPLANT)
-_OTHER_NRM = int(DeathCause.OTHER_NRM)
-_BEFORE_INFUSION = int(DeathCause.BEFORE_INFUSION)
-_POSITIVE = int(RelapseAntigen.POSITIVE)
-_NEGATIVE = int(RelapseAntigen.NEGATIVE)
-_NO_RELAPSE = int(RelapseAntigen.NONE)
 KEY_BLOCK = 256  # patients per parallel work item (results do not depend on it)
 N_FLOAT = len(F)
 N_INT = len(I)
-
-
-@nb.njit(inline="always", cache=True)
-def _union_length(a0: float, a1: float, b0: float, b1: float) -> float:
-    """Length of the union of intervals [a0, a1] and [b0, b1] (empty if a1 <= a0)."""
-    la = max(a1 - a0, 0.0)
-    lb = max(b1 - b0, 0.0)
-    if la == 0.0:
-        return lb
-    if lb == 0.0:
-        return la
-    overlap = max(min(a1, b1) - max(a0, b0), 0.0)
-    return la + lb - overlap
 
 
 @nb.njit(cache=True)
@@ -98,7 +70,7 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
     irow[I.DECITABINE_LD] = dac
 
     t_dead = background_death_days(theta, pkey, age)
-    cause = _OTHER_NRM
+    cause = codes.OTHER_NRM
     max_infusions = int(theta[P.POLICY_MAX_INFUSIONS])
     max_attempts = int(theta[P.POLICY_MANUFACTURING_MAX_ATTEMPTS])
     ld_days = theta[P.LYMPHODEPLETION_DAYS]
@@ -106,7 +78,7 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
     t = 0.0  # start of the current infusion cycle
     n_inf = 0
     n_rel = 0
-    best = _NOT_EVALUATED
+    best = codes.NOT_EVALUATED
     icu = 0.0
     t_salvage = -1.0  # start of salvage (no further CAR-T), if any
     t_efs = _INF  # first event-free-survival event other than death
@@ -133,7 +105,7 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         if t + w_death < t_end_wait and w_death <= w_prog:
             if t + w_death < t_dead:
                 t_dead = t + w_death
-                cause = _BEFORE_INFUSION
+                cause = codes.BEFORE_INFUSION
             break
         if t_dead <= t_end_wait and t_dead <= t + w_prog:
             break
@@ -150,19 +122,14 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         gvhd_g, gvhd_on, gvhd_delay = sample_gvhd(theta, pkey, cycle, source)
         if crs_dies and t_inf + crs_on + crs_dur < t_dead:
             t_dead = t_inf + crs_on + crs_dur
-            cause = _CRS
+            cause = codes.CRS
         if icans_dies and t_inf + icans_on + icans_dur < t_dead:
             t_dead = t_inf + icans_on + icans_dur
-            cause = _ICANS
+            cause = codes.ICANS
         if gvhd_delay < _INF and t_inf + gvhd_on + gvhd_delay < t_dead:
             t_dead = t_inf + gvhd_on + gvhd_delay
-            cause = _GVHD
-        if crs_g >= 3 or icans_g >= 3:
-            a0 = crs_on if crs_g >= 3 else 0.0
-            a1 = crs_on + crs_dur if crs_g >= 3 else 0.0
-            b0 = icans_on if icans_g >= 3 else 0.0
-            b1 = icans_on + icans_dur if icans_g >= 3 else 0.0
-            icu += _union_length(a0, a1, b0, b1)
+            cause = codes.GVHD
+        icu += icu_episode(crs_g, crs_on, crs_dur, icans_g, icans_on, icans_dur)[0]
         if cycle == 0:
             frow[F.T_INF_DAYS] = t_inf
             irow[I.CRS_GRADE] = crs_g
@@ -179,7 +146,7 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
             t_nrm = t_inf + nrm_days(theta, pkey, gvhd_g >= 3)
             if t_nrm < t_dead:
                 t_dead = t_nrm
-                cause = _OTHER_NRM
+                cause = codes.OTHER_NRM
         # 7. response at the assessment day
         t_resp = t_inf + assessment
         if t_dead <= t_resp:
@@ -188,10 +155,10 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
                                site, high_risk, source, dac)
         if cycle == 0:
             irow[I.RESPONSE] = resp
-            if resp == _NO_RESPONSE:
+            if resp == codes.NO_RESPONSE:
                 t_efs = t_resp
         best = max(best, resp)
-        if resp == _NO_RESPONSE:
+        if resp == codes.NO_RESPONSE:
             again, next_target = sample_reinfusion(theta, pkey, cycle, False, False, target)
             if again and n_inf < max_infusions:
                 t = t_resp
@@ -203,9 +170,9 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         # 8. consolidation
         cons, hsct_days, trm_dies, trm_days = sample_consolidation(theta, pkey, cycle, prior_hsct)
         t_hsct = t_inf + hsct_days
-        if cons == _HSCT:
+        if cons == codes.HSCT:
             switch = t_hsct - t_resp
-        elif cons == _NONE:
+        elif cons == codes.NO_CONSOLIDATION:
             switch = _INF
         else:
             switch = 0.0
@@ -215,12 +182,12 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         if status == 2 and rel_days >= switch:
             rel_days = _INF
         t_rel = t_resp + rel_days
-        hsct_done = cons == _HSCT and t_hsct < t_rel and t_hsct < t_dead
+        hsct_done = cons == codes.HSCT and t_hsct < t_rel and t_hsct < t_dead
         if hsct_done and trm_dies and t_hsct + trm_days < t_dead:
             t_dead = t_hsct + trm_days
-            cause = _TRANSPLANT
+            cause = codes.TRANSPLANT
         if n_rel == 0:
-            if cons != _HSCT or hsct_done:
+            if cons != codes.HSCT or hsct_done:
                 irow[I.CONSOLIDATION] = cons
             if hsct_done:
                 frow[F.T_HSCT_DAYS] = t_hsct
@@ -232,7 +199,7 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         if n_rel == 1:
             t_efs = min(t_efs, t_rel)
             frow[F.T_RELAPSE_DAYS] = t_rel
-            irow[I.RELAPSE_ANTIGEN] = _NEGATIVE if antigen_neg else _POSITIVE
+            irow[I.RELAPSE_ANTIGEN] = codes.ANTIGEN_NEGATIVE if antigen_neg else codes.ANTIGEN_POSITIVE
         again, next_target = sample_reinfusion(theta, pkey, cycle, True, antigen_neg, target)
         if again and n_inf < max_infusions:
             t = t_rel
@@ -246,7 +213,7 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         t_disease = t_salvage + salvage_days(theta, pkey, cycle)
         if t_disease < t_dead:
             t_dead = t_disease
-            cause = _DISEASE
+            cause = codes.DISEASE
 
     # 11. death or censoring at the horizon
     irow[I.N_INFUSIONS] = n_inf
@@ -259,13 +226,13 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         irow[I.DEATH_CAUSE] = cause
     else:
         frow[F.T_LAST_DAYS] = horizon_days
-        irow[I.DEATH_CAUSE] = _ALIVE
+        irow[I.DEATH_CAUSE] = codes.ALIVE
     frow[F.T_EFS_DAYS] = min(t_efs, t_dead)
     for col in (F.T_INF_DAYS, F.T_HSCT_DAYS, F.T_RELAPSE_DAYS, F.T_EFS_DAYS):
         if frow[col] > horizon_days:
             frow[col] = _NAN
     if not frow[F.T_RELAPSE_DAYS] <= horizon_days:
-        irow[I.RELAPSE_ANTIGEN] = _NO_RELAPSE
+        irow[I.RELAPSE_ANTIGEN] = codes.NO_RELAPSE
 
 
 @nb.njit(parallel=True, cache=True)

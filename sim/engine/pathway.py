@@ -39,8 +39,10 @@ from enum import IntEnum
 import numba as nb
 import numpy as np
 
+from sim.engine import codes
 from sim.engine.stages import (
     background_death_days,
+    icu_episode,
     manufacturing_attempt,
     nrm_days,
     salvage_days,
@@ -57,7 +59,6 @@ from sim.engine.stages import (
 )
 from sim.model.outputs import F, I
 from sim.model.parameters import P
-from sim.model.states import Consolidation, DeathCause, RelapseAntigen, Response
 
 _INF = math.inf
 _NAN = math.nan
@@ -117,36 +118,8 @@ N_IS = len(IS)
 
 # phases
 _START, _CYCLE, _MFG_NEXT, _MFG_DONE, _RESPONSE, _HSCT_DONE, _FINISH = 0, 1, 2, 3, 4, 5, 6
-# plain ints: numba types IntEnum members by their enum, which will not mix with ints
+# request codes as plain ints (see sim.engine.codes)
 _DONE, _MANUFACTURING, _ICU_REQ, _TRANSPLANT_REQ = 0, 1, 2, 3
-_NOT_EVALUATED = int(Response.NOT_EVALUATED)
-_NO_RESPONSE = int(Response.NO_RESPONSE)
-_HSCT = int(Consolidation.HSCT)
-_NONE = int(Consolidation.NONE)
-_ALIVE = int(DeathCause.ALIVE)
-_DISEASE = int(DeathCause.DISEASE)
-_CRS = int(DeathCause.CRS)
-_ICANS = int(DeathCause.ICANS)
-_GVHD = int(DeathCause.GVHD)
-_TRANSPLANT = int(DeathCause.TRANSPLANT)
-_OTHER_NRM = int(DeathCause.OTHER_NRM)
-_BEFORE_INFUSION = int(DeathCause.BEFORE_INFUSION)
-_POSITIVE = int(RelapseAntigen.POSITIVE)
-_NEGATIVE = int(RelapseAntigen.NEGATIVE)
-_NO_RELAPSE = int(RelapseAntigen.NONE)
-
-
-@nb.njit(inline="always", cache=True)
-def _union_length(a0: float, a1: float, b0: float, b1: float) -> float:
-    """Length of the union of intervals [a0, a1] and [b0, b1] (empty if a1 <= a0)."""
-    la = max(a1 - a0, 0.0)
-    lb = max(b1 - b0, 0.0)
-    if la == 0.0:
-        return lb
-    if lb == 0.0:
-        return la
-    overlap = max(min(a1, b1) - max(a0, b0), 0.0)
-    return la + lb - overlap
 
 
 @nb.njit(inline="always", cache=True)
@@ -183,10 +156,10 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
         irow[I.TARGET] = target
         irow[I.DECITABINE_LD] = dac
         fs[FS.T_DEAD] = background_death_days(theta, pkey, age)
-        is_[IS.CAUSE] = _OTHER_NRM
+        is_[IS.CAUSE] = codes.OTHER_NRM
         fs[FS.T_SALVAGE] = -1.0
         fs[FS.T_EFS] = _INF
-        is_[IS.BEST] = _NOT_EVALUATED
+        is_[IS.BEST] = codes.NOT_EVALUATED
         is_[IS.TARGET] = target
         phase = _CYCLE
     source = int(irow[I.CELL_SOURCE])
@@ -235,7 +208,7 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
             w_death = fs[FS.W_DEATH]
             w_prog = fs[FS.W_PROG]
             if t + w_death < t_end_wait and w_death <= w_prog:
-                _die(fs, is_, t + w_death, _BEFORE_INFUSION)
+                _die(fs, is_, t + w_death, codes.BEFORE_INFUSION)
                 phase = _FINISH
             elif fs[FS.T_DEAD] <= t_end_wait and fs[FS.T_DEAD] <= t + w_prog:
                 phase = _FINISH
@@ -252,11 +225,11 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
                 icans_g, icans_on, icans_dur, icans_dies = sample_icans(theta, pkey, cycle, crs_g, crs_on)
                 gvhd_g, gvhd_on, gvhd_delay = sample_gvhd(theta, pkey, cycle, source)
                 if crs_dies:
-                    _die(fs, is_, t_inf + crs_on + crs_dur, _CRS)
+                    _die(fs, is_, t_inf + crs_on + crs_dur, codes.CRS)
                 if icans_dies:
-                    _die(fs, is_, t_inf + icans_on + icans_dur, _ICANS)
+                    _die(fs, is_, t_inf + icans_on + icans_dur, codes.ICANS)
                 if gvhd_delay < _INF:
-                    _die(fs, is_, t_inf + gvhd_on + gvhd_delay, _GVHD)
+                    _die(fs, is_, t_inf + gvhd_on + gvhd_delay, codes.GVHD)
                 if cycle == 0:
                     frow[F.T_INF_DAYS] = t_inf
                     irow[I.CRS_GRADE] = crs_g
@@ -270,17 +243,13 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
                         frow[F.ICANS_DURATION_DAYS] = icans_dur
                     if gvhd_g > 0:
                         frow[F.GVHD_ONSET_DAYS] = gvhd_on
-                    _die(fs, is_, t_inf + nrm_days(theta, pkey, gvhd_g >= 3), _OTHER_NRM)
+                    _die(fs, is_, t_inf + nrm_days(theta, pkey, gvhd_g >= 3), codes.OTHER_NRM)
                 phase = _RESPONSE
-                if crs_g >= 3 or icans_g >= 3:
-                    a0 = crs_on if crs_g >= 3 else 0.0
-                    a1 = crs_on + crs_dur if crs_g >= 3 else 0.0
-                    b0 = icans_on if icans_g >= 3 else 0.0
-                    b1 = icans_on + icans_dur if icans_g >= 3 else 0.0
-                    fs[FS.ICU] += _union_length(a0, a1, b0, b1)
-                    start = min(a0 if crs_g >= 3 else _INF, b0 if icans_g >= 3 else _INF)
-                    fs[FS.REQ_TIME] = t_inf + start
-                    fs[FS.REQ_DURATION] = max(a1, b1) - start
+                icu_days, admit, discharge = icu_episode(crs_g, crs_on, crs_dur, icans_g, icans_on, icans_dur)
+                fs[FS.ICU] += icu_days
+                if icu_days > 0.0:
+                    fs[FS.REQ_TIME] = t_inf + admit
+                    fs[FS.REQ_DURATION] = discharge - admit
                     fs[FS.REQ_DEADLINE] = fs[FS.T_DEAD]
                     is_[IS.PHASE] = _RESPONSE
                     return _ICU_REQ
@@ -299,10 +268,10 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
                 is_[IS.RESP] = resp
                 if cycle == 0:
                     irow[I.RESPONSE] = resp
-                    if resp == _NO_RESPONSE:
+                    if resp == codes.NO_RESPONSE:
                         fs[FS.T_EFS] = t_resp
                 is_[IS.BEST] = max(is_[IS.BEST], resp)
-                if resp == _NO_RESPONSE:
+                if resp == codes.NO_RESPONSE:
                     again, next_target = sample_reinfusion(theta, pkey, cycle, False, False, target)
                     if again and is_[IS.N_INF] < max_infusions:
                         fs[FS.T] = t_resp
@@ -320,7 +289,7 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
                     is_[IS.TRM_DIES] = trm_dies
                     fs[FS.TRM_DAYS] = trm_days
                     fs[FS.T_HSCT] = t_inf + hsct_days
-                    if cons == _HSCT:
+                    if cons == codes.HSCT:
                         # relapse before the transplant does not depend on it: the deadline
                         status, rel_days, _ = _remission(theta, pkey, irow, is_, cycle, _INF)
                         relapse = t_resp + rel_days if status != 1 else _INF
@@ -335,10 +304,10 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
             # 9. remission: mixture cure, relapse competing with death
             cons = is_[IS.CONS]
             t_resp = fs[FS.T_RESP]
-            if cons == _HSCT:
+            if cons == codes.HSCT:
                 fs[FS.T_HSCT] += wait_days
                 switch = fs[FS.T_HSCT] - t_resp
-            elif cons == _NONE:
+            elif cons == codes.NO_CONSOLIDATION:
                 switch = _INF
             else:
                 switch = 0.0
@@ -347,12 +316,12 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
             if status == 2 and rel_days >= switch:
                 rel_days = _INF
             t_rel = t_resp + rel_days
-            hsct_done = cons == _HSCT and t_hsct < t_rel and t_hsct < fs[FS.T_DEAD]
+            hsct_done = cons == codes.HSCT and t_hsct < t_rel and t_hsct < fs[FS.T_DEAD]
             if hsct_done and is_[IS.TRM_DIES]:
-                _die(fs, is_, t_hsct + fs[FS.TRM_DAYS], _TRANSPLANT)
+                _die(fs, is_, t_hsct + fs[FS.TRM_DAYS], codes.TRANSPLANT)
             n_rel = is_[IS.N_REL]
             if n_rel == 0:
-                if cons != _HSCT or hsct_done:
+                if cons != codes.HSCT or hsct_done:
                     irow[I.CONSOLIDATION] = cons
                 if hsct_done:
                     frow[F.T_HSCT_DAYS] = t_hsct
@@ -365,7 +334,7 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
                 if n_rel == 0:
                     fs[FS.T_EFS] = min(fs[FS.T_EFS], t_rel)
                     frow[F.T_RELAPSE_DAYS] = t_rel
-                    irow[I.RELAPSE_ANTIGEN] = _NEGATIVE if antigen_neg else _POSITIVE
+                    irow[I.RELAPSE_ANTIGEN] = codes.ANTIGEN_NEGATIVE if antigen_neg else codes.ANTIGEN_POSITIVE
                 again, next_target = sample_reinfusion(theta, pkey, cycle, True, antigen_neg, is_[IS.TARGET])
                 if again and is_[IS.N_INF] < max_infusions:
                     fs[FS.T] = t_rel
@@ -394,7 +363,7 @@ def _finish(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
             fs: np.ndarray, is_: np.ndarray) -> None:
     """Salvage survival, then death or censoring at the horizon (stage 11)."""
     if fs[FS.T_SALVAGE] >= 0.0:
-        _die(fs, is_, fs[FS.T_SALVAGE] + salvage_days(theta, pkey, is_[IS.CYCLE]), _DISEASE)
+        _die(fs, is_, fs[FS.T_SALVAGE] + salvage_days(theta, pkey, is_[IS.CYCLE]), codes.DISEASE)
     t_dead = fs[FS.T_DEAD]
     irow[I.N_INFUSIONS] = is_[IS.N_INF]
     irow[I.BEST_RESPONSE] = is_[IS.BEST]
@@ -406,13 +375,13 @@ def _finish(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
         irow[I.DEATH_CAUSE] = is_[IS.CAUSE]
     else:
         frow[F.T_LAST_DAYS] = horizon_days
-        irow[I.DEATH_CAUSE] = _ALIVE
+        irow[I.DEATH_CAUSE] = codes.ALIVE
     frow[F.T_EFS_DAYS] = min(fs[FS.T_EFS], t_dead)
     for col in (F.T_INF_DAYS, F.T_HSCT_DAYS, F.T_RELAPSE_DAYS, F.T_EFS_DAYS):
         if frow[col] > horizon_days:
             frow[col] = _NAN
     if not frow[F.T_RELAPSE_DAYS] <= horizon_days:
-        irow[I.RELAPSE_ANTIGEN] = _NO_RELAPSE
+        irow[I.RELAPSE_ANTIGEN] = codes.NO_RELAPSE
 
 
 @nb.njit(cache=True)

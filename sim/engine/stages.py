@@ -13,6 +13,7 @@ import math
 import numba as nb
 import numpy as np
 
+from sim.engine import codes
 from sim.engine.distributions import (
     categorical,
     exponential_rate,
@@ -34,13 +35,6 @@ _N_CONSOLIDATIONS = len(Consolidation)
 #: sdlog of the time from transplant to transplant-related death (assumption, see
 #: params/defaults.toml hsct.trm_median_days)
 TRM_SDLOG = 0.8
-# plain ints: numba types IntEnum members by their enum, which will not mix with ints
-_NO_RESPONSE = int(Response.NO_RESPONSE)
-_CR_MRD_POS = int(Response.CR_MRD_POS)
-_CR_MRD_NEG = int(Response.CR_MRD_NEG)
-_NONE = int(Consolidation.NONE)
-_HSCT = int(Consolidation.HSCT)
-_CD22 = int(Target.CD22)
 
 
 @nb.njit(cache=True, inline="always")
@@ -173,10 +167,10 @@ def sample_response(theta: np.ndarray, pkey: np.uint64, cycle: int,
         odds_ratio *= theta[P.RESPONSE_OR_DECITABINE_LD]
     p = logit_shift(p, odds_ratio)
     if u0 >= p:
-        return _NO_RESPONSE
+        return codes.NO_RESPONSE
     if u1 < theta[P.RESPONSE_P_MRD_NEG_GIVEN_CR]:
-        return _CR_MRD_NEG
-    return _CR_MRD_POS
+        return codes.CR_MRD_NEG
+    return codes.CR_MRD_POS
 
 
 @nb.njit(cache=True, inline="always")
@@ -195,7 +189,7 @@ def sample_consolidation(theta: np.ndarray, pkey: np.uint64,
         base = P.POLICY_CONSOLIDATION_SHARES
         rest = 1.0 - theta[base + Consolidation.HSCT]
         if rest <= 0.0:
-            return _NONE, _INF, False, _INF
+            return codes.NO_CONSOLIDATION, _INF, False, _INF
         acc = 0.0
         for c in range(_N_CONSOLIDATIONS):
             if c == Consolidation.HSCT:
@@ -203,12 +197,12 @@ def sample_consolidation(theta: np.ndarray, pkey: np.uint64,
             acc += theta[base + c] / rest
             if v1 < acc:
                 return c, _INF, False, _INF
-        return _NONE, _INF, False, _INF
+        return codes.NO_CONSOLIDATION, _INF, False, _INF
     days = lognormal(theta[P.HSCT_MEDIAN_DAYS_FROM_INFUSION], theta[P.HSCT_SDLOG], u2)
     days = max(days, theta[P.RESPONSE_ASSESSMENT_DAY])
     trm_dies = u3 < theta[P.HSCT_P_TRM]
     trm_days = lognormal(theta[P.HSCT_TRM_MEDIAN_DAYS], TRM_SDLOG, v0) if trm_dies else _INF
-    return _HSCT, days, trm_dies, trm_days
+    return codes.HSCT, days, trm_dies, trm_days
 
 
 @nb.njit(cache=True, inline="always")
@@ -278,7 +272,7 @@ def sample_reinfusion(theta: np.ndarray, pkey: np.uint64,
     target = categorical(P.POLICY_REINFUSION_TARGET_SHARES, _N_TARGETS, theta, u1)
     if (antigen_negative and last_target == Target.CD19
             and theta[P.POLICY_SWITCH_TO_CD22_ON_CD19_LOSS] > 0.5):
-        target = _CD22
+        target = codes.CD22
     return u0 < p, target
 
 
@@ -289,3 +283,22 @@ def salvage_days(theta: np.ndarray, pkey: np.uint64, cycle: int) -> float:
     u0, _, _, _ = uniforms4(pkey, Decision.SALVAGE, cycle, 0)
     return time_to_event(int(theta[P.SALVAGE_SURVIVAL_FAMILY]), theta[P.SALVAGE_SURVIVAL_MEDIAN_DAYS],
                          theta[P.SALVAGE_SURVIVAL_SHAPE], 1.0, 1.0, _INF, u0)
+
+
+@nb.njit(inline="always", cache=True)
+def icu_episode(crs_grade: int, crs_onset: float, crs_days: float, icans_grade: int, icans_onset: float,
+                icans_days: float):
+    """(ICU days, admission, discharge) for the grade >= 3 CRS and ICANS episodes of one
+    infusion, in days after it: ICU days are the union of the episodes, the stay runs
+    from the first admission to the last discharge; (0, inf, inf) without one."""
+    if crs_grade < 3 and icans_grade < 3:
+        return 0.0, _INF, _INF
+    a0 = crs_onset if crs_grade >= 3 else 0.0
+    a1 = crs_onset + crs_days if crs_grade >= 3 else 0.0
+    b0 = icans_onset if icans_grade >= 3 else 0.0
+    b1 = icans_onset + icans_days if icans_grade >= 3 else 0.0
+    la = a1 - a0
+    lb = b1 - b0
+    union = la + lb - max(min(a1, b1) - max(a0, b0), 0.0) if la > 0.0 and lb > 0.0 else la + lb
+    start = min(a0 if crs_grade >= 3 else _INF, b0 if icans_grade >= 3 else _INF)
+    return union, start, max(a1, b1)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.analysis.designs import exact_binomial_design, simon_two_stage
 from sim.analysis.outcomes import summarise
 from sim.engine.des import EVENT_NAMES, RESOURCES, DesResult, run_des
 from sim.engine.kernel import run_kernel
@@ -185,6 +186,24 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     summary["elapsed_s"] = elapsed
     summary["patients_per_s"] = sc.run.patients / elapsed if elapsed > 0 else None
     return RunResult(sc, table, _clean(summary), elapsed, engine, events)
+
+
+def simon(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8) -> dict[str, Any]:
+    """Simon's optimal and minimax two-stage designs and the single-stage exact
+    binomial design, as a JSON-ready dict; bad arguments are InputErrors."""
+    try:
+        designs = simon_two_stage(p0, p1, alpha, power)
+        single = exact_binomial_design(p0, p1, alpha, power)
+    except ValueError as exc:
+        raise InputError("command line", "", str(exc)) from None
+
+    def as_dict(d: Any) -> dict[str, Any]:
+        return {"r1": d.r1, "n1": d.n1, "r": d.r, "n": d.n, "en0": d.en0, "pet0": d.pet0, "alpha": d.alpha,
+                "power": d.power}
+
+    return {"p0": p0, "p1": p1, "alpha": alpha, "power": power, "optimal": as_dict(designs.optimal),
+            "minimax": as_dict(designs.minimax),
+            "single_stage": {"r": single.r, "n": single.n, "alpha": single.alpha, "power": single.power}}
 
 
 def write_outputs(result: RunResult, out_dir: Path | str) -> dict[str, Path]:

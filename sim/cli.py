@@ -141,6 +141,34 @@ def run(
                   f"wrote {paths['patients']}, {paths['summary']}, {paths['km']}")
 
 
+@app.command()
+def simon(
+    p0: Annotated[float, typer.Option(help="response rate not worth pursuing (H0)")],
+    p1: Annotated[float, typer.Option(help="response rate worth pursuing (H1)")],
+    alpha: Annotated[float, typer.Option(help="one-sided type I error")] = 0.05,
+    power: Annotated[float, typer.Option(help="power at p1")] = 0.8,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
+) -> None:
+    """Simon's optimal and minimax two-stage designs (exact binomial), with the single-stage design."""
+    result = api.simon(p0, p1, alpha, power)
+    if json_out:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    table = Table(title=f"Simon two-stage designs: p0 = {p0}, p1 = {p1}, alpha = {alpha}, power = {power}",
+                  title_justify="left")
+    for col in ("design", "stage 1: stop if <= r1 of n1", "reject H0 if > r of n", "EN(p0)", "PET(p0)",
+                "exact alpha", "exact power"):
+        table.add_column(col, justify="right")
+    for kind in ("optimal", "minimax"):
+        d = result[kind]
+        table.add_row(kind, f"{d['r1']}/{d['n1']}", f"{d['r']}/{d['n']}", f"{d['en0']:.1f}", f"{d['pet0']:.2f}",
+                      f"{d['alpha']:.4f}", f"{d['power']:.4f}")
+    s = result["single_stage"]
+    table.add_row("single stage", "-", f"{s['r']}/{s['n']}", f"{s['n']}", "-", f"{s['alpha']:.4f}",
+                  f"{s['power']:.4f}")
+    Console().print(table)
+
+
 def main() -> None:
     """Console-script entry point: one-line errors and exit status 2 for bad input."""
     try:

@@ -250,3 +250,28 @@ def test_bad_input_leaves_existing_outputs_unchanged(batch, case_id):
     assert after.keys() == before.keys()  # nothing added (no temporaries), nothing removed
     changed = [name for name in before if after[name] != before[name]]
     assert changed == []
+
+
+# --- cartsim simon ---------------------------------------------------------------------
+
+def test_simon_json_gives_simon_1989_designs(tmp_path):
+    """p0 = 0.10, p1 = 0.30, alpha 0.05, power 0.8: Simon (1989) Table 1."""
+    proc = cartsim("simon", "--p0", "0.1", "--p1", "0.3", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+    out = json.loads(proc.stdout)
+    opt, mm = out["optimal"], out["minimax"]
+    assert (opt["r1"], opt["n1"], opt["r"], opt["n"]) == (1, 10, 5, 29)
+    assert (mm["r1"], mm["n1"], mm["r"], mm["n"]) == (1, 15, 5, 25)
+    assert round(opt["en0"], 1) == 15.0
+    assert round(mm["pet0"], 2) == 0.55
+
+
+@pytest.mark.parametrize("args", [("--p0", "0.3", "--p1", "0.2"), ("--p0", "0.1", "--p1", "0.3", "--alpha", "1.5"),
+                                  ("--p0", "0.1", "--p1", "0.3", "--power", "0")])
+def test_simon_bad_input_is_one_line_exit_2(tmp_path, args):
+    proc = cartsim("simon", *args, cwd=tmp_path)
+    assert proc.returncode == 2, describe(proc)
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1
+    assert lines[0].startswith("cartsim: error:")
+    assert "Traceback" not in proc.stderr

@@ -43,6 +43,7 @@ DAYS_PER_MONTH = 30.4375
 #: accrual when a scenario names neither a rate nor arrival days (assumption; with
 #: unlimited capacity arrivals do not change any record)
 DEFAULT_ACCRUAL_PER_MONTH = 10.0
+WAIT_EPSILON_DAYS = 1e-9  # waits shorter than this are rounding of the patient's clock
 RESOURCES = ("manufacturing", "icu", "transplant")
 EVENT_NAMES = ("arrival", "request", "start", "end", "left_queue", "infusion", "relapse", "death")
 
@@ -168,9 +169,11 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
     done = [0]
     step = max(1, n_patients // 100)
 
-    def occupy(name: str, patient_id: int, t_request: float, duration: float, deadline: float):
-        """Queue for a unit of ``name`` from t_request; hold it for ``duration`` days.
-        Returns the wait (inf if the deadline came first). A generator for SimPy."""
+    def occupy(name: str, patient_id: int, t_request: float, duration: float, deadline: float,
+               release_by: float = math.inf):
+        """Queue for a unit of ``name`` from t_request; hold it until t_request +
+        ``duration`` (or ``release_by``). Returns the wait (inf if the deadline came
+        first). A generator for SimPy."""
         pool, log = pools[name], logs[name]
         res_id = RESOURCES.index(name)
         if pool is None:
@@ -192,9 +195,15 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
             events.add(patient_id, "left_queue", env.now, res_id, env.now - t_request, len(pool.queue))
             return math.inf
         wait = env.now - t_request
+        if wait < WAIT_EPSILON_DAYS:
+            wait = 0.0  # float rounding of the patient's own clock, not a queue
         log.waits.append(wait)
         events.add(patient_id, "start", env.now, res_id, wait, len(pool.queue))
-        env.process(_hold(pool, req, duration, log, patient_id, res_id))
+        # manufacturing and transplant start when the unit is granted; an ICU episode
+        # does not last longer because the bed came late; nothing is held after death
+        end = t_request + duration if name == "icu" else env.now + duration
+        hold = max(0.0, min(end, release_by) - env.now)
+        env.process(_hold(pool, req, hold, log, patient_id, res_id))
         return wait
 
     def _hold(pool: simpy.Resource, req: Any, duration: float, log: ResourceLog, patient_id: int, res_id: int):
@@ -204,10 +213,12 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
         log.last_release = max(log.last_release, env.now)
         events.add(patient_id, "end", env.now, res_id)
 
-    def icu_stay(patient_id: int, t_request: float, duration: float):
+    def icu_stay(patient_id: int, t_request: float, duration: float, death: float):
+        if t_request >= death:
+            return  # the episode would start after death: no bed is needed
         if t_request > env.now:
             yield env.timeout(t_request - env.now)
-        yield from occupy("icu", patient_id, t_request, duration, math.inf)
+        yield from occupy("icu", patient_id, t_request, duration, death, release_by=death)
 
     def walk(i: int, wait: float) -> int:
         """Advance patient i until it needs a finite manufacturing slot or transplant
@@ -225,10 +236,12 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
             wait = 0.0
             t_req = base + fs_all[i, _REQ_TIME]
             duration = fs_all[i, _REQ_DURATION]
+            deadline = base + fs_all[i, _REQ_DEADLINE]
             if pools[name] is None:  # unlimited: no queue, no interaction, no simulated time
-                _ = list(occupy(name, patient_id, t_req, duration, math.inf))
+                if t_req < deadline:  # nothing is requested after death, progression or relapse
+                    _ = list(occupy(name, patient_id, t_req, duration, math.inf))
             elif req == _ICU:  # the bed is a side process: waiting for it does not stop the pathway
-                env.process(icu_stay(patient_id, t_req, duration))
+                env.process(icu_stay(patient_id, t_req, duration, deadline))
             else:
                 return req
 

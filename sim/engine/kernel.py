@@ -22,6 +22,7 @@ import numba as nb
 import numpy as np
 
 from sim.engine import codes
+from sim.engine.record import finish
 from sim.engine.rng import make_key, patient_key
 from sim.engine.stages import (
     background_death_days,
@@ -80,7 +81,9 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
     n_rel = 0
     best = codes.NOT_EVALUATED
     icu = 0.0
-    t_salvage = -1.0  # start of salvage (no further CAR-T), if any
+    # latent death from leukaemia: drawn at the first failure (non-response, relapse,
+    # no product), kept through re-infusion cycles, cleared by a new CR
+    t_disease = _INF
     t_efs = _INF  # first event-free-survival event other than death
     cycle = 0
     while cycle < max_infusions:
@@ -102,20 +105,24 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         # 2. lymphodepletion follows release
         t_end_wait = t + mfg_days + (ld_days if ok else 0.0)
         w_death, w_prog = sample_waiting(theta, pkey, cycle)
+        alive_until = min(t_dead, t_disease)
         if t + w_death < t_end_wait and w_death <= w_prog:
-            if t + w_death < t_dead:
+            if t + w_death < alive_until:
                 t_dead = t + w_death
                 cause = codes.BEFORE_INFUSION
             break
-        if t_dead <= t_end_wait and t_dead <= t + w_prog:
+        if alive_until <= t_end_wait and alive_until <= t + w_prog:
             break
         if t + w_prog < t_end_wait or not ok:
-            t_salvage = min(t + w_prog, t_end_wait)
-            t_efs = min(t_efs, t_salvage)
+            t_fail = min(t + w_prog, t_end_wait)
+            t_efs = min(t_efs, t_fail)
+            if t_disease == _INF:
+                t_disease = t_fail + salvage_days(theta, pkey, cycle)
             break
         # 3. infusion
         t_inf = t_end_wait
-        n_inf += 1
+        if t_inf <= horizon_days:
+            n_inf += 1
         # 4-6. CRS, ICANS, acute GVHD
         crs_g, crs_on, crs_dur, crs_dies = sample_crs(theta, pkey, cycle)
         icans_g, icans_on, icans_dur, icans_dies = sample_icans(theta, pkey, cycle, crs_g, crs_on)
@@ -149,24 +156,27 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
                 cause = codes.OTHER_NRM
         # 7. response at the assessment day
         t_resp = t_inf + assessment
-        if t_dead <= t_resp:
+        if min(t_dead, t_disease) <= t_resp:
             break
-        resp = sample_response(theta, pkey, cycle, target, prior_cart + n_inf,
+        resp = sample_response(theta, pkey, cycle, target, prior_cart + cycle + 1,
                                site, high_risk, source, dac)
         if cycle == 0:
             irow[I.RESPONSE] = resp
             if resp == codes.NO_RESPONSE:
                 t_efs = t_resp
-        best = max(best, resp)
+        if t_resp <= horizon_days:
+            best = max(best, resp)
         if resp == codes.NO_RESPONSE:
+            if t_disease == _INF:
+                t_disease = t_resp + salvage_days(theta, pkey, cycle)
             again, next_target = sample_reinfusion(theta, pkey, cycle, False, False, target)
-            if again and n_inf < max_infusions:
+            if again and cycle + 1 < max_infusions:
                 t = t_resp
                 target = next_target
                 cycle += 1
                 continue
-            t_salvage = t_resp
             break
+        t_disease = _INF  # in remission again
         # 8. consolidation
         cons, hsct_days, trm_dies, trm_days = sample_consolidation(theta, pkey, cycle, prior_hsct)
         t_hsct = t_inf + hsct_days
@@ -179,8 +189,8 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         # 9. remission: mixture cure, relapse competing with death
         status, rel_days, antigen_neg = sample_remission(theta, pkey, cycle, resp, target,
                                                          source, high_risk, early, dac, cons, switch)
-        if status == 2 and rel_days >= switch:
-            rel_days = _INF
+        if status == 2 and rel_days >= switch and (cons != codes.HSCT or t_hsct < t_dead):
+            rel_days = _INF  # cured by a consolidation that took place
         t_rel = t_resp + rel_days
         hsct_done = cons == codes.HSCT and t_hsct < t_rel and t_hsct < t_dead
         if hsct_done and trm_dies and t_hsct + trm_days < t_dead:
@@ -195,44 +205,26 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         if t_rel >= t_dead:
             break
         # 10. relapse: re-infusion or salvage
-        n_rel += 1
-        if n_rel == 1:
+        if n_rel == 0:
             t_efs = min(t_efs, t_rel)
             frow[F.T_RELAPSE_DAYS] = t_rel
             irow[I.RELAPSE_ANTIGEN] = codes.ANTIGEN_NEGATIVE if antigen_neg else codes.ANTIGEN_POSITIVE
+        if t_rel <= horizon_days:
+            n_rel += 1
+        t_disease = t_rel + salvage_days(theta, pkey, cycle)
         again, next_target = sample_reinfusion(theta, pkey, cycle, True, antigen_neg, target)
-        if again and n_inf < max_infusions:
+        if again and cycle + 1 < max_infusions:
             t = t_rel
             target = next_target
             cycle += 1
             continue
-        t_salvage = t_rel
         break
 
-    if t_salvage >= 0.0:
-        t_disease = t_salvage + salvage_days(theta, pkey, cycle)
-        if t_disease < t_dead:
-            t_dead = t_disease
-            cause = codes.DISEASE
-
+    if t_disease < t_dead:
+        t_dead = t_disease
+        cause = codes.DISEASE
     # 11. death or censoring at the horizon
-    irow[I.N_INFUSIONS] = n_inf
-    irow[I.BEST_RESPONSE] = best
-    irow[I.N_RELAPSES] = n_rel
-    frow[F.ICU_DAYS] = icu
-    if t_dead <= horizon_days:
-        frow[F.T_DEATH_DAYS] = t_dead
-        frow[F.T_LAST_DAYS] = t_dead
-        irow[I.DEATH_CAUSE] = cause
-    else:
-        frow[F.T_LAST_DAYS] = horizon_days
-        irow[I.DEATH_CAUSE] = codes.ALIVE
-    frow[F.T_EFS_DAYS] = min(t_efs, t_dead)
-    for col in (F.T_INF_DAYS, F.T_HSCT_DAYS, F.T_RELAPSE_DAYS, F.T_EFS_DAYS):
-        if frow[col] > horizon_days:
-            frow[col] = _NAN
-    if not frow[F.T_RELAPSE_DAYS] <= horizon_days:
-        irow[I.RELAPSE_ANTIGEN] = codes.NO_RELAPSE
+    finish(frow, irow, t_dead, cause, t_efs, icu, n_inf, best, n_rel, horizon_days, assessment)
 
 
 @nb.njit(parallel=True, cache=True)

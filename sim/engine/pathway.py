@@ -40,6 +40,7 @@ import numba as nb
 import numpy as np
 
 from sim.engine import codes
+from sim.engine.record import finish
 from sim.engine.stages import (
     background_death_days,
     icu_episode,
@@ -82,7 +83,7 @@ class FS(IntEnum):
     W_DEATH = 3  # latent death while waiting, days from T
     W_PROG = 4  # latent progression while waiting, days from T
     ICU = 5
-    T_SALVAGE = 6  # start of salvage (no further CAR-T); -1 if none
+    T_DISEASE = 6  # latent leukaemia death: set at the first failure, cleared by a new CR
     T_EFS = 7
     T_INF = 8
     T_RESP = 9
@@ -157,7 +158,7 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
         irow[I.DECITABINE_LD] = dac
         fs[FS.T_DEAD] = background_death_days(theta, pkey, age)
         is_[IS.CAUSE] = codes.OTHER_NRM
-        fs[FS.T_SALVAGE] = -1.0
+        fs[FS.T_DISEASE] = _INF
         fs[FS.T_EFS] = _INF
         is_[IS.BEST] = codes.NOT_EVALUATED
         is_[IS.TARGET] = target
@@ -184,7 +185,7 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
             t = fs[FS.T]
             fs[FS.REQ_TIME] = t + fs[FS.ELAPSED]
             fs[FS.REQ_DURATION] = days
-            fs[FS.REQ_DEADLINE] = min(t + fs[FS.W_DEATH], t + fs[FS.W_PROG], fs[FS.T_DEAD])
+            fs[FS.REQ_DEADLINE] = min(t + fs[FS.W_DEATH], t + fs[FS.W_PROG], fs[FS.T_DEAD], fs[FS.T_DISEASE])
             is_[IS.PHASE] = _MFG_DONE
             return _MANUFACTURING
         if phase == _MFG_DONE:
@@ -207,20 +208,25 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
             t_end_wait = t + fs[FS.ELAPSED] + (theta[P.LYMPHODEPLETION_DAYS] if ok else 0.0)
             w_death = fs[FS.W_DEATH]
             w_prog = fs[FS.W_PROG]
+            alive_until = min(fs[FS.T_DEAD], fs[FS.T_DISEASE])
             if t + w_death < t_end_wait and w_death <= w_prog:
-                _die(fs, is_, t + w_death, codes.BEFORE_INFUSION)
+                if t + w_death < alive_until:
+                    _die(fs, is_, t + w_death, codes.BEFORE_INFUSION)
                 phase = _FINISH
-            elif fs[FS.T_DEAD] <= t_end_wait and fs[FS.T_DEAD] <= t + w_prog:
+            elif alive_until <= t_end_wait and alive_until <= t + w_prog:
                 phase = _FINISH
             elif t + w_prog < t_end_wait or not ok:
-                fs[FS.T_SALVAGE] = min(t + w_prog, t_end_wait)
-                fs[FS.T_EFS] = min(fs[FS.T_EFS], fs[FS.T_SALVAGE])
+                t_fail = min(t + w_prog, t_end_wait)
+                fs[FS.T_EFS] = min(fs[FS.T_EFS], t_fail)
+                if fs[FS.T_DISEASE] == _INF:
+                    fs[FS.T_DISEASE] = t_fail + salvage_days(theta, pkey, cycle)
                 phase = _FINISH
             else:
                 # 3. infusion; 4-6. CRS, ICANS, acute GVHD
                 t_inf = t_end_wait
                 fs[FS.T_INF] = t_inf
-                is_[IS.N_INF] += 1
+                if t_inf <= horizon_days:
+                    is_[IS.N_INF] += 1
                 crs_g, crs_on, crs_dur, crs_dies = sample_crs(theta, pkey, cycle)
                 icans_g, icans_on, icans_dur, icans_dies = sample_icans(theta, pkey, cycle, crs_g, crs_on)
                 gvhd_g, gvhd_on, gvhd_delay = sample_gvhd(theta, pkey, cycle, source)
@@ -250,7 +256,7 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
                 if icu_days > 0.0:
                     fs[FS.REQ_TIME] = t_inf + admit
                     fs[FS.REQ_DURATION] = discharge - admit
-                    fs[FS.REQ_DEADLINE] = fs[FS.T_DEAD]
+                    fs[FS.REQ_DEADLINE] = min(fs[FS.T_DEAD], fs[FS.T_DISEASE])
                     is_[IS.PHASE] = _RESPONSE
                     return _ICU_REQ
         if phase == _RESPONSE:
@@ -258,11 +264,11 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
             t_inf = fs[FS.T_INF]
             t_resp = t_inf + assessment
             fs[FS.T_RESP] = t_resp
-            if fs[FS.T_DEAD] <= t_resp:
+            if min(fs[FS.T_DEAD], fs[FS.T_DISEASE]) <= t_resp:
                 phase = _FINISH
             else:
                 target = is_[IS.TARGET]
-                resp = sample_response(theta, pkey, cycle, target, int(irow[I.PRIOR_CART]) + is_[IS.N_INF],
+                resp = sample_response(theta, pkey, cycle, target, int(irow[I.PRIOR_CART]) + cycle + 1,
                                        int(irow[I.RELAPSE_SITE]), int(irow[I.HIGH_RISK]), source,
                                        int(irow[I.DECITABINE_LD]))
                 is_[IS.RESP] = resp
@@ -270,18 +276,21 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
                     irow[I.RESPONSE] = resp
                     if resp == codes.NO_RESPONSE:
                         fs[FS.T_EFS] = t_resp
-                is_[IS.BEST] = max(is_[IS.BEST], resp)
+                if t_resp <= horizon_days:
+                    is_[IS.BEST] = max(is_[IS.BEST], resp)
                 if resp == codes.NO_RESPONSE:
+                    if fs[FS.T_DISEASE] == _INF:
+                        fs[FS.T_DISEASE] = t_resp + salvage_days(theta, pkey, cycle)
                     again, next_target = sample_reinfusion(theta, pkey, cycle, False, False, target)
-                    if again and is_[IS.N_INF] < max_infusions:
+                    if again and cycle + 1 < max_infusions:
                         fs[FS.T] = t_resp
                         is_[IS.TARGET] = next_target
                         is_[IS.CYCLE] = cycle + 1
                         phase = _CYCLE
                         continue
-                    fs[FS.T_SALVAGE] = t_resp
                     phase = _FINISH
                 else:
+                    fs[FS.T_DISEASE] = _INF  # in remission again
                     # 8. consolidation
                     cons, hsct_days, trm_dies, trm_days = sample_consolidation(theta, pkey, cycle,
                                                                                int(irow[I.PRIOR_HSCT]))
@@ -313,8 +322,8 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
                 switch = 0.0
             t_hsct = fs[FS.T_HSCT]
             status, rel_days, antigen_neg = _remission(theta, pkey, irow, is_, cycle, switch)
-            if status == 2 and rel_days >= switch:
-                rel_days = _INF
+            if status == 2 and rel_days >= switch and (cons != codes.HSCT or t_hsct < fs[FS.T_DEAD]):
+                rel_days = _INF  # cured by a consolidation that took place
             t_rel = t_resp + rel_days
             hsct_done = cons == codes.HSCT and t_hsct < t_rel and t_hsct < fs[FS.T_DEAD]
             if hsct_done and is_[IS.TRM_DIES]:
@@ -330,22 +339,23 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
                 phase = _FINISH
             else:
                 # 10. relapse: re-infusion or salvage
-                is_[IS.N_REL] = n_rel + 1
                 if n_rel == 0:
                     fs[FS.T_EFS] = min(fs[FS.T_EFS], t_rel)
                     frow[F.T_RELAPSE_DAYS] = t_rel
                     irow[I.RELAPSE_ANTIGEN] = codes.ANTIGEN_NEGATIVE if antigen_neg else codes.ANTIGEN_POSITIVE
+                if t_rel <= horizon_days:
+                    is_[IS.N_REL] = n_rel + 1
+                fs[FS.T_DISEASE] = t_rel + salvage_days(theta, pkey, cycle)
                 again, next_target = sample_reinfusion(theta, pkey, cycle, True, antigen_neg, is_[IS.TARGET])
-                if again and is_[IS.N_INF] < max_infusions:
+                if again and cycle + 1 < max_infusions:
                     fs[FS.T] = t_rel
                     is_[IS.TARGET] = next_target
                     is_[IS.CYCLE] = cycle + 1
                     phase = _CYCLE
                     continue
-                fs[FS.T_SALVAGE] = t_rel
                 phase = _FINISH
         if phase == _FINISH:
-            _finish(theta, pkey, horizon_days, frow, irow, fs, is_)
+            _finish(horizon_days, frow, irow, fs, is_, assessment)
             is_[IS.PHASE] = _FINISH
             return _DONE
 
@@ -359,29 +369,12 @@ def _remission(theta: np.ndarray, pkey: np.uint64, irow: np.ndarray, is_: np.nda
 
 
 @nb.njit(cache=True)
-def _finish(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarray, irow: np.ndarray,
-            fs: np.ndarray, is_: np.ndarray) -> None:
-    """Salvage survival, then death or censoring at the horizon (stage 11)."""
-    if fs[FS.T_SALVAGE] >= 0.0:
-        _die(fs, is_, fs[FS.T_SALVAGE] + salvage_days(theta, pkey, is_[IS.CYCLE]), codes.DISEASE)
-    t_dead = fs[FS.T_DEAD]
-    irow[I.N_INFUSIONS] = is_[IS.N_INF]
-    irow[I.BEST_RESPONSE] = is_[IS.BEST]
-    irow[I.N_RELAPSES] = is_[IS.N_REL]
-    frow[F.ICU_DAYS] = fs[FS.ICU]
-    if t_dead <= horizon_days:
-        frow[F.T_DEATH_DAYS] = t_dead
-        frow[F.T_LAST_DAYS] = t_dead
-        irow[I.DEATH_CAUSE] = is_[IS.CAUSE]
-    else:
-        frow[F.T_LAST_DAYS] = horizon_days
-        irow[I.DEATH_CAUSE] = codes.ALIVE
-    frow[F.T_EFS_DAYS] = min(fs[FS.T_EFS], t_dead)
-    for col in (F.T_INF_DAYS, F.T_HSCT_DAYS, F.T_RELAPSE_DAYS, F.T_EFS_DAYS):
-        if frow[col] > horizon_days:
-            frow[col] = _NAN
-    if not frow[F.T_RELAPSE_DAYS] <= horizon_days:
-        irow[I.RELAPSE_ANTIGEN] = codes.NO_RELAPSE
+def _finish(horizon_days: float, frow: np.ndarray, irow: np.ndarray, fs: np.ndarray, is_: np.ndarray,
+            assessment_day: float) -> None:
+    """Leukaemia death competes with the others; then stage 11 (``record.finish``)."""
+    _die(fs, is_, fs[FS.T_DISEASE], codes.DISEASE)
+    finish(frow, irow, fs[FS.T_DEAD], is_[IS.CAUSE], fs[FS.T_EFS], fs[FS.ICU], is_[IS.N_INF], is_[IS.BEST],
+           is_[IS.N_REL], horizon_days, assessment_day)
 
 
 @nb.njit(cache=True)

@@ -257,10 +257,12 @@ def background_death_days(theta: np.ndarray, pkey: np.uint64,
 @nb.njit(cache=True, inline="always")
 def nrm_days(theta: np.ndarray, pkey: np.uint64,
              severe_gvhd: bool) -> float:
-    """Latent infection/other non-relapse death, days after the first infusion."""
+    """Latent infection/other non-relapse death, days after the first infusion; the
+    hazard acts within ``nrm.window_days`` only (later, background mortality x SMR)."""
     _, u1, _, _ = uniforms4(pkey, Decision.LATE_MORTALITY, 0, 0)
     hr = theta[P.GVHD_NRM_HR_SEVERE] if severe_gvhd else 1.0
-    return weibull_by_landmark(theta[P.NRM_P_YEAR1], 365.0, theta[P.NRM_SHAPE], hr, u1)
+    days = weibull_by_landmark(theta[P.NRM_P_YEAR1], 365.0, theta[P.NRM_SHAPE], hr, u1)
+    return days if days <= theta[P.NRM_WINDOW_DAYS] else _INF
 
 
 @nb.njit(cache=True, inline="always")

@@ -185,6 +185,7 @@ SPECS: tuple[ParamSpec, ...] = tuple(
     + _per("remission.p_antigen_negative", Target, PR, "probability")
     + _one("nrm.p_year1", PR, "probability")
     + _one("nrm.shape", POS, "Weibull shape")
+    + _one("nrm.window_days", POS, "days")
     + _one("background.gompertz_rate_at_age0_per_year", POS, "per year")
     + _one("background.gompertz_slope_per_year", POS, "per year")
     + _one("background.smr", RR, "ratio")

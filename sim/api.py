@@ -21,7 +21,7 @@ from sim.analysis.designs import exact_binomial_design, simon_two_stage
 from sim.analysis.outcomes import summarise
 from sim.engine.des import EVENT_NAMES, RESOURCES, DesResult, run_des
 from sim.engine.kernel import run_kernel
-from sim.io.files import load_scenario, write_json
+from sim.io.files import SCENARIOS_DIR, load_scenario, write_json
 from sim.io.parquet import write_events, write_patients
 from sim.model.errors import InputError
 from sim.model.outputs import COLUMNS, F, I
@@ -186,6 +186,27 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     summary["elapsed_s"] = elapsed
     summary["patients_per_s"] = sc.run.patients / elapsed if elapsed > 0 else None
     return RunResult(sc, table, _clean(summary), elapsed, engine, events)
+
+
+def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
+          threads: int | None = None) -> dict[str, Any]:
+    """Power and sample size of a trial spec (scenarios/trials/*.toml) simulated from the
+    pathway, with Schoenfeld's answer beside it; a JSON-ready dict."""
+    from sim.analysis.trials import load_trial, power_curve  # noqa: PLC0415 - numba compile only when used
+
+    check_threads(threads)
+    for name, value, lowest in (("--trials", trials, 1), ("--seed", seed, 0)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < lowest):
+            raise InputError("command line", name, f"expected a whole number >= {lowest}, got {value!r}")
+    path = Path(trial)
+    if not path.is_file() and (SCENARIOS_DIR / "trials" / f"{trial}.toml").is_file():
+        path = SCENARIOS_DIR / "trials" / f"{trial}.toml"
+    spec = load_trial(path)
+    curve = power_curve(spec, trials=trials, seed=seed, threads=threads).to_dict()
+    curve["trial"] = spec.name
+    curve["target_power"] = spec.power
+    curve["alpha"] = spec.alpha
+    return _clean(curve)
 
 
 def simon(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from sim import api
+from sim.io.files import write_json
 from sim.model.errors import InputError
 
 try:  # typer >= 0.16 carries its own copy of click; older typer uses the click package
@@ -139,6 +140,41 @@ def run(
         console.print(_resource_table(result.summary["resources"]))
     console.print(f"simulated in {result.elapsed_s:.2f} s ({result.summary['patients_per_s']:,.0f} patients/s); "
                   f"wrote {paths['patients']}, {paths['summary']}, {paths['km']}")
+
+
+@app.command()
+def power(
+    trial: Annotated[str, typer.Argument(help="trial spec TOML (see scenarios/trials/) or its name")],
+    trials: Annotated[int | None, typer.Option(help="simulated trials per sample size (default: the spec's)")] = None,
+    seed: Annotated[int | None, typer.Option(help="root seed (default: the spec's)")] = None,
+    threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("cartsim_output"),
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
+) -> None:
+    """Power and sample size from whole trials simulated through the pathway; writes power.json and power.png."""
+    from sim.report.figures import power_figure  # noqa: PLC0415 - matplotlib only when needed
+
+    _check_out_dir(out)
+    curve = api.power(trial, trials=trials, seed=seed, threads=threads)
+    write_json(out / "power.json", curve)
+    power_figure(curve, out / "power.png", f"{curve['trial']}: {curve['endpoint'].upper()}, {curve['test']}, "
+                 f"alpha {curve['alpha']}")
+    if json_out:
+        sys.stdout.write(json.dumps(curve, allow_nan=False) + "\n")
+        return
+    table = Table(title=f"cartsim power: {curve['trial']} ({curve['trials']:,} simulated trials per size, "
+                  f"seed {curve['seed']})", title_justify="left")
+    for col in ("patients", "power", "MC SE", "events (mean)", "duration (months, mean)"):
+        table.add_column(col, justify="right")
+    for g in curve["grid"]:
+        table.add_row(f"{g['n']:,}", f"{g['power']:.3f}", f"{g['se']:.3f}", f"{g['events_mean']:.0f}",
+                      f"{g['duration_months_mean']:.1f}")
+    console = Console()
+    console.print(table)
+    console.print(f"smallest n reaching power {curve['target_power']}: {curve['n_required']} "
+                  f"({curve['n_required_note']}); Schoenfeld: n = {curve['analytic_n']} "
+                  f"({curve['analytic_events']} events at pooled HR {curve['hazard_ratio_pooled']:.3f}); "
+                  f"assurance: not yet computed (needs the calibrated posterior)")
 
 
 @app.command()

@@ -275,3 +275,28 @@ def test_simon_bad_input_is_one_line_exit_2(tmp_path, args):
     assert len(lines) == 1
     assert lines[0].startswith("cartsim: error:")
     assert "Traceback" not in proc.stderr
+
+
+# --- cartsim power ----------------------------------------------------------------------
+
+def test_power_json_has_the_documented_keys_and_a_monotone_curve(tmp_path):
+    proc = cartsim("power", "two_arm_tandem_vs_cd19", "--trials", "200", "--seed", "5", "--out", "out", "--json",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, describe(proc)
+    out = json.loads(proc.stdout)
+    assert {"endpoint", "test", "grid", "n_required", "analytic_n", "assurance"} <= set(out)
+    grid = out["grid"]
+    assert {"n", "power", "se", "events_mean", "duration_months_mean"} <= set(grid[0])
+    # nested trials: power over 200 trials may wobble, but the ends must be ordered
+    assert grid[-1]["power"] > grid[0]["power"]
+    assert (tmp_path / "out" / "power.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "out" / "power.json").read_text())["grid"] == grid
+
+
+@pytest.mark.parametrize("args", [("no_such_trial.toml",), ("two_arm_tandem_vs_cd19", "--trials", "0")])
+def test_power_bad_input_is_one_line_exit_2(tmp_path, args):
+    proc = cartsim("power", *args, cwd=tmp_path)
+    assert proc.returncode == 2, describe(proc)
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1
+    assert lines[0].startswith("cartsim: error:")

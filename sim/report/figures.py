@@ -18,6 +18,35 @@ from sim.io.files import atomic_write
 GRID_POINTS = 600  # curves are drawn on a grid so that 10^7 patients plot as fast as 10^3
 
 
+def power_figure(curve: dict, path: Path | str, title: str) -> Path:
+    """Simulated power against total sample size with a 95% Monte Carlo band (1.96 SE),
+    the target power, the searched n and Schoenfeld's n."""
+    grid = curve["grid"]
+    n = np.array([g["n"] for g in grid], float)
+    p = np.array([g["power"] for g in grid])
+    se = np.array([g["se"] for g in grid])
+    fig, ax = plt.subplots(figsize=(7.0, 4.5), dpi=120)
+    ax.plot(n, p, "o-", color="C0", label=f"simulated ({curve['trials']:,} trials per size)")
+    ax.fill_between(n, np.clip(p - 1.96 * se, 0, 1), np.clip(p + 1.96 * se, 0, 1), color="C0", alpha=0.2,
+                    linewidth=0)
+    if curve.get("target_power") is not None:
+        ax.axhline(curve["target_power"], color="grey", linestyle=":", label=f"target {curve['target_power']:.2f}")
+    if curve.get("n_required") is not None:
+        ax.axvline(curve["n_required"], color="C0", linestyle="--", label=f"simulated n = {curve['n_required']:,}")
+    if curve.get("analytic_n") is not None:
+        ax.axvline(curve["analytic_n"], color="C1", linestyle="--", label=f"Schoenfeld n = {curve['analytic_n']:,}")
+    ax.set_xlabel("total patients")
+    ax.set_ylabel("power")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    out = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+    return out
+
+
 def km_figure(df: pd.DataFrame, path: Path | str, title: str, horizon_days: float) -> Path:
     """OS and EFS from infusion with 95% pointwise bands; ITT OS dashed."""
     grid = np.linspace(0.0, horizon_days, GRID_POINTS)

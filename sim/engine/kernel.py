@@ -78,7 +78,9 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
     assessment = theta[P.RESPONSE_ASSESSMENT_DAY]
     t = 0.0  # start of the current infusion cycle
     n_inf = 0
-    n_rel = 0
+    n_rel = 0  # relapses up to the horizon
+    first_cr_seen = False
+    relapse_seen = False
     best = codes.NOT_EVALUATED
     icu = 0.0
     # latent death from leukaemia: drawn at the first failure (non-response, relapse,
@@ -196,7 +198,8 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         if hsct_done and trm_dies and t_hsct + trm_days < t_dead:
             t_dead = t_hsct + trm_days
             cause = codes.TRANSPLANT
-        if n_rel == 0:
+        if not first_cr_seen:
+            first_cr_seen = True
             if cons != codes.HSCT or hsct_done:
                 irow[I.CONSOLIDATION] = cons
             if hsct_done:
@@ -205,7 +208,8 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         if t_rel >= t_dead:
             break
         # 10. relapse: re-infusion or salvage
-        if n_rel == 0:
+        if not relapse_seen:
+            relapse_seen = True
             t_efs = min(t_efs, t_rel)
             frow[F.T_RELAPSE_DAYS] = t_rel
             irow[I.RELAPSE_ANTIGEN] = codes.ANTIGEN_NEGATIVE if antigen_neg else codes.ANTIGEN_POSITIVE

@@ -112,6 +112,8 @@ class IS(IntEnum):
     RESP = 11
     CONS = 12
     TRM_DIES = 13
+    FIRST_CR_SEEN = 14
+    RELAPSE_SEEN = 15
 
 
 N_FS = len(FS)
@@ -329,7 +331,8 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
             if hsct_done and is_[IS.TRM_DIES]:
                 _die(fs, is_, t_hsct + fs[FS.TRM_DAYS], codes.TRANSPLANT)
             n_rel = is_[IS.N_REL]
-            if n_rel == 0:
+            if not is_[IS.FIRST_CR_SEEN]:
+                is_[IS.FIRST_CR_SEEN] = 1
                 if cons != codes.HSCT or hsct_done:
                     irow[I.CONSOLIDATION] = cons
                 if hsct_done:
@@ -339,7 +342,8 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
                 phase = _FINISH
             else:
                 # 10. relapse: re-infusion or salvage
-                if n_rel == 0:
+                if not is_[IS.RELAPSE_SEEN]:
+                    is_[IS.RELAPSE_SEEN] = 1
                     fs[FS.T_EFS] = min(fs[FS.T_EFS], t_rel)
                     frow[F.T_RELAPSE_DAYS] = t_rel
                     irow[I.RELAPSE_ANTIGEN] = codes.ANTIGEN_NEGATIVE if antigen_neg else codes.ANTIGEN_POSITIVE

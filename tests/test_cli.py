@@ -254,6 +254,16 @@ def test_bad_input_leaves_existing_outputs_unchanged(batch, case_id):
 
 # --- cartsim simon ---------------------------------------------------------------------
 
+def assert_one_error_line(proc: subprocess.CompletedProcess[str]) -> None:
+    """Bad input: exit 2, nothing on stdout, exactly one 'cartsim: error:' line, no traceback."""
+    assert proc.returncode == 2, describe(proc)
+    assert proc.stdout == "", describe(proc)
+    assert "Traceback" not in proc.stderr, describe(proc)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, describe(proc)
+    assert lines[0].startswith("cartsim: error:"), describe(proc)
+
+
 def test_simon_json_gives_simon_1989_designs(tmp_path):
     """p0 = 0.10, p1 = 0.30, alpha 0.05, power 0.8: Simon (1989) Table 1."""
     proc = cartsim("simon", "--p0", "0.1", "--p1", "0.3", "--json", cwd=tmp_path)
@@ -269,12 +279,7 @@ def test_simon_json_gives_simon_1989_designs(tmp_path):
 @pytest.mark.parametrize("args", [("--p0", "0.3", "--p1", "0.2"), ("--p0", "0.1", "--p1", "0.3", "--alpha", "1.5"),
                                   ("--p0", "0.1", "--p1", "0.3", "--power", "0")])
 def test_simon_bad_input_is_one_line_exit_2(tmp_path, args):
-    proc = cartsim("simon", *args, cwd=tmp_path)
-    assert proc.returncode == 2, describe(proc)
-    lines = [x for x in proc.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1
-    assert lines[0].startswith("cartsim: error:")
-    assert "Traceback" not in proc.stderr
+    assert_one_error_line(cartsim("simon", *args, cwd=tmp_path))
 
 
 # --- cartsim power ----------------------------------------------------------------------
@@ -295,8 +300,4 @@ def test_power_json_has_the_documented_keys_and_a_monotone_curve(tmp_path):
 
 @pytest.mark.parametrize("args", [("no_such_trial.toml",), ("two_arm_tandem_vs_cd19", "--trials", "0")])
 def test_power_bad_input_is_one_line_exit_2(tmp_path, args):
-    proc = cartsim("power", *args, cwd=tmp_path)
-    assert proc.returncode == 2, describe(proc)
-    lines = [x for x in proc.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1
-    assert lines[0].startswith("cartsim: error:")
+    assert_one_error_line(cartsim("power", *args, cwd=tmp_path))

@@ -192,7 +192,7 @@ def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
           threads: int | None = None) -> dict[str, Any]:
     """Power and sample size of a trial spec (scenarios/trials/*.toml) simulated from the
     pathway, with Schoenfeld's answer beside it; a JSON-ready dict."""
-    from sim.analysis.trials import load_trial, power_curve  # noqa: PLC0415 - numba compile only when used
+    from sim.analysis.trials import assurance, load_trial, power_curve  # noqa: PLC0415 - compile only when used
 
     check_threads(threads)
     for name, value, lowest in (("--trials", trials, 1), ("--seed", seed, 0)):
@@ -203,6 +203,14 @@ def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
         path = SCENARIOS_DIR / "trials" / f"{trial}.toml"
     spec = load_trial(path)
     curve = power_curve(spec, trials=trials, seed=seed, threads=threads).to_dict()
+    n_at = curve["n_required"] or max(spec.grid)
+    value, se = assurance(spec, int(n_at), trials=trials, seed=seed, threads=threads)
+    curve["assurance"] = value
+    curve["assurance_se"] = se
+    curve["assurance_n"] = int(n_at)
+    curve["assurance_note"] = ("power averaged over draws of the uncertain parameters from their prior "
+                               "distributions (params/defaults.toml), one draw per simulated trial, at n_required "
+                               "(or the largest grid size); the calibrated posterior will replace the priors")
     curve["trial"] = spec.name
     curve["target_power"] = spec.power
     curve["alpha"] = spec.alpha

@@ -174,7 +174,8 @@ def power(
     console.print(f"smallest n reaching power {curve['target_power']}: {curve['n_required']} "
                   f"({curve['n_required_note']}); Schoenfeld: n = {curve['analytic_n']} "
                   f"({curve['analytic_events']} events at pooled HR {curve['hazard_ratio_pooled']:.3f}); "
-                  f"assurance: not yet computed (needs the calibrated posterior)")
+                  f"assurance at n = {curve['assurance_n']}: {curve['assurance']:.3f} "
+                  f"(MC SE {curve['assurance_se']:.3f}; over prior parameter draws)")
 
 
 @app.command()

@@ -265,3 +265,23 @@ def test_unknown_section_and_missing_arm(doc, base):
     with pytest.raises(InputError) as info:
         tr.parse_trial(d, "t.toml", base)
     assert info.value.key == "arms.placebo"
+
+
+# --- assurance ---------------------------------------------------------------------------
+
+def test_assurance_without_parameter_draws_equals_power_exactly():
+    """With no parameter drawn every trial uses the arms' own parameters, so assurance
+    must reproduce the power of the same simulated trials bit for bit."""
+    spec = tr.load_trial(TRIAL_FILE)
+    value, _ = tr.assurance(spec, 300, trials=60, seed=9, names=[])
+    power = tr.simulate_trials(spec, trials=60, seed=9, n_max=300).analyse([300]).power[0]
+    assert value == power
+
+
+def test_assurance_over_prior_draws_differs_from_power():
+    spec = tr.load_trial(TRIAL_FILE)
+    value, se = tr.assurance(spec, 600, trials=300, seed=9)
+    power = tr.simulate_trials(spec, trials=300, seed=9, n_max=600).analyse([600]).power[0]
+    assert 0.0 <= value <= 1.0
+    assert se > 0.0
+    assert value != power  # parameter uncertainty changes individual trials

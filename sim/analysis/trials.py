@@ -524,6 +524,52 @@ def simulate_trials(spec: TrialSpec, trials: int | None = None, seed: int | None
     return SimulatedTrials(spec, seed, t_event, arm, entry, dropout)
 
 
+def assurance(spec: TrialSpec, n: int, trials: int | None = None, seed: int | None = None,
+              names: list[str] | None = None, threads: int | None = None) -> tuple[float, float]:
+    """Assurance at total size ``n``: the probability of a significant result averaged
+    over parameter uncertainty, with its Monte Carlo SE. Trial k uses its own draw of
+    the base scenario's uncertain parameters (``sim.model.uncertainty``; ``names``
+    restricts which), with each arm's overrides applied on top, and otherwise the same
+    patients, randomisation, accrual and dropout as :func:`simulate_trials` (with no
+    parameter drawn it equals the power there exactly). The draws come from the
+    parameters' prior distributions until the calibration's posterior sample exists."""
+    from sim.model.uncertainty import sample_thetas  # noqa: PLC0415 - model-level sampler
+
+    trials = spec.trials if trials is None else int(trials)
+    seed = spec.seed if seed is None else int(seed)
+    if trials < 1 or n < 2:
+        raise ValueError("trials must be >= 1 and n >= 2")
+    k0, k1 = make_key(seed, 0)
+    arm = np.empty((trials, n), np.int8)
+    entry = np.empty((trials, n))
+    dropout = np.empty((trials, n))
+    _trial_draws(k0, k1, 0, n, spec.p_experimental, spec.accrual_per_month / DAYS_PER_MONTH,
+                 spec.dropout_rate_per_year / 365.25, arm, entry, dropout)
+    horizon = max(MIN_HORIZON_DAYS, float(entry[:, -1].max()) + spec.min_followup_days + 1.0)
+    base = spec.arms[0].scenario.params
+    base_theta = base.theta()
+    draws = sample_thetas(base, trials, seed, names=names, source=spec.file)
+    col = _endpoint_column(spec.endpoint)
+    arm_thetas = []
+    for a in spec.arms:
+        theta_a = a.scenario.params.theta()
+        overridden = theta_a != base_theta
+        d = draws.copy()
+        d[:, overridden] = theta_a[overridden]
+        arm_thetas.append(d)
+    t_event = np.empty((trials, n))
+    for k in range(trials):
+        times = []
+        for d in arm_thetas:
+            fout, _ = run_kernel(d[k], seed, n, horizon, first_patient_id=k * n, threads=threads)
+            t = fout[:, col].astype(np.float64)
+            times.append(np.where(np.isnan(t), np.inf, t))
+        t_event[k] = np.where(arm[k] == 1, times[1], times[0])
+    res = SimulatedTrials(spec, seed, t_event, arm, entry, dropout).analyse([n])
+    p = float(res.power[0])
+    return p, math.sqrt(p * (1.0 - p) / trials)
+
+
 # --------------------------------------------------------------------------- #
 # power curve
 

@@ -485,6 +485,23 @@ def _endpoint_column(endpoint: str) -> int:
     return int(F.T_DEATH_DAYS if endpoint == "os" else F.T_EFS_DAYS)
 
 
+def _trial_layout(spec: TrialSpec, trials: int, seed: int, n: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(arm, entry, dropout) of K trials of n patients, drawn at the patients' own
+    addresses, and a kernel horizon beyond every follow-up (any such horizon gives the
+    same observed data)."""
+    if trials < 1 or n < 2:
+        raise ValueError("trials must be >= 1 and the trial size >= 2")
+    k0, k1 = make_key(seed, 0)
+    arm = np.empty((trials, n), np.int8)
+    entry = np.empty((trials, n))
+    dropout = np.empty((trials, n))
+    _trial_draws(k0, k1, 0, n, spec.p_experimental, spec.accrual_per_month / DAYS_PER_MONTH,
+                 spec.dropout_rate_per_year / 365.25, arm, entry, dropout)
+    horizon = max(MIN_HORIZON_DAYS, float(entry[:, -1].max()) + spec.min_followup_days + 1.0)
+    return arm, entry, dropout, horizon
+
+
 def simulate_trials(spec: TrialSpec, trials: int | None = None, seed: int | None = None, n_max: int | None = None,
                     threads: int | None = None, progress: Callable[[int, int], None] | None = None
                     ) -> SimulatedTrials:
@@ -493,17 +510,7 @@ def simulate_trials(spec: TrialSpec, trials: int | None = None, seed: int | None
     trials = spec.trials if trials is None else int(trials)
     seed = spec.seed if seed is None else int(seed)
     n_max = max(spec.grid) if n_max is None else int(n_max)
-    if trials < 1 or n_max < 2:
-        raise ValueError("trials must be >= 1 and n_max >= 2")
-    k0, k1 = make_key(seed, 0)
-    arm = np.empty((trials, n_max), np.int8)
-    entry = np.empty((trials, n_max))
-    dropout = np.empty((trials, n_max))
-    _trial_draws(k0, k1, 0, n_max, spec.p_experimental, spec.accrual_per_month / DAYS_PER_MONTH,
-                 spec.dropout_rate_per_year / 365.25, arm, entry, dropout)
-    # the kernel's horizon must exceed every follow-up (patient 0 of the longest trial);
-    # any horizon beyond that gives the same observed data, so the default is fixed
-    horizon = max(MIN_HORIZON_DAYS, float(entry[:, -1].max()) + spec.min_followup_days + 1.0)
+    arm, entry, dropout, horizon = _trial_layout(spec, trials, seed, n_max)
     col = _endpoint_column(spec.endpoint)
     thetas = [a.scenario.params.theta() for a in spec.arms]
     same = bool(np.array_equal(thetas[0], thetas[1]))
@@ -537,15 +544,7 @@ def assurance(spec: TrialSpec, n: int, trials: int | None = None, seed: int | No
 
     trials = spec.trials if trials is None else int(trials)
     seed = spec.seed if seed is None else int(seed)
-    if trials < 1 or n < 2:
-        raise ValueError("trials must be >= 1 and n >= 2")
-    k0, k1 = make_key(seed, 0)
-    arm = np.empty((trials, n), np.int8)
-    entry = np.empty((trials, n))
-    dropout = np.empty((trials, n))
-    _trial_draws(k0, k1, 0, n, spec.p_experimental, spec.accrual_per_month / DAYS_PER_MONTH,
-                 spec.dropout_rate_per_year / 365.25, arm, entry, dropout)
-    horizon = max(MIN_HORIZON_DAYS, float(entry[:, -1].max()) + spec.min_followup_days + 1.0)
+    arm, entry, dropout, horizon = _trial_layout(spec, trials, seed, n)
     base = spec.arms[0].scenario.params
     base_theta = base.theta()
     draws = sample_thetas(base, trials, seed, names=names, source=spec.file)

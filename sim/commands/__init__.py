@@ -1,0 +1,1 @@
+"""The sub-commands of ``cartsim``, one module per group."""

@@ -1,0 +1,83 @@
+"""``cartsim power`` and ``cartsim simon``: trial planning."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sim import api
+from sim.commands.common import check_out_dir
+from sim.io.files import write_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(power)
+    app.command()(simon)
+
+
+def power(
+    trial: Annotated[str, typer.Argument(help="trial spec TOML (see scenarios/trials/) or its name")],
+    trials: Annotated[int | None, typer.Option(help="simulated trials per sample size (default: the spec's)")] = None,
+    seed: Annotated[int | None, typer.Option(help="root seed (default: the spec's)")] = None,
+    threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("cartsim_output"),
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
+) -> None:
+    """Power and sample size from whole trials simulated through the pathway; writes power.json and power.png."""
+    from sim.report.figures import power_figure  # noqa: PLC0415 - matplotlib only when needed
+
+    check_out_dir(out)
+    curve = api.power(trial, trials=trials, seed=seed, threads=threads)
+    write_json(out / "power.json", curve)
+    power_figure(curve, out / "power.png", f"{curve['trial']}: {curve['endpoint'].upper()}, {curve['test']}, "
+                 f"alpha {curve['alpha']}")
+    if json_out:
+        sys.stdout.write(json.dumps(curve, allow_nan=False) + "\n")
+        return
+    table = Table(title=f"cartsim power: {curve['trial']} ({curve['trials']:,} simulated trials per size, "
+                  f"seed {curve['seed']})", title_justify="left")
+    for col in ("patients", "power", "MC SE", "events (mean)", "duration (months, mean)"):
+        table.add_column(col, justify="right")
+    for g in curve["grid"]:
+        table.add_row(f"{g['n']:,}", f"{g['power']:.3f}", f"{g['se']:.3f}", f"{g['events_mean']:.0f}",
+                      f"{g['duration_months_mean']:.1f}")
+    console = Console()
+    console.print(table)
+    console.print(f"smallest n reaching power {curve['target_power']}: {curve['n_required']} "
+                  f"({curve['n_required_note']}); Schoenfeld: n = {curve['analytic_n']} "
+                  f"({curve['analytic_events']} events at pooled HR {curve['hazard_ratio_pooled']:.3f}); "
+                  f"assurance at n = {curve['assurance_n']}: {curve['assurance']:.3f} "
+                  f"(MC SE {curve['assurance_se']:.3f}; over prior parameter draws)")
+
+
+def simon(
+    p0: Annotated[float, typer.Option(help="response rate not worth pursuing (H0)")],
+    p1: Annotated[float, typer.Option(help="response rate worth pursuing (H1)")],
+    alpha: Annotated[float, typer.Option(help="one-sided type I error")] = 0.05,
+    power: Annotated[float, typer.Option(help="power at p1")] = 0.8,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
+) -> None:
+    """Simon's optimal and minimax two-stage designs (exact binomial), with the single-stage design."""
+    result = api.simon(p0, p1, alpha, power)
+    if json_out:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    table = Table(title=f"Simon two-stage designs: p0 = {p0}, p1 = {p1}, alpha = {alpha}, power = {power}",
+                  title_justify="left")
+    for col in ("design", "stage 1: stop if <= r1 of n1", "reject H0 if > r of n", "EN(p0)", "PET(p0)",
+                "exact alpha", "exact power"):
+        table.add_column(col, justify="right")
+    for kind in ("optimal", "minimax"):
+        d = result[kind]
+        table.add_row(kind, f"{d['r1']}/{d['n1']}", f"{d['r']}/{d['n']}", f"{d['en0']:.1f}", f"{d['pet0']:.2f}",
+                      f"{d['alpha']:.4f}", f"{d['power']:.4f}")
+    s = result["single_stage"]
+    table.add_row("single stage", "-", f"{s['r']}/{s['n']}", f"{s['n']}", "-", f"{s['alpha']:.4f}",
+                  f"{s['power']:.4f}")
+    Console().print(table)

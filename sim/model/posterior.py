@@ -1,0 +1,118 @@
+"""The calibrated posterior sample (``params/posterior.parquet``) and theta vectors built
+from it.
+
+File layout: one row per posterior draw (equally weighted), a ``draw_id`` column and one
+float64 column per calibrated theta slot, labelled as :func:`sim.model.parameters.theta_labels`
+labels them (``"name"`` or ``"name[element]"``). The file's 'cartsim' metadata records how
+it was made (method, seed, prior file, effective sample size).
+
+Only disease and treatment-effect parameters are calibrated, never cohort or policy
+values, so a posterior draw can be laid over any scenario. A parameter the scenario sets
+itself (its ``[overrides]``, cohort or policy) keeps the scenario's value: a what-if
+scenario's question is not undone by the posterior.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim.model.errors import InputError
+from sim.model.parameter_set import ParameterSet
+from sim.model.parameters import OFFSETS, SPECS, theta_labels
+
+METADATA_KEY = b"cartsim"
+POSTERIOR_PATH = Path(__file__).resolve().parents[2] / "params" / "posterior.parquet"
+
+
+def _slot_of_label() -> dict[str, tuple[str, int]]:
+    """theta label -> (parameter name, theta offset)."""
+    out: dict[str, tuple[str, int]] = {}
+    for spec in SPECS:
+        off = OFFSETS[spec.name]
+        if spec.length == 1:
+            out[spec.name] = (spec.name, off)
+        else:
+            for i, lab in enumerate(spec.element_labels):
+                out[f"{spec.name}[{lab}]"] = (spec.name, off + i)
+    return out
+
+
+SLOT_OF_LABEL = _slot_of_label()
+assert list(SLOT_OF_LABEL) == theta_labels()
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """Equally weighted posterior draws of the calibrated theta slots."""
+
+    labels: list[str]  # theta labels, one per column of ``values``
+    values: np.ndarray = field(repr=False)  # (draws, len(labels)) float64
+    meta: dict[str, Any] = field(default_factory=dict)
+    file: str = ""
+
+    @property
+    def draws(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def parameter_names(self) -> list[str]:
+        """The calibrated parameters (each once, in file order)."""
+        return list(dict.fromkeys(SLOT_OF_LABEL[lab][0] for lab in self.labels))
+
+    def thetas(self, params: ParameterSet, n_draws: int | None = None, start: int = 0) -> np.ndarray:
+        """Theta vectors (rows) for draws ``start .. start+n_draws-1`` (cycling through the
+        sample when more are asked for than it holds): ``params`` with the calibrated slots
+        replaced, except parameters whose value ``params`` took from a scenario."""
+        n = self.draws if n_draws is None else n_draws
+        if n < 1:
+            raise InputError(self.file or "posterior", "draws", f"expected a whole number >= 1, got {n}")
+        rows = (start + np.arange(n)) % self.draws
+        thetas = np.tile(params.theta(), (n, 1))
+        for j, lab in enumerate(self.labels):
+            name, off = SLOT_OF_LABEL[lab]
+            if _set_by_scenario(params, name):
+                continue
+            thetas[:, off] = self.values[rows, j]
+        return thetas
+
+
+def _set_by_scenario(params: ParameterSet, name: str) -> bool:
+    """True when the value came from a scenario or an override rather than a parameter
+    file (parameter files live in ``params/``)."""
+    origin = params.entries[name].origin
+    return bool(origin) and Path(origin).parent.name != "params"
+
+
+def load_posterior(path: Path | str | None = None, required: bool = False) -> Posterior | None:
+    """The posterior sample at ``path`` (default ``params/posterior.parquet``), or None when
+    the default file does not exist and ``required`` is false. A corrupt file, an unknown
+    column or a non-finite value is an InputError."""
+    p = POSTERIOR_PATH if path is None else Path(path)
+    if not p.is_file():
+        if path is None and not required:
+            return None
+        raise InputError(str(p), "", "file not found", "a posterior written by `cartsim calibrate`")
+    try:
+        table = pq.read_table(p)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(str(p), "", f"not a readable Parquet file ({exc})") from None
+    names = [c for c in table.column_names if c != "draw_id"]
+    for c in names:
+        if c not in SLOT_OF_LABEL:
+            raise InputError(str(p), c, "column is not a parameter slot", "theta labels such as 'relapse.median_days'")
+    if not names or table.num_rows == 0:
+        raise InputError(str(p), "", "posterior has no draws or no parameter columns")
+    values = np.column_stack([table.column(c).to_numpy().astype(float) for c in names])
+    if not np.all(np.isfinite(values)):
+        bad = names[int(np.where(~np.isfinite(values))[1][0])]
+        raise InputError(str(p), bad, "non-finite value in the posterior", "finite numbers")
+    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    meta = json.loads(raw) if raw else {}
+    return Posterior(names, values, meta, str(p))

@@ -3,6 +3,7 @@
 The public API lives in :mod:`sim.api` and is re-exported here.
 """
 
+from sim.analysis.compare import CompareResult, compare
 from sim.api import (
     RunResult,
     __version__,
@@ -15,20 +16,25 @@ from sim.api import (
     with_overrides,
     write_outputs,
 )
+from sim.api_calibration import calibrate, validate
 from sim.io.files import load_scenario
 from sim.model.errors import InputError
 
 __all__ = [
+    "CompareResult",
     "InputError",
     "RunResult",
     "__version__",
     "as_scenario",
+    "calibrate",
+    "compare",
     "load_scenario",
     "patient_table",
     "power",
     "run",
     "simon",
     "simulate",
+    "validate",
     "with_overrides",
     "write_outputs",
 ]

@@ -191,8 +191,10 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
 def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
           threads: int | None = None) -> dict[str, Any]:
     """Power and sample size of a trial spec (scenarios/trials/*.toml) simulated from the
-    pathway, with Schoenfeld's answer beside it; a JSON-ready dict."""
+    pathway, with the analytic answer beside it and the assurance (probability of
+    success for a single-arm trial); a JSON-ready dict."""
     from sim.analysis.trials import assurance, load_trial, power_curve  # noqa: PLC0415 - compile only when used
+    from sim.model.posterior import load_posterior  # noqa: PLC0415
 
     check_threads(threads)
     for name, value, lowest in (("--trials", trials, 1), ("--seed", seed, 0)):
@@ -202,18 +204,27 @@ def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
     if not path.is_file() and (SCENARIOS_DIR / "trials" / f"{trial}.toml").is_file():
         path = SCENARIOS_DIR / "trials" / f"{trial}.toml"
     spec = load_trial(path)
+    t0 = time.perf_counter()
     curve = power_curve(spec, trials=trials, seed=seed, threads=threads).to_dict()
+    elapsed = time.perf_counter() - t0
     n_at = curve["n_required"] or max(spec.grid)
     value, se = assurance(spec, int(n_at), trials=trials, seed=seed, threads=threads)
+    source = "posterior" if load_posterior() is not None else "prior"
     curve["assurance"] = value
     curve["assurance_se"] = se
     curve["assurance_n"] = int(n_at)
-    curve["assurance_note"] = ("power averaged over draws of the uncertain parameters from their prior "
-                               "distributions (params/defaults.toml), one draw per simulated trial, at n_required "
-                               "(or the largest grid size); the calibrated posterior will replace the priors")
+    curve["assurance_source"] = source
+    where = ("the calibrated posterior sample (params/posterior.parquet; the parameters it does not hold "
+             "from their priors)" if source == "posterior" else
+             "the prior uncertainty distributions (params/defaults.toml; no calibrated posterior yet)")
+    curve["assurance_note"] = (f"power averaged over parameter draws from {where}, one draw per simulated trial, "
+                               "at n_required (or the largest grid size)")
+    if spec.design == "single_arm":
+        curve["probability_of_success"] = value
     curve["trial"] = spec.name
     curve["target_power"] = spec.power
     curve["alpha"] = spec.alpha
+    curve["elapsed_s"] = elapsed
     return _clean(curve)
 
 

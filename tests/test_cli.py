@@ -15,19 +15,18 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from cli_process import assert_one_error_line, cartsim, describe
 
 from sim.io.files import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULTS = REPO / "params" / "defaults.toml"
-TIMEOUT_S = 300  # generous: a cold numba cache costs ~40 s of compilation per process
 OUTPUT_FILES = ("km.png", "patients.parquet", "summary.json")
 TIMING_KEYS = ("elapsed_s", "patients_per_s")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -35,20 +34,11 @@ SEED = 3
 PATIENTS = 2000
 
 
-def cartsim(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sim.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=TIMEOUT_S, check=False)
-
-
 def cartsim_many(arg_lists: dict[str, list[object]], cwd: Path) -> dict[str, subprocess.CompletedProcess[str]]:
     """Run several independent invocations concurrently, one per core."""
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         futures = {key: pool.submit(cartsim, *args, cwd=cwd) for key, args in arg_lists.items()}
         return {key: f.result() for key, f in futures.items()}
-
-
-def describe(proc: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -253,16 +243,6 @@ def test_bad_input_leaves_existing_outputs_unchanged(batch, case_id):
 
 
 # --- cartsim simon ---------------------------------------------------------------------
-
-def assert_one_error_line(proc: subprocess.CompletedProcess[str]) -> None:
-    """Bad input: exit 2, nothing on stdout, exactly one 'cartsim: error:' line, no traceback."""
-    assert proc.returncode == 2, describe(proc)
-    assert proc.stdout == "", describe(proc)
-    assert "Traceback" not in proc.stderr, describe(proc)
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1, describe(proc)
-    assert lines[0].startswith("cartsim: error:"), describe(proc)
-
 
 def test_simon_json_gives_simon_1989_designs(tmp_path):
     """p0 = 0.10, p1 = 0.30, alpha 0.05, power 0.8: Simon (1989) Table 1."""

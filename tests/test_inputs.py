@@ -117,10 +117,22 @@ def test_baseline_theta_is_complete():
     assert not np.isnan(theta).any(), [n for n, off in OFFSETS.items() if np.isnan(theta[off])]
 
 
-def test_baseline_restates_the_defaults():
-    # scenarios/baseline.toml says its cohort and policy values restate params/defaults.toml
-    base = load_parameter_set(DEFAULTS)
+def test_baseline_restates_the_calibrated_values():
+    # scenarios/baseline.toml says its cohort and policy values restate the parameter file
+    base = load_parameter_set(REPO / "params" / "calibrated.toml")
     assert load_scenario(BASELINE).params.digest() == base.digest()
+
+
+def test_calibrated_file_differs_from_the_defaults_only_in_calibrated_values():
+    from sim.analysis.calibration import CALIBRATED
+
+    cal = load_parameter_set(REPO / "params" / "calibrated.toml")
+    dft = load_parameter_set(DEFAULTS)
+    changed = {n for n in dft.entries if dft.value(n) != cal.value(n)}
+    assert changed <= set(CALIBRATED)
+    assert len(changed) >= len(CALIBRATED) - 2  # a posterior median may coincide with a prior value
+    for n in dft.entries:
+        assert cal.entries[n].uncertainty == dft.entries[n].uncertainty  # priors are kept
 
 
 def test_relative_base_path_is_resolved_against_the_scenario_file(tmp_path):

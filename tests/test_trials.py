@@ -225,7 +225,9 @@ def test_allocation_ratio_and_accrual(doc, base):
     ({"analysis": {"endpoint": "cr_rate"}}, "analysis.endpoint"),
     ({"analysis": {"endpoint": "lfs"}}, "analysis.endpoint"),
     ({"analysis": {"endpoint": "pfs"}}, "analysis.endpoint"),
-    ({"analysis": {"test": "cox"}}, "analysis.test"),
+    ({"analysis": {"test": "kaplan"}}, "analysis.test"),
+    ({"analysis": {"test": "chisq"}}, "analysis.endpoint"),  # chi-square cannot analyse OS
+    ({"analysis": {"test": "binomial"}}, "analysis.test"),  # a single-arm test in a two-arm trial
     ({"analysis": {"sides": 3}}, "analysis.sides"),
     ({"analysis": {"alpah": 0.05}}, "analysis.alpah"),
     ({"allocation": {"ratio": 0}}, "allocation.ratio"),
@@ -234,8 +236,10 @@ def test_allocation_ratio_and_accrual(doc, base):
     ({"grid": {"n": [100, 1]}}, "grid.n"),
     ({"accrual": {"per_month": 0}}, "accrual.per_month"),
     ({"dropout": {"rate_per_year": -0.1}}, "dropout.rate_per_year"),
-    ({"follow_up": {"rule": "events"}}, "follow_up.rule"),
-    ({"trial": {"design": "single_arm"}}, "trial.design"),
+    ({"follow_up": {"rule": "events"}}, "follow_up.min_followup_days"),  # key of another rule
+    ({"follow_up": {"rule": "weekly"}}, "follow_up.rule"),
+    ({"trial": {"design": "single_arm"}}, "arms"),  # a single-arm trial has one [arm]
+    ({"trial": {"design": "crossover"}}, "trial.design"),
     ({"run": {"trials": 0}}, "run.trials"),
     ({"arms": {"control": {"overrides": {"policy.target_share": [1.0, 0, 0, 0]}}}},
      "arms.control.overrides.policy.target_share"),

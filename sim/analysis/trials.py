@@ -1,11 +1,12 @@
-"""Trial planning: power and sample size of a two-arm trial simulated from the pathway.
+"""Trial planning: power and sample size of trials simulated from the pathway.
 
-A trial specification (``scenarios/trials/*.toml``) names a base scenario, two arms
-(overrides of it by dotted parameter name), the allocation ratio, accrual, dropout,
-the follow-up rule, the endpoint and its test, alpha, the target power and a grid of
-total sample sizes. :func:`simulate_trials` simulates K whole trials; :func:`power_curve`
-turns them into power (with Monte Carlo error) per sample size, a searched sample size
-and the Schoenfeld answer beside it.
+A trial specification (``scenarios/trials/*.toml``) names a base scenario, the design
+(``two_arm``: a control and an experimental arm, each an override of the scenario;
+``single_arm``: one arm against a historical value), allocation, accrual, dropout, the
+follow-up rule, the endpoint and its test, alpha, the target power, optional interim
+analyses and a grid of total sample sizes. :func:`simulate_trials` simulates K whole
+trials; :func:`power_curve` turns them into power (with Monte Carlo error) per sample
+size, a searched sample size with its own Monte Carlo error, and the analytic answer.
 
 How one simulated trial is built (every random number has an address, DESIGN.md s.4)
 -----------------------------------------------------------------------------------
@@ -14,29 +15,60 @@ How one simulated trial is built (every random number has an address, DESIGN.md 
   earlier trial, and the trial of size ``n <= N`` is the first ``n`` randomised
   patients of the size-``N`` trial (nested designs: common random numbers across sizes,
   so the simulated power curve is smooth and close to monotone in ``n``).
-* Both arms are simulated by the kernel with the *same* (seed, replicate) and patient
-  ids: a patient's record in the arm it is randomised to is the record that the same
-  random numbers give under that arm's parameters (common random numbers between arms;
-  with identical arms a patient's outcome does not depend on its arm at all, so the
-  null hypothesis holds exactly). Each patient is observed in one arm only, so sharing
-  addresses between arms creates no dependence between patients.
+* Each patient is simulated by the kernel's per-patient function under the parameters
+  of the arm it is randomised to, at its own address (the same (seed, replicate,
+  patient) address in either arm: common random numbers between arms; with identical
+  arms a patient's outcome does not depend on its arm, so the null hypothesis holds
+  exactly). The record equals what ``run_kernel`` gives that patient under that arm.
 * Trial-level draws use decision code ``TRIAL_DECISION`` (15; the pathway uses 1-14) at
   the patient's own address: lane 0 randomisation (arm B, the experimental arm, iff
-  ``u < ratio / (1 + ratio)``), lane 1 the accrual gap before the patient (Poisson
-  accrual: exponential gaps; the first patient is randomised on day 0), lane 2 an
-  exponential dropout time (``dropout_rate_per_year`` is a hazard per patient-year; the
-  proportion lost in a year is ``1 - exp(-rate)``).
+  ``u < ratio / (1 + ratio)``; every patient of a single-arm trial is in B), lane 1 the
+  accrual gap before the patient, lane 2 an exponential dropout time
+  (``dropout_rate_per_year`` is a hazard per patient-year).
+* Accrual is a Poisson process, the first patient randomised on day 0. Piecewise
+  accrual: rates ``per_month = [r1, r2, ..., rm]`` over periods ending at
+  ``period_months = [e1, ..., e(m-1)]`` months from the first randomisation, the last
+  rate continuing; a patient's gap is the inverse of the cumulative intensity at the
+  exponential draw of lane 1 (with one rate this is ``-log(u) / rate``).
 * Endpoint time is from randomisation = the decision to treat (t = 0 of the records):
   OS = death from any cause, EFS = ``t_efs_days`` (see ``sim.analysis.outcomes``).
-* Follow-up rule ``min_followup``: a fixed calendar data cut-off at the last patient's
-  randomisation plus ``min_followup_days``. Each patient is censored at the earlier of
-  the cut-off and its dropout time. Duration = first randomisation to cut-off.
-* Analysis: the log-rank test (Mantel-Haenszel variance with the tie correction, as
-  ``sim.analysis.survival.logrank_test`` and lifelines), computed in compiled code for
-  all trials at once. ``z = (O_B - E_B) / sqrt(V)``; two-sided ``p = P(chi2_1 > z^2)``;
-  one-sided ``p = Phi(z)`` (alternative: fewer events than expected in the experimental
-  arm B, i.e. hazard ratio B/A below 1). A trial rejects when ``p < alpha``; a trial
-  with no events has ``p = 1``.
+  Binary endpoints (first infusion): ``cr_rate`` = CR (MRD+ or MRD-) at the day-28
+  assessment, over every randomised patient (intention to treat: a patient not
+  infused, dead before the assessment, lost before it, or not yet assessed at the
+  cut-off counts as a non-responder); ``crs_grade3plus_rate`` = grade >= 3 CRS over the
+  safety population (patients infused before their censoring time).
+* Follow-up rules (the data cut-off, in days from the first randomisation; each
+  patient is censored at the earlier of the cut-off and its dropout, and patients
+  randomised after the cut-off are not in the analysis; an event counts when it comes
+  no later than the dropout and its calendar day no later than the cut-off):
+  ``min_followup``: last randomisation + ``min_followup_days``;
+  ``calendar``: ``cutoff_days``;
+  ``events`` (survival endpoints): the calendar day of the D-th observed event
+  (``events = D``); if fewer than D events occur by the last randomisation +
+  ``max_followup_days``, the analysis happens then, and the trial is reported as not
+  having reached D. Duration = first randomisation to cut-off.
+* Interim analyses (``[interim] fractions``, rule ``events`` only) at ``ceil(f D)``
+  events, each at the calendar day of that event (a look whose event count is never
+  reached is skipped); efficacy boundaries from Lan-DeMets spending at the planned
+  information fractions ``ceil(f D) / D`` (``sim.analysis.spending``). A trial stops at
+  the first look whose statistic crosses its boundary in the favourable direction
+  (two-sided: ``|z|`` against the boundary for alpha / 2). Boundaries are not
+  recomputed when a trial ends with fewer than D events (the planned final boundary
+  is used).
+
+Tests (all computed in compiled code for every trial and size at once)
+---------------------------------------------------------------------
+``logrank``: Mantel-Haenszel log-rank (as lifelines), ``z = (O_B - E_B) / sqrt(V)``.
+``cox``: Wald test of the Cox model's log hazard ratio (Efron ties, as lifelines'
+default), ``cox_score``: its score test at beta = 0 (``sim.analysis.cox``).
+``chisq`` / ``chisq_yates`` / ``fisher``: tests of two proportions
+(``sim.analysis.proportions``). Single arm: ``binomial`` (exact, one-sided),
+``simon`` (the Simon two-stage design for p0 and p1, optimal or minimax, run on the
+first n1 then n patients), ``logrank1`` (one-sample log-rank against an exponential
+historical curve: ``z = (O - E) / sqrt(E)``, E the historical cumulative hazard summed
+over the patients' follow-up). Survival and CRS endpoints favour the experimental arm
+when its statistic is low (fewer events), the CR rate when it is high; one-sided
+p-values test in the favourable direction; a trial rejects when ``p < alpha``.
 """
 
 from __future__ import annotations
@@ -44,37 +76,63 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numba as nb
 import numpy as np
 
-from sim.analysis.designs import schoenfeld_events, schoenfeld_n
+from sim.analysis import cox as coxmod
+from sim.analysis import proportions as props
+from sim.analysis.designs import (
+    exact_binomial_design,
+    one_sample_logrank_n,
+    schoenfeld_events,
+    schoenfeld_n,
+    simon_two_stage,
+    two_proportions_n,
+)
 from sim.analysis.outcomes import DAYS_PER_MONTH
-from sim.engine.kernel import run_kernel
+from sim.analysis.spending import SPENDING, boundaries, crossing_probabilities
+from sim.engine.kernel import N_FLOAT, N_INT, simulate_patient
 from sim.engine.rng import make_key, patient_key, uniform
 from sim.model.errors import InputError, unknown_key_error
-from sim.model.outputs import F
+from sim.model.outputs import F, I
 from sim.model.parameter_set import flatten
+from sim.model.parameters import P
 from sim.model.scenario import Scenario
+from sim.model.states import Response
 
 TRIAL_DECISION = 15  # address 'decision' of trial-level draws; the pathway uses 1-14
-DESIGNS = ("two_arm",)
-TESTS = ("logrank",)
+DESIGNS = ("two_arm", "single_arm")
+TWO_ARM_TESTS = ("logrank", "cox", "cox_score", "chisq", "chisq_yates", "fisher")
+SINGLE_ARM_TESTS = ("binomial", "simon", "logrank1")
+TESTS = TWO_ARM_TESTS + SINGLE_ARM_TESTS
 #: endpoints a trial spec may name, and those each test can analyse
 ENDPOINTS = ("os", "efs", "lfs", "cr_rate", "crs_grade3plus_rate")
-ANALYSABLE = {"logrank": ("os", "efs")}
-FOLLOWUP_RULES = ("min_followup",)
+SURVIVAL = ("os", "efs")
+ANALYSABLE = {
+    "logrank": SURVIVAL, "cox": SURVIVAL, "cox_score": SURVIVAL, "logrank1": SURVIVAL,
+    "chisq": ("cr_rate", "crs_grade3plus_rate"), "chisq_yates": ("cr_rate", "crs_grade3plus_rate"),
+    "fisher": ("cr_rate", "crs_grade3plus_rate"), "binomial": ("cr_rate",), "simon": ("cr_rate",),
+}
+FOLLOWUP_RULES = ("min_followup", "calendar", "events")
+RULE_KEYS = {"min_followup": ("min_followup_days",), "calendar": ("cutoff_days",),
+             "events": ("events", "max_followup_days")}
 ARM_NAMES = ("control", "experimental")  # arm A, arm B
-SECTIONS = ("trial", "arms", "allocation", "accrual", "dropout", "follow_up", "analysis", "grid", "run")
+SECTIONS = ("trial", "arms", "arm", "allocation", "accrual", "dropout", "follow_up", "analysis", "interim", "grid",
+            "run")
 KEYS: dict[str, tuple[str, ...]] = {
     "trial": ("name", "description", "scenario", "design"),
     "allocation": ("ratio",),
-    "accrual": ("per_month",),
+    "accrual": ("per_month", "period_months"),
     "dropout": ("rate_per_year",),
-    "follow_up": ("rule", "min_followup_days"),
-    "analysis": ("endpoint", "test", "sides", "alpha", "power"),
+    "follow_up": ("rule", "min_followup_days", "cutoff_days", "events", "max_followup_days"),
+    "analysis": ("endpoint", "test", "sides", "alpha", "power", "p0", "p1", "simon", "historical_median_months",
+                 "historical_landmark_months", "historical_survival"),
+    "interim": ("fractions", "spending"),
     "grid": ("n",),
     "run": ("trials", "seed"),
 }
@@ -82,7 +140,15 @@ ARM_KEYS = ("label", "overrides")
 DEFAULT_TRIALS = 2000
 DEFAULT_SEED = 20261121
 MIN_HORIZON_DAYS = 100 * 365.25  # kernel horizon; extended when a trial follows patients longer
-CHUNK_PATIENTS = 1_000_000  # kernel patients per call (memory bound; results do not depend on it)
+CHUNK_PATIENTS = 250_000  # patients per compiled call (progress granularity; results do not depend on it)
+BOOTSTRAP_REPLICATES = 1000
+
+# compiled codes
+_RULE = {"min_followup": 0, "calendar": 1, "events": 2}
+_TEST = {name: i for i, name in enumerate(TESTS)}
+_ENDPOINT = {"os": 0, "efs": 1, "cr_rate": 2, "crs_grade3plus_rate": 3}
+T_LOGRANK, T_COX, T_COX_SCORE, T_CHISQ, T_YATES, T_FISHER, T_BINOMIAL, T_SIMON, T_LOGRANK1 = range(9)
+assert [_TEST[t] for t in TESTS] == list(range(9))
 
 
 # --------------------------------------------------------------------------- #
@@ -91,7 +157,7 @@ CHUNK_PATIENTS = 1_000_000  # kernel patients per call (memory bound; results do
 
 @dataclass(frozen=True)
 class Arm:
-    name: str  # "control" (arm A) or "experimental" (arm B)
+    name: str  # "control" (arm A), "experimental" (arm B) or "arm" (single arm)
     label: str
     overrides: dict[str, Any]
     scenario: Scenario = field(repr=False)
@@ -99,15 +165,16 @@ class Arm:
 
 @dataclass(frozen=True)
 class TrialSpec:
-    """A validated two-arm trial specification (see the module docstring)."""
+    """A validated trial specification (see the module docstring)."""
 
     name: str
     description: str
     file: str
     design: str
-    arms: tuple[Arm, Arm]  # (control = A, experimental = B)
-    allocation_ratio: float  # experimental : control
-    accrual_per_month: float
+    arms: tuple[Arm, ...]  # (control = A, experimental = B), or (the single arm,)
+    allocation_ratio: float  # experimental : control (single arm: inf)
+    accrual_per_month: tuple[float, ...]  # rate per period, the last one continuing
+    accrual_period_months: tuple[float, ...]  # ends of all periods but the last
     dropout_rate_per_year: float
     followup_rule: str
     min_followup_days: float
@@ -119,11 +186,46 @@ class TrialSpec:
     grid: tuple[int, ...]  # total patients, ascending, distinct
     trials: int = DEFAULT_TRIALS
     seed: int = DEFAULT_SEED
+    cutoff_days: float = 0.0
+    events: int = 0  # D of the event-driven rule
+    max_followup_days: float = 0.0
+    interim_fractions: tuple[float, ...] = ()
+    spending: str = "obf"
+    p0: float | None = None
+    p1: float | None = None  # None: from the model (the simulated rate)
+    simon: str = "optimal"
+    historical_hazard_per_day: float | None = None  # one-sample log-rank: exponential historical curve
+    historical_note: str = ""
 
     @property
     def p_experimental(self) -> float:
         """Probability that a patient is randomised to the experimental arm."""
+        if self.design == "single_arm":
+            return 1.0
         return self.allocation_ratio / (1.0 + self.allocation_ratio)
+
+    @property
+    def control(self) -> Arm:
+        return self.arms[0]
+
+    @property
+    def experimental(self) -> Arm:
+        return self.arms[-1]
+
+    @property
+    def direction(self) -> int:
+        """+1: a high statistic favours the experimental arm (CR rate); -1: a low one."""
+        return 1 if self.endpoint == "cr_rate" else -1
+
+    @property
+    def survival(self) -> bool:
+        return self.endpoint in SURVIVAL
+
+    def look_events(self) -> tuple[int, ...]:
+        """Event counts of the analyses of the event-driven rule (interims, then D)."""
+        if self.followup_rule != "events":
+            return (0,)
+        return (*(math.ceil(f * self.events - 1e-9) for f in self.interim_fractions), self.events)
 
 
 def _number(x: Any) -> bool:
@@ -163,20 +265,86 @@ def _positive(value: Any, key: str, file: str, zero_ok: bool = False) -> float:
     return float(value)
 
 
-def _parse_arm(name: str, table: Any, file: str, base: Scenario) -> Arm:
-    table = _check_keys(table, f"arms.{name}", ARM_KEYS, file)
+def _parse_arm(name: str, key: str, table: Any, file: str, base: Scenario) -> Arm:
+    table = _check_keys(table, key, ARM_KEYS, file)
     label = table.get("label", name)
     if not isinstance(label, str):
-        raise InputError(file, f"arms.{name}.label", f"expected text, got {label!r}")
+        raise InputError(file, f"{key}.label", f"expected text, got {label!r}")
     raw = table.get("overrides", {})
     if not isinstance(raw, dict):
-        raise InputError(file, f"arms.{name}.overrides", "expected a table of parameter values by dotted name")
+        raise InputError(file, f"{key}.overrides", "expected a table of parameter values by dotted name")
     overrides = flatten(raw)
     try:
         params = base.params.with_values(overrides, file)
     except InputError as exc:  # name the arm in the key
-        raise InputError(file, f"arms.{name}.overrides.{exc.key}", exc.problem, exc.allowed) from None
+        raise InputError(file, f"{key}.overrides.{exc.key}", exc.problem, exc.allowed) from None
     return Arm(name, label, overrides, replace(base, params=params))
+
+
+def _parse_accrual(table: dict[str, Any], file: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    if "per_month" not in table:
+        raise InputError(file, "accrual.per_month", "missing accrual rate", "patients per month > 0, or a list")
+    raw = table["per_month"]
+    if not isinstance(raw, list):
+        return (_positive(raw, "accrual.per_month", file),), ()
+    if not raw:
+        raise InputError(file, "accrual.per_month", "empty list of accrual rates", "one rate per period")
+    rates = tuple(_positive(r, "accrual.per_month", file, zero_ok=True) for r in raw)
+    if rates[-1] <= 0.0:
+        raise InputError(file, "accrual.per_month", "the last rate (which continues) must be > 0", "a rate > 0")
+    ends = table.get("period_months", [])
+    if not isinstance(ends, list) or len(ends) != len(rates) - 1:
+        raise InputError(file, "accrual.period_months", f"expected {len(rates) - 1} period ends (months) for "
+                         f"{len(rates)} rates, got {ends!r}", "one end per rate except the last")
+    ends_t = tuple(_positive(e, "accrual.period_months", file) for e in ends)
+    if any(b <= a for a, b in pairwise(ends_t)):
+        raise InputError(file, "accrual.period_months", f"period ends must increase strictly, got {ends!r}",
+                         "strictly increasing months")
+    return rates, ends_t
+
+
+def _parse_followup(fu: dict[str, Any], file: str, survival: bool) -> dict[str, Any]:
+    rule = _choice(fu.get("rule", "min_followup"), "follow_up.rule", FOLLOWUP_RULES, file)
+    for key in fu:
+        if key != "rule" and key not in RULE_KEYS[rule]:
+            raise InputError(file, f"follow_up.{key}", f"not used by rule {rule!r}", ", ".join(RULE_KEYS[rule]))
+    for key in RULE_KEYS[rule]:
+        if key not in fu:
+            raise InputError(file, f"follow_up.{key}", f"missing (needed by rule {rule!r})", key)
+    out: dict[str, Any] = {"followup_rule": rule}
+    if rule == "min_followup":
+        out["min_followup_days"] = _positive(fu["min_followup_days"], "follow_up.min_followup_days", file, True)
+    elif rule == "calendar":
+        out["cutoff_days"] = _positive(fu["cutoff_days"], "follow_up.cutoff_days", file)
+    else:
+        if not survival:
+            raise InputError(file, "follow_up.rule", "the event-driven rule needs a survival endpoint",
+                             "min_followup or calendar for rates")
+        if not _whole(fu["events"], 1):
+            raise InputError(file, "follow_up.events", f"expected a whole number of events >= 1, got "
+                             f"{fu['events']!r}", "an integer D >= 1")
+        out["events"] = int(fu["events"])
+        out["max_followup_days"] = _positive(fu["max_followup_days"], "follow_up.max_followup_days", file)
+    return out
+
+
+def _parse_historical(an: dict[str, Any], file: str) -> tuple[float, str]:
+    median = an.get("historical_median_months")
+    landmark = an.get("historical_landmark_months")
+    surv = an.get("historical_survival")
+    if median is not None and (landmark is not None or surv is not None):
+        raise InputError(file, "analysis.historical_median_months", "give either a historical median or a "
+                         "landmark survival, not both", "one exponential historical curve")
+    if median is not None:
+        m = _positive(median, "analysis.historical_median_months", file)
+        return math.log(2.0) / (m * DAYS_PER_MONTH), f"exponential, median {m:g} months"
+    if landmark is None or surv is None:
+        raise InputError(file, "analysis.historical_median_months", "the one-sample log-rank test needs a "
+                         "historical curve", "historical_median_months, or historical_landmark_months with "
+                         "historical_survival")
+    lm = _positive(landmark, "analysis.historical_landmark_months", file)
+    s = _open_unit(surv, "analysis.historical_survival", file)
+    return -math.log(s) / (lm * DAYS_PER_MONTH), f"exponential through S({lm:g} months) = {s:g}"
 
 
 def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> TrialSpec:
@@ -194,39 +362,96 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
     if not isinstance(scenario_ref, str):
         raise InputError(file, "trial.scenario", f"expected a scenario file or name, got {scenario_ref!r}")
 
-    arms_table = _check_keys(doc.get("arms", {}), "arms", ARM_NAMES, file)
-    for name in ARM_NAMES:
-        if name not in arms_table:
-            raise InputError(file, f"arms.{name}", "missing arm", "[arms.control] and [arms.experimental]")
-    arms = (_parse_arm("control", arms_table["control"], file, base_scenario),
-            _parse_arm("experimental", arms_table["experimental"], file, base_scenario))
+    if design == "two_arm":
+        if "arm" in doc:
+            raise InputError(file, "arm", "a two-arm trial has [arms.control] and [arms.experimental]",
+                             "[arms.control], [arms.experimental]")
+        arms_table = _check_keys(doc.get("arms", {}), "arms", ARM_NAMES, file)
+        for name in ARM_NAMES:
+            if name not in arms_table:
+                raise InputError(file, f"arms.{name}", "missing arm", "[arms.control] and [arms.experimental]")
+        arms: tuple[Arm, ...] = tuple(_parse_arm(n, f"arms.{n}", arms_table[n], file, base_scenario)
+                                      for n in ARM_NAMES)
+        ratio = _positive(doc.get("allocation", {}).get("ratio", 1.0), "allocation.ratio", file)
+    else:
+        for section in ("arms", "allocation"):
+            if section in doc:
+                raise InputError(file, section, "a single-arm trial has one [arm] and no allocation", "[arm]")
+        arms = (_parse_arm("arm", "arm", doc.get("arm", {}), file, base_scenario),)
+        ratio = math.inf
 
-    ratio = _positive(doc.get("allocation", {}).get("ratio", 1.0), "allocation.ratio", file)
-    if "per_month" not in doc.get("accrual", {}):
-        raise InputError(file, "accrual.per_month", "missing accrual rate", "patients per month > 0")
-    accrual = _positive(doc["accrual"]["per_month"], "accrual.per_month", file)
+    rates, ends = _parse_accrual(doc.get("accrual", {}), file)
     dropout = _positive(doc.get("dropout", {}).get("rate_per_year", 0.0), "dropout.rate_per_year", file,
                         zero_ok=True)
-    fu = doc.get("follow_up", {})
-    rule = _choice(fu.get("rule", "min_followup"), "follow_up.rule", FOLLOWUP_RULES, file)
-    if "min_followup_days" not in fu:
-        raise InputError(file, "follow_up.min_followup_days", "missing minimum follow-up", "days >= 0")
-    min_fu = _positive(fu["min_followup_days"], "follow_up.min_followup_days", file, zero_ok=True)
 
     an = doc.get("analysis", {})
-    test = _choice(an.get("test", "logrank"), "analysis.test", TESTS, file)
-    endpoint = _choice(an.get("endpoint", "os"), "analysis.endpoint", ENDPOINTS, file)
+    tests = TWO_ARM_TESTS if design == "two_arm" else SINGLE_ARM_TESTS
+    endpoint = _choice(an.get("endpoint", "os" if design == "two_arm" else "cr_rate"), "analysis.endpoint",
+                       ENDPOINTS, file)
+    default_test = ("logrank" if endpoint in SURVIVAL else "chisq") if design == "two_arm" else (
+        "logrank1" if endpoint in SURVIVAL else "binomial")
+    test = _choice(an.get("test", default_test), "analysis.test", tests, file)
     if endpoint not in ANALYSABLE[test]:
-        raise InputError(file, "analysis.endpoint", f"the {test} test cannot analyse endpoint {endpoint!r}",
+        why = " (LFS is defined among responders only)" if endpoint == "lfs" else ""
+        raise InputError(file, "analysis.endpoint", f"the {test} test cannot analyse endpoint {endpoint!r}{why}",
                          ", ".join(ANALYSABLE[test]))
-    sides = an.get("sides", 2)
+    sides = an.get("sides", 2 if design == "two_arm" else 1)
     if sides not in (1, 2) or isinstance(sides, bool):
         raise InputError(file, "analysis.sides", f"expected 1 or 2, got {sides!r}", "1 or 2")
+    if test in ("binomial", "simon") and sides != 1:
+        raise InputError(file, "analysis.sides", f"the exact single-arm {test} test is one-sided", "1")
     alpha = _open_unit(an.get("alpha", 0.05), "analysis.alpha", file)
     power = _open_unit(an.get("power", 0.8), "analysis.power", file)
     if power <= alpha:
         raise InputError(file, "analysis.power", f"target power {power} does not exceed alpha {alpha}",
                          "alpha < power < 1")
+    extra: dict[str, Any] = {}
+    used = {"endpoint", "test", "sides", "alpha", "power"}
+    if test in ("binomial", "simon"):
+        used |= {"p0", "p1", "simon"}
+        if "p0" not in an:
+            raise InputError(file, "analysis.p0", f"the {test} test needs the historical rate p0", "0 < p0 < 1")
+        p0 = _open_unit(an["p0"], "analysis.p0", file)
+        p1_raw = an.get("p1", "model")
+        p1 = None
+        if not (isinstance(p1_raw, str) and p1_raw.lower() == "model"):
+            p1 = _open_unit(p1_raw, "analysis.p1", file)
+            if p1 <= p0:
+                raise InputError(file, "analysis.p1", f"p1 = {p1} does not exceed p0 = {p0}", "p0 < p1 < 1, or "
+                                 "'model'")
+        extra.update(p0=p0, p1=p1)
+        if test == "simon":
+            extra["simon"] = _choice(an.get("simon", "optimal"), "analysis.simon", ("optimal", "minimax"), file)
+    if test == "logrank1":
+        used |= {"historical_median_months", "historical_landmark_months", "historical_survival"}
+        extra["historical_hazard_per_day"], extra["historical_note"] = _parse_historical(an, file)
+    for key in an:
+        if key not in used:
+            raise InputError(file, f"analysis.{key}", f"not used by the {test} test", ", ".join(sorted(used)))
+
+    fu = _parse_followup(_check_keys(doc.get("follow_up", {}), "follow_up", KEYS["follow_up"], file), file,
+                         endpoint in SURVIVAL)
+
+    interim = doc.get("interim")
+    if interim is not None:
+        if fu["followup_rule"] != "events":
+            raise InputError(file, "interim", "interim analyses need the event-driven rule (follow_up.rule = "
+                             "'events')", "follow_up.rule = 'events'")
+        if test in ("simon", "binomial"):
+            raise InputError(file, "interim", f"no interim analyses with the {test} test", "a survival test")
+        fr = interim.get("fractions")
+        if not isinstance(fr, list) or not fr or not all(_number(f) and 0.0 < f < 1.0 for f in fr):
+            raise InputError(file, "interim.fractions", f"expected a list of information fractions in (0, 1), "
+                             f"got {fr!r}", "e.g. [0.5] or [0.33, 0.67]")
+        if any(b <= a for a, b in pairwise(fr)):
+            raise InputError(file, "interim.fractions", f"fractions must increase strictly, got {fr!r}",
+                             "strictly increasing fractions")
+        looks = [math.ceil(f * fu["events"] - 1e-9) for f in fr] + [fu["events"]]
+        if looks[0] < 1 or any(b <= a for a, b in pairwise(looks)):
+            raise InputError(file, "interim.fractions", f"with D = {fu['events']} events the looks fall at "
+                             f"{looks} events, which do not increase strictly", "fewer looks or more events")
+        extra["interim_fractions"] = tuple(float(f) for f in fr)
+        extra["spending"] = _choice(interim.get("spending", "obf"), "interim.spending", SPENDING, file)
 
     grid = doc.get("grid", {}).get("n", [])
     if not isinstance(grid, list) or not grid:
@@ -244,10 +469,12 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
 
     return TrialSpec(
         name=str(header.get("name", "")) or file, description=str(header.get("description", "")), file=file,
-        design=design, arms=arms, allocation_ratio=ratio, accrual_per_month=accrual,
-        dropout_rate_per_year=dropout, followup_rule=rule, min_followup_days=min_fu, endpoint=endpoint,
-        test=test, sides=int(sides), alpha=alpha, power=power, grid=tuple(sorted({int(n) for n in grid})),
-        trials=int(trials), seed=int(seed))
+        design=design, arms=arms, allocation_ratio=ratio, accrual_per_month=rates, accrual_period_months=ends,
+        dropout_rate_per_year=dropout, followup_rule=fu["followup_rule"],
+        min_followup_days=fu.get("min_followup_days", 0.0), endpoint=endpoint, test=test, sides=int(sides),
+        alpha=alpha, power=power, grid=tuple(sorted({int(n) for n in grid})), trials=int(trials), seed=int(seed),
+        cutoff_days=fu.get("cutoff_days", 0.0), events=fu.get("events", 0),
+        max_followup_days=fu.get("max_followup_days", 0.0), **extra)
 
 
 def load_trial(path: Path | str) -> TrialSpec:
@@ -266,12 +493,30 @@ def load_trial(path: Path | str) -> TrialSpec:
 
 
 # --------------------------------------------------------------------------- #
-# compiled parts: trial-level draws and the log-rank test over all trials
+# compiled parts: trial-level draws, the patients, the analyses
+
+
+@nb.njit(cache=True)
+def _accrual_step(day: float, e: float, rates: np.ndarray, ends: np.ndarray) -> float:
+    """Day at which the cumulative accrual intensity has grown by ``e`` after ``day``
+    (rates per day over periods ending at ``ends``; the last rate continues)."""
+    i = 0
+    while i < ends.size and ends[i] <= day:
+        i += 1
+    while i < ends.size:
+        room = (ends[i] - day) * rates[i]
+        if e <= room:
+            return day + e / rates[i]
+        e -= room
+        day = ends[i]
+        i += 1
+    return day + e / rates[rates.size - 1]
 
 
 @nb.njit(parallel=True, cache=True)
-def _trial_draws(k0: np.uint64, k1: np.uint64, first_trial: int, n_max: int, p_b: float, accrual_per_day: float,
-                 dropout_per_day: float, arm: np.ndarray, entry: np.ndarray, dropout: np.ndarray) -> None:
+def _trial_draws(k0: np.uint64, k1: np.uint64, first_trial: int, n_max: int, p_b: float, rates_per_day: np.ndarray,
+                 ends_days: np.ndarray, dropout_per_day: float, arm: np.ndarray, entry: np.ndarray,
+                 dropout: np.ndarray) -> None:
     """Arm (1 = experimental), randomisation day and dropout time of every patient of
     trials first_trial .. first_trial + len(arm) - 1, each at the patient's own address."""
     for k in nb.prange(arm.shape[0]):
@@ -281,7 +526,8 @@ def _trial_draws(k0: np.uint64, k1: np.uint64, first_trial: int, n_max: int, p_b
             key = patient_key(k0, k1, base + j)
             arm[k, j] = 1 if uniform(key, TRIAL_DECISION, 0, 0, 0) < p_b else 0
             if j > 0:
-                day += -math.log(uniform(key, TRIAL_DECISION, 0, 0, 1)) / accrual_per_day
+                day = _accrual_step(day, -math.log(uniform(key, TRIAL_DECISION, 0, 0, 1)), rates_per_day,
+                                    ends_days)
             entry[k, j] = day
             if dropout_per_day > 0.0:
                 dropout[k, j] = -math.log(uniform(key, TRIAL_DECISION, 0, 0, 2)) / dropout_per_day
@@ -290,57 +536,54 @@ def _trial_draws(k0: np.uint64, k1: np.uint64, first_trial: int, n_max: int, p_b
 
 
 @nb.njit(cache=True)
-def _logrank_sorted(time: np.ndarray, event: np.ndarray, group: np.ndarray, n: int) -> tuple[float, float, int]:
-    """(O_B - E_B, variance, events) of the two-group log-rank test on the first n
-    entries (group 1 = B); hypergeometric variance with the (n - d)/(n - 1) tie factor."""
-    order = np.argsort(time[:n], kind="mergesort")
-    at_a = 0
-    at_b = 0
-    for j in range(n):
-        if group[j] == 1:
-            at_b += 1
-        else:
-            at_a += 1
-    o_minus_e = 0.0
-    var = 0.0
-    events = 0
-    i = 0
-    while i < n:
-        t = time[order[i]]
-        d_a = 0
-        d_b = 0
-        r_a = 0
-        r_b = 0
-        while i < n and time[order[i]] == t:
-            p = order[i]
-            if group[p] == 1:
-                r_b += 1
-                if event[p]:
-                    d_b += 1
+def _inf_if_nan(x: float) -> float:
+    return math.inf if math.isnan(x) else x
+
+
+@nb.njit(parallel=True, cache=True)
+def _simulate_block(theta_a: np.ndarray, theta_b: np.ndarray, k0: np.uint64, k1: np.uint64, first_trial: int,
+                    n_max: int, arm: np.ndarray, horizon_days: float, endpoint: int, t1: np.ndarray,
+                    t2: np.ndarray) -> None:
+    """Simulate every patient of trials first_trial .. under its arm's theta (row
+    ``first_trial + k`` of a per-trial theta table, or row 0 of a one-row table) and keep
+    the endpoint: survival (0 OS, 1 EFS): t1 = event day (inf: none); binary (2 CR,
+    3 CRS): t1 = day the patient counts in the numerator, t2 = in the denominator."""
+    assess = P.RESPONSE_ASSESSMENT_DAY
+    for k in nb.prange(arm.shape[0]):
+        g = first_trial + k
+        frow = np.empty(N_FLOAT, np.float32)
+        irow = np.empty(N_INT, np.int8)
+        ra = g if theta_a.shape[0] > 1 else 0
+        rb = g if theta_b.shape[0] > 1 else 0
+        for j in range(n_max):
+            key = patient_key(k0, k1, g * n_max + j)
+            if arm[k, j] == 1:
+                simulate_patient(theta_b[rb], key, horizon_days, frow, irow)
+                day = theta_b[rb, assess]
             else:
-                r_a += 1
-                if event[p]:
-                    d_a += 1
-            i += 1
-        d = d_a + d_b
-        if d > 0:
-            at = at_a + at_b
-            o_minus_e += d_b - d * at_b / at
-            if at > 1:
-                var += d * (at_a * at_b / (at * at)) * (at - d) / (at - 1.0)
-            events += d
-        at_a -= r_a
-        at_b -= r_b
-    return o_minus_e, var, events
+                simulate_patient(theta_a[ra], key, horizon_days, frow, irow)
+                day = theta_a[ra, assess]
+            t_inf = _inf_if_nan(float(frow[F.T_INF_DAYS]))
+            if endpoint == 0:
+                t1[k, j] = _inf_if_nan(float(frow[F.T_DEATH_DAYS]))
+            elif endpoint == 1:
+                t1[k, j] = _inf_if_nan(float(frow[F.T_EFS_DAYS]))
+            elif endpoint == 2:
+                t2[k, j] = 0.0
+                t1[k, j] = t_inf + day if irow[I.RESPONSE] >= Response.CR_MRD_POS else math.inf
+            else:
+                t2[k, j] = t_inf
+                t1[k, j] = t_inf if irow[I.CRS_GRADE] >= 3 else math.inf
 
 
-@nb.njit(inline="always", cache=True)
-def _p_value(z: float, sides: int) -> float:
+@nb.njit(cache=True)
+def _p_value(z: float, sides: int, direction: int) -> float:
+    """Normal p-value: two-sided, or one-sided in the favourable direction."""
     if not math.isfinite(z):
         return 1.0
     if sides == 2:
-        return math.erfc(abs(z) / math.sqrt(2.0))  # chi-square(1) upper tail of z^2
-    return 0.5 * math.erfc(-z / math.sqrt(2.0))  # Phi(z): small when B has fewer events
+        return math.erfc(abs(z) / math.sqrt(2.0))
+    return 0.5 * math.erfc(direction * z / math.sqrt(2.0))
 
 
 @nb.njit(parallel=True, cache=True)
@@ -348,8 +591,8 @@ def logrank_many(time: np.ndarray, event: np.ndarray, group: np.ndarray, sides: 
     """The two-group log-rank test on every row of (K, n) arrays at once.
 
     Returns (chi2, z, p, o_minus_e, variance, events), each of length K; ``group`` 1
-    marks arm B (z > 0: more events than expected in B). A row without events has
-    z = chi2 = 0 and p = 1."""
+    marks arm B (z > 0: more events than expected in B; one-sided p = Phi(z)). A row
+    without events has z = chi2 = 0 and p = 1."""
     K, n = time.shape
     chi2 = np.zeros(K)
     zs = np.zeros(K)
@@ -358,7 +601,12 @@ def logrank_many(time: np.ndarray, event: np.ndarray, group: np.ndarray, sides: 
     vs = np.zeros(K)
     ev = np.zeros(K, np.int64)
     for k in nb.prange(K):
-        o, v, e = _logrank_sorted(time[k], event[k], group[k], n)
+        r0 = np.empty(n, np.int64)
+        r1 = np.empty(n, np.int64)
+        d0 = np.empty(n, np.int64)
+        d1 = np.empty(n, np.int64)
+        m = coxmod.event_table(time[k], event[k], group[k], n, r0, r1, d0, d1)
+        o, v, e = coxmod.logrank_from_table(r0, r1, d0, d1, m)
         oe[k] = o
         vs[k] = v
         ev[k] = e
@@ -366,43 +614,150 @@ def logrank_many(time: np.ndarray, event: np.ndarray, group: np.ndarray, sides: 
             z = o / math.sqrt(v)
             zs[k] = z
             chi2[k] = z * z
-            ps[k] = _p_value(z, sides)
+            ps[k] = _p_value(z, sides, -1)
     return chi2, zs, ps, oe, vs, ev
 
 
+@nb.njit(cache=True)
+def _cutoffs(t1: np.ndarray, entry: np.ndarray, dropout: np.ndarray, n: int, rule: int, fu_days: float,
+             look_events: np.ndarray, cal: np.ndarray, cut: np.ndarray, done: np.ndarray) -> bool:
+    """Cut-off day of each look of one trial of size n; returns whether D was reached."""
+    L = look_events.size
+    if rule == 0:
+        cut[0] = entry[n - 1] + fu_days
+        done[0] = True
+        return True
+    if rule == 1:
+        cut[0] = fu_days
+        done[0] = True
+        return True
+    last = entry[n - 1] + fu_days
+    for j in range(n):
+        cal[j] = entry[j] + t1[j] if t1[j] <= dropout[j] else math.inf
+    s = np.sort(cal[:n])
+    reached = False
+    for look in range(L):
+        d = look_events[look]
+        hit = d <= n and s[d - 1] <= last
+        if look < L - 1:
+            done[look] = hit
+            cut[look] = s[d - 1] if hit else last
+        else:
+            done[look] = True
+            cut[look] = s[d - 1] if hit else last
+            reached = hit
+    return reached
+
+
 @nb.njit(parallel=True, cache=True)
-def _analyse(t_event: np.ndarray, arm: np.ndarray, entry: np.ndarray, dropout: np.ndarray, sizes: np.ndarray,
-             min_followup: float, sides: int, zs: np.ndarray, ps: np.ndarray, oe: np.ndarray, vs: np.ndarray,
-             events: np.ndarray, duration: np.ndarray) -> None:
-    """Censor at the cut-off and at dropout, then the log-rank test, for every trial
-    (rows) and every size (columns of the outputs)."""
-    K, n_max = t_event.shape
+def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray, dropout: np.ndarray,
+             sizes: np.ndarray, rule: int, fu_days: float, look_events: np.ndarray, test: int, sides: int,
+             direction: int, hazard0: float, p0: float, z_out: np.ndarray, p_out: np.ndarray, est: np.ndarray,
+             aux: np.ndarray, oe_out: np.ndarray, var_out: np.ndarray, counts: np.ndarray, dur: np.ndarray,
+             done_out: np.ndarray, reached: np.ndarray) -> None:
+    """Every trial (rows) at every size (axis 1) and look (axis 2): censoring at the
+    look's cut-off and at dropout, then the test. Outputs per (k, g, look): z, p,
+    est (log HR for Cox, log OR for Fisher, rate difference or rate, O/E for logrank1),
+    aux (Cox SE or score z), log-rank O - E and variance (two-arm survival; logrank1:
+    O - E and E), counts (events or numerator, patients or denominator, per arm A, B),
+    duration (days), whether the look happened; reached[k, g]: D events reached."""
+    K, n_max = t1.shape
+    L = look_events.size
     for k in nb.prange(K):
         time = np.empty(n_max)
         event = np.zeros(n_max, np.bool_)
+        group = np.empty(n_max, np.int8)
+        cal = np.empty(n_max)
+        cut = np.empty(L)
+        done = np.zeros(L, np.bool_)
+        r0 = np.empty(n_max, np.int64)
+        r1 = np.empty(n_max, np.int64)
+        d0 = np.empty(n_max, np.int64)
+        d1 = np.empty(n_max, np.int64)
         for g in range(sizes.size):
             n = sizes[g]
-            cutoff = entry[k, n - 1] + min_followup
-            for j in range(n):
-                c = min(dropout[k, j], cutoff - entry[k, j])
-                if t_event[k, j] <= c:
-                    time[j] = t_event[k, j]
-                    event[j] = True
-                else:
-                    time[j] = c
-                    event[j] = False
-            o, v, e = _logrank_sorted(time, event, arm[k], n)
-            oe[k, g] = o
-            vs[k, g] = v
-            events[k, g] = e
-            duration[k, g] = cutoff - entry[k, 0]
-            if v > 0.0:
-                z = o / math.sqrt(v)
-                zs[k, g] = z
-                ps[k, g] = _p_value(z, sides)
-            else:
-                zs[k, g] = 0.0
-                ps[k, g] = 1.0
+            reached[k, g] = _cutoffs(t1[k], entry[k], dropout[k], n, rule, fu_days, look_events, cal, cut, done)
+            for look in range(L):
+                done_out[k, g, look] = done[look]
+                if not done[look]:
+                    continue
+                cutoff = cut[look]
+                dur[k, g, look] = cutoff - entry[k, 0]
+                m = 0
+                xa = 0
+                na = 0
+                xb = 0
+                nb_ = 0
+                exposure = 0.0
+                for j in range(n):
+                    if entry[k, j] > cutoff:
+                        continue
+                    c = min(dropout[k, j], cutoff - entry[k, j])
+                    b = arm[k, j] == 1
+                    if test <= T_COX_SCORE or test == T_LOGRANK1:
+                        # compared on the calendar scale, as the event-driven cut-off is found
+                        ev = t1[k, j] <= dropout[k, j] and entry[k, j] + t1[k, j] <= cutoff
+                        time[m] = t1[k, j] if ev else c
+                        event[m] = ev
+                        group[m] = arm[k, j]
+                        exposure += time[m]
+                        m += 1
+                        hit = 1 if ev else 0
+                        counted = 1
+                    else:
+                        counted = 1 if t2[k, j] <= dropout[k, j] and entry[k, j] + t2[k, j] <= cutoff else 0
+                        hit = 1 if counted == 1 and t1[k, j] <= dropout[k, j] and entry[k, j] + t1[k, j] <= cutoff \
+                            else 0
+                    if b:
+                        xb += hit
+                        nb_ += counted
+                    else:
+                        xa += hit
+                        na += counted
+                counts[k, g, look, 0] = xa
+                counts[k, g, look, 1] = na
+                counts[k, g, look, 2] = xb
+                counts[k, g, look, 3] = nb_
+                z = 0.0
+                p = 1.0
+                if test <= T_COX_SCORE:
+                    mm = coxmod.event_table(time, event, group, m, r0, r1, d0, d1)
+                    o, v, _ = coxmod.logrank_from_table(r0, r1, d0, d1, mm)
+                    oe_out[k, g, look] = o
+                    var_out[k, g, look] = v
+                    if test == T_LOGRANK:
+                        z = o / math.sqrt(v) if v > 0.0 else 0.0
+                        est[k, g, look] = o / v if v > 0.0 else 0.0  # Peto log HR
+                    else:
+                        beta, se, wald, score, _ = coxmod.cox_fit(r0, r1, d0, d1, mm, coxmod.EFRON)
+                        est[k, g, look] = beta
+                        aux[k, g, look] = se if test == T_COX else wald
+                        z = wald if test == T_COX else score
+                    p = _p_value(z, sides, direction) if z != 0.0 else 1.0
+                elif test == T_LOGRANK1:
+                    e_null = hazard0 * exposure
+                    o = xb + xa
+                    oe_out[k, g, look] = o - e_null
+                    var_out[k, g, look] = e_null
+                    est[k, g, look] = o / e_null if e_null > 0.0 else 0.0
+                    if e_null > 0.0:
+                        z = (o - e_null) / math.sqrt(e_null)
+                        p = _p_value(z, sides, direction)
+                elif test in (T_CHISQ, T_YATES):
+                    z, p = props.chisq_test(xa, na, xb, nb_, test == T_YATES, direction, sides)
+                    if na > 0 and nb_ > 0:
+                        est[k, g, look] = xb / nb_ - xa / na
+                elif test == T_FISHER:
+                    lor, p = props.fisher_test(xa, na, xb, nb_, direction, sides)
+                    est[k, g, look] = lor
+                    z, _ = props.chisq_test(xa, na, xb, nb_, False, direction, sides)
+                else:  # binomial / simon: single-arm rate; exact one-sided p
+                    if nb_ > 0:
+                        est[k, g, look] = xb / nb_
+                        z = (xb - nb_ * p0) / math.sqrt(nb_ * p0 * (1.0 - p0))
+                    p = props.binomial_test(xb, nb_, p0)
+                z_out[k, g, look] = z
+                p_out[k, g, look] = p
 
 
 # --------------------------------------------------------------------------- #
@@ -413,9 +768,12 @@ def _analyse(t_event: np.ndarray, arm: np.ndarray, entry: np.ndarray, dropout: n
 class SimulatedTrials:
     """K simulated trials of the largest size N: per-patient arrays shaped (K, N).
 
-    ``t_event``: endpoint day from randomisation (inf: no event within the kernel
-    horizon); ``arm``: 1 = experimental (B); ``entry``: randomisation day from the
-    trial's first randomisation; ``dropout``: days from randomisation to dropout."""
+    ``t_event``: survival endpoints: event day from randomisation (inf: no event within
+    the kernel horizon); binary endpoints: the day the patient counts as a responder
+    (CR) or a case (grade >= 3 CRS), inf if never; ``t_denominator`` (binary only): the
+    day the patient enters the denominator. ``arm``: 1 = experimental (B);
+    ``entry``: randomisation day from the first randomisation; ``dropout``: days from
+    randomisation to dropout."""
 
     spec: TrialSpec
     seed: int
@@ -423,6 +781,7 @@ class SimulatedTrials:
     arm: np.ndarray
     entry: np.ndarray
     dropout: np.ndarray
+    t_denominator: np.ndarray | None = None
 
     @property
     def trials(self) -> int:
@@ -432,57 +791,169 @@ class SimulatedTrials:
     def n_max(self) -> int:
         return self.t_event.shape[1]
 
-    def observed(self, k: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(time, event, arm) of trial k at size n after censoring (plain numpy; the
-        reference the compiled analysis is tested against)."""
+    def cutoff(self, k: int, n: int, look: int = -1) -> float | None:
+        """Cut-off day of trial k at size n for a look (plain numpy; None: the look did
+        not happen); the reference the compiled analysis is tested against."""
+        spec = self.spec
         entry = self.entry[k, :n]
-        cutoff = entry[-1] + self.spec.min_followup_days
+        if spec.followup_rule == "min_followup":
+            return float(entry[-1] + spec.min_followup_days)
+        if spec.followup_rule == "calendar":
+            return float(spec.cutoff_days)
+        last = entry[-1] + spec.max_followup_days
+        t = self.t_event[k, :n]
+        cal = np.sort(np.where(t <= self.dropout[k, :n], entry + t, np.inf))
+        looks = spec.look_events()
+        d = looks[look]
+        hit = d <= n and cal[d - 1] <= last
+        if not hit and (look % len(looks)) != len(looks) - 1:
+            return None
+        return float(cal[d - 1]) if hit else float(last)
+
+    def observed(self, k: int, n: int, look: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(time, event, arm) of trial k at size n after censoring at a look's cut-off
+        (plain numpy: the reference for the compiled analysis; survival endpoints)."""
+        cutoff = self.cutoff(k, n, look)
+        entry = self.entry[k, :n]
+        keep = entry <= cutoff
         cens = np.minimum(self.dropout[k, :n], cutoff - entry)
         t = self.t_event[k, :n]
-        event = t <= cens
-        return np.where(event, t, cens), event, self.arm[k, :n].copy()
+        event = (t <= self.dropout[k, :n]) & (entry + t <= cutoff)
+        return np.where(event, t, cens)[keep], event[keep], self.arm[k, :n][keep].copy()
 
     def analyse(self, sizes: Any) -> TrialResults:
-        """Log-rank test of every trial at every size in ``sizes`` (each <= N)."""
+        """The spec's test of every trial at every size in ``sizes`` (each <= N) and look."""
+        spec = self.spec
         sizes = np.asarray(sizes, dtype=np.int64).ravel()
         if sizes.size and (sizes.min() < 2 or sizes.max() > self.n_max):
             raise ValueError(f"sizes must lie in [2, {self.n_max}]")
-        shape = (self.trials, sizes.size)
-        zs, ps, oe, vs, dur = (np.empty(shape) for _ in range(5))
-        events = np.empty(shape, np.int64)
-        _analyse(self.t_event, self.arm, self.entry, self.dropout, sizes, float(self.spec.min_followup_days),
-                 int(self.spec.sides), zs, ps, oe, vs, events, dur)
-        return TrialResults(sizes, zs, ps, oe, vs, events, dur, self.spec.alpha)
+        looks = np.asarray(spec.look_events(), np.int64)
+        shape = (self.trials, sizes.size, looks.size)
+        z, p, est, aux, oe, var, dur = (np.zeros(shape) for _ in range(7))
+        p[:] = 1.0
+        counts = np.zeros((*shape, 4), np.int64)
+        done = np.zeros(shape, np.bool_)
+        reached = np.zeros(shape[:2], np.bool_)
+        rule = _RULE[spec.followup_rule]
+        fu = {0: spec.min_followup_days, 1: spec.cutoff_days, 2: spec.max_followup_days}[rule]
+        t2 = self.t_denominator if self.t_denominator is not None else self.t_event
+        _analyse(self.t_event, t2, self.arm, self.entry, self.dropout, sizes, rule, float(fu), looks,
+                 _TEST[spec.test], spec.sides, spec.direction, float(spec.historical_hazard_per_day or 0.0),
+                 float(spec.p0 or 0.5), z, p, est, aux, oe, var, counts, dur, done, reached)
+        return TrialResults(spec, sizes, z, p, est, aux, oe, var, counts, dur, done, reached)
 
 
 @dataclass(frozen=True)
 class TrialResults:
-    """Per trial (rows) and size (columns): z, p, O_B - E_B, variance, events, duration (days)."""
+    """Per trial (axis 0), size (axis 1) and look (axis 2) analysis results; the
+    two-dimensional properties describe the analysis at which each trial ends (the
+    look where it stopped for efficacy, else its final analysis)."""
 
+    spec: TrialSpec
     sizes: np.ndarray
-    z: np.ndarray
-    p: np.ndarray
-    o_minus_e: np.ndarray
-    variance: np.ndarray
-    events: np.ndarray
-    duration_days: np.ndarray
-    alpha: float
+    z_looks: np.ndarray
+    p_looks: np.ndarray
+    estimate_looks: np.ndarray
+    aux_looks: np.ndarray
+    o_minus_e_looks: np.ndarray
+    variance_looks: np.ndarray
+    counts_looks: np.ndarray  # (..., 4): x_a, n_a, x_b, n_b (survival: events and patients)
+    duration_looks: np.ndarray
+    done: np.ndarray
+    reached: np.ndarray  # D events reached (event-driven rule; True otherwise)
+
+    @property
+    def alpha(self) -> float:
+        return self.spec.alpha
+
+    @property
+    def looks(self) -> int:
+        return self.z_looks.shape[2]
+
+    @cached_property
+    def _bounds(self) -> np.ndarray:
+        spec = self.spec
+        if self.looks == 1:
+            return np.array([math.nan])
+        ev = np.asarray(spec.look_events(), float)
+        return boundaries(ev / ev[-1], spec.alpha / spec.sides, spec.spending).z
+
+    def boundaries(self) -> np.ndarray:
+        """Efficacy boundaries on the favourable-z scale, one per look."""
+        return self._bounds
+
+    @cached_property
+    def _stopping(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._stop()
+
+    def _stop(self) -> tuple[np.ndarray, np.ndarray]:
+        """(reject, look index at which each trial ends)."""
+        if self.looks == 1:
+            return self.p_looks[:, :, 0] < self.alpha, np.zeros(self.z_looks.shape[:2], np.int64)
+        b = self.boundaries()
+        zf = np.abs(self.z_looks) if self.spec.sides == 2 else self.spec.direction * self.z_looks
+        cross = self.done & (zf >= b[None, None, :])
+        reject = cross.any(axis=2)
+        first = np.argmax(cross, axis=2)
+        return reject, np.where(reject, first, self.looks - 1)
+
+    @property
+    def reject(self) -> np.ndarray:
+        return self._stopping[0]
+
+    @property
+    def stop_look(self) -> np.ndarray:
+        return self._stopping[1]
+
+    def _at_end(self, a: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(a, self.stop_look[:, :, None], axis=2)[:, :, 0]
+
+    @property
+    def z(self) -> np.ndarray:
+        return self._at_end(self.z_looks)
+
+    @property
+    def p(self) -> np.ndarray:
+        return self._at_end(self.p_looks)
 
     @property
     def chi2(self) -> np.ndarray:
         return self.z**2
 
     @property
-    def reject(self) -> np.ndarray:
-        return self.p < self.alpha
+    def estimate(self) -> np.ndarray:
+        return self._at_end(self.estimate_looks)
+
+    @property
+    def o_minus_e(self) -> np.ndarray:
+        return self._at_end(self.o_minus_e_looks)
+
+    @property
+    def variance(self) -> np.ndarray:
+        return self._at_end(self.variance_looks)
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.take_along_axis(self.counts_looks, self.stop_look[:, :, None, None], axis=2)[:, :, 0]
+
+    @property
+    def events(self) -> np.ndarray:
+        """Events (survival) or numerator count (binary endpoints) at the end of each trial."""
+        c = self.counts
+        return c[..., 0] + c[..., 2]
+
+    @property
+    def duration_days(self) -> np.ndarray:
+        return self._at_end(self.duration_looks)
 
     @property
     def power(self) -> np.ndarray:
         return self.reject.mean(axis=0)
 
 
-def _endpoint_column(endpoint: str) -> int:
-    return int(F.T_DEATH_DAYS if endpoint == "os" else F.T_EFS_DAYS)
+def _rates_per_day(spec: TrialSpec) -> tuple[np.ndarray, np.ndarray]:
+    return (np.asarray(spec.accrual_per_month, float) / DAYS_PER_MONTH,
+            np.asarray(spec.accrual_period_months, float) * DAYS_PER_MONTH)
 
 
 def _trial_layout(spec: TrialSpec, trials: int, seed: int, n: int
@@ -496,77 +967,105 @@ def _trial_layout(spec: TrialSpec, trials: int, seed: int, n: int
     arm = np.empty((trials, n), np.int8)
     entry = np.empty((trials, n))
     dropout = np.empty((trials, n))
-    _trial_draws(k0, k1, 0, n, spec.p_experimental, spec.accrual_per_month / DAYS_PER_MONTH,
-                 spec.dropout_rate_per_year / 365.25, arm, entry, dropout)
-    horizon = max(MIN_HORIZON_DAYS, float(entry[:, -1].max()) + spec.min_followup_days + 1.0)
+    rates, ends = _rates_per_day(spec)
+    _trial_draws(k0, k1, 0, n, spec.p_experimental, rates, ends, spec.dropout_rate_per_year / 365.25, arm, entry,
+                 dropout)
+    follow = max(spec.min_followup_days, spec.max_followup_days, spec.cutoff_days)
+    horizon = max(MIN_HORIZON_DAYS, float(entry[:, -1].max()) + follow + 1.0)
     return arm, entry, dropout, horizon
+
+
+def _simulate(spec: TrialSpec, thetas: tuple[np.ndarray, np.ndarray], trials: int, seed: int, n_max: int,
+              threads: int | None, progress: Callable[[int, int], None] | None) -> SimulatedTrials:
+    arm, entry, dropout, horizon = _trial_layout(spec, trials, seed, n_max)
+    k0, k1 = make_key(seed, 0)
+    t1 = np.empty((trials, n_max))
+    binary = not spec.survival
+    t2 = np.empty((trials, n_max)) if binary else np.empty((1, 1))
+    code = _ENDPOINT[spec.endpoint]
+    per_chunk = max(1, CHUNK_PATIENTS // n_max)
+    previous = nb.get_num_threads()
+    if threads is not None:
+        nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))
+    try:
+        for start in range(0, trials, per_chunk):
+            stop = min(trials, start + per_chunk)
+            out2 = t2[start:stop] if binary else np.empty((stop - start, n_max))
+            _simulate_block(thetas[0], thetas[1], k0, k1, start, n_max, arm[start:stop], horizon, code,
+                            t1[start:stop], out2)
+            if progress is not None:
+                progress(stop, trials)
+    finally:
+        nb.set_num_threads(previous)
+    return SimulatedTrials(spec, seed, t1, arm, entry, dropout, t2 if binary else None)
 
 
 def simulate_trials(spec: TrialSpec, trials: int | None = None, seed: int | None = None, n_max: int | None = None,
                     threads: int | None = None, progress: Callable[[int, int], None] | None = None
                     ) -> SimulatedTrials:
     """Simulate ``trials`` whole trials of ``n_max`` patients (default: the grid's
-    largest size), both arms by the kernel with common random numbers (module docstring)."""
+    largest size), each patient under its arm's parameters (module docstring)."""
     trials = spec.trials if trials is None else int(trials)
     seed = spec.seed if seed is None else int(seed)
     n_max = max(spec.grid) if n_max is None else int(n_max)
-    arm, entry, dropout, horizon = _trial_layout(spec, trials, seed, n_max)
-    col = _endpoint_column(spec.endpoint)
-    thetas = [a.scenario.params.theta() for a in spec.arms]
-    same = bool(np.array_equal(thetas[0], thetas[1]))
-    t_event = np.empty((trials, n_max))
-    per_chunk = max(1, CHUNK_PATIENTS // n_max)
-    for k_start in range(0, trials, per_chunk):
-        k_stop = min(trials, k_start + per_chunk)
-        count = (k_stop - k_start) * n_max
-        times = []
-        for theta in thetas[:1] if same else thetas:
-            fout, _ = run_kernel(theta, seed, count, horizon, first_patient_id=k_start * n_max, threads=threads)
-            t = fout[:, col].astype(np.float64).reshape(k_stop - k_start, n_max)
-            times.append(np.where(np.isnan(t), np.inf, t))
-        block = times[0] if same else np.where(arm[k_start:k_stop] == 1, times[1], times[0])
-        t_event[k_start:k_stop] = block
-        if progress is not None:
-            progress(k_stop, trials)
-    return SimulatedTrials(spec, seed, t_event, arm, entry, dropout)
+    thetas = (spec.control.scenario.params.theta()[None, :], spec.experimental.scenario.params.theta()[None, :])
+    return _simulate(spec, thetas, trials, seed, n_max, threads, progress)
 
 
-def assurance(spec: TrialSpec, n: int, trials: int | None = None, seed: int | None = None,
-              names: list[str] | None = None, threads: int | None = None) -> tuple[float, float]:
-    """Assurance at total size ``n``: the probability of a significant result averaged
-    over parameter uncertainty, with its Monte Carlo SE. Trial k uses its own draw of
-    the base scenario's uncertain parameters (``sim.model.uncertainty``; ``names``
-    restricts which), with each arm's overrides applied on top, and otherwise the same
-    patients, randomisation, accrual and dropout as :func:`simulate_trials` (with no
-    parameter drawn it equals the power there exactly). The draws come from the
-    parameters' prior distributions until the calibration's posterior sample exists."""
-    from sim.model.uncertainty import sample_thetas  # noqa: PLC0415 - model-level sampler
+def assurance_draws(spec: TrialSpec, trials: int, seed: int, names: list[str] | None = None,
+                    source: str | None = None) -> tuple[tuple[np.ndarray, np.ndarray], str]:
+    """Per-trial theta tables of both arms and where the draws came from:
+    ``"posterior"`` (the calibrated sample, ``sim.model.posterior``, with the parameters
+    it does not hold drawn from their priors) when it exists and
+    neither ``names`` nor ``source="prior"`` asks otherwise, else ``"prior"`` (the
+    uncertainty distributions of ``params/defaults.toml``). Each arm's own overrides
+    are laid over every draw."""
+    from sim.model.posterior import load_posterior  # noqa: PLC0415 - model-level loaders
+    from sim.model.uncertainty import sample_thetas  # noqa: PLC0415
 
-    trials = spec.trials if trials is None else int(trials)
-    seed = spec.seed if seed is None else int(seed)
-    arm, entry, dropout, horizon = _trial_layout(spec, trials, seed, n)
-    base = spec.arms[0].scenario.params
+    base = spec.control.scenario.params
+    post = None if (names is not None or source == "prior") else load_posterior()
+    if source == "posterior" and post is None:
+        raise InputError("params/posterior.parquet", "", "no calibrated posterior sample", "run the calibration")
+    if post is not None:
+        # calibrated parameters from the posterior, every other uncertain one from its prior
+        draws, used = post.thetas_with_prior(base, trials, seed), "posterior"
+    else:
+        draws, used = sample_thetas(base, trials, seed, names=names, source=spec.file), "prior"
     base_theta = base.theta()
-    draws = sample_thetas(base, trials, seed, names=names, source=spec.file)
-    col = _endpoint_column(spec.endpoint)
-    arm_thetas = []
-    for a in spec.arms:
+    out = []
+    for a in (spec.control, spec.experimental):
         theta_a = a.scenario.params.theta()
         overridden = theta_a != base_theta
         d = draws.copy()
         d[:, overridden] = theta_a[overridden]
-        arm_thetas.append(d)
-    t_event = np.empty((trials, n))
-    for k in range(trials):
-        times = []
-        for d in arm_thetas:
-            fout, _ = run_kernel(d[k], seed, n, horizon, first_patient_id=k * n, threads=threads)
-            t = fout[:, col].astype(np.float64)
-            times.append(np.where(np.isnan(t), np.inf, t))
-        t_event[k] = np.where(arm[k] == 1, times[1], times[0])
-    res = SimulatedTrials(spec, seed, t_event, arm, entry, dropout).analyse([n])
-    p = float(res.power[0])
+        out.append(np.ascontiguousarray(d))
+    return (out[0], out[1]), used
+
+
+def assurance(spec: TrialSpec, n: int, trials: int | None = None, seed: int | None = None,
+              names: list[str] | None = None, threads: int | None = None, source: str | None = None
+              ) -> tuple[float, float]:
+    """Assurance at total size ``n``: the probability of a significant result averaged
+    over parameter uncertainty, with its Monte Carlo SE. Trial k uses its own parameter
+    draw (:func:`assurance_draws`; ``names`` restricts the prior draws to those
+    parameters), with each arm's overrides on top, and otherwise the same patients,
+    randomisation, accrual and dropout as :func:`simulate_trials` (with no parameter
+    drawn it equals the power there exactly). For a single-arm trial this is the
+    probability of success."""
+    trials = spec.trials if trials is None else int(trials)
+    seed = spec.seed if seed is None else int(seed)
+    thetas, _ = assurance_draws(spec, trials, seed, names, source)
+    sim = _simulate(spec, thetas, trials, seed, int(n), threads, None)
+    p = float(sim.analyse([int(n)]).power[0])
     return p, math.sqrt(p * (1.0 - p) / trials)
+
+
+def simulate_with_draws(spec: TrialSpec, n: int, trials: int, seed: int, threads: int | None = None,
+                        names: list[str] | None = None) -> tuple[SimulatedTrials, str]:
+    """Trials of size ``n`` each with its own parameter draw (see :func:`assurance`)."""
+    thetas, used = assurance_draws(spec, trials, seed, names)
+    return _simulate(spec, thetas, trials, seed, int(n), threads, None), used
 
 
 # --------------------------------------------------------------------------- #
@@ -579,7 +1078,7 @@ class PowerCurve:
     test: str
     trials: int
     seed: int
-    grid: list[dict[str, float]]  # n, power, se, events_mean, duration_months_mean
+    grid: list[dict[str, float]]  # n, power, se, events_mean, duration_months_mean, ...
     n_required: int | None
     n_required_note: str
     analytic_n: int | None
@@ -587,35 +1086,42 @@ class PowerCurve:
     hazard_ratio_pooled: float | None
     event_fraction_pooled: float
     searched: list[dict[str, float]]  # sizes evaluated by the search (n, power, se)
-    assurance: float | None = None  # not computed yet (needs the calibration's posterior)
+    assurance: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "endpoint": self.endpoint, "test": self.test, "trials": self.trials, "seed": self.seed,
             "grid": self.grid, "n_required": self.n_required, "n_required_note": self.n_required_note,
             "analytic_n": self.analytic_n, "analytic_events": self.analytic_events,
-            "analytic_note": "Schoenfeld with the hazard ratio and event fraction pooled over the simulated "
-                             "trials at the largest grid size",
             "hazard_ratio_pooled": self.hazard_ratio_pooled, "event_fraction_pooled": self.event_fraction_pooled,
-            "searched": self.searched, "assurance": self.assurance,
+            "searched": self.searched, "assurance": self.assurance, **self.extra,
         }
 
 
-def _row(res: TrialResults, g: int) -> dict[str, float]:
+def _row(res: TrialResults, g: int) -> dict[str, Any]:
     p = float(res.power[g])
-    k = res.p.shape[0]
-    return {"n": int(res.sizes[g]), "power": p, "se": math.sqrt(p * (1.0 - p) / k),
-            "events_mean": float(res.events[:, g].mean()),
-            "duration_months_mean": float(res.duration_days[:, g].mean() / DAYS_PER_MONTH)}
+    k = res.p_looks.shape[0]
+    row: dict[str, Any] = {
+        "n": int(res.sizes[g]), "power": p, "se": math.sqrt(p * (1.0 - p) / k),
+        "events_mean": float(res.events[:, g].mean()),
+        "duration_months_mean": float(res.duration_days[:, g].mean() / DAYS_PER_MONTH)}
+    if res.spec.followup_rule == "events":
+        row["events_reached"] = float(res.reached[:, g].mean())
+    if res.looks > 1:
+        reject, look = res.reject[:, g], res.stop_look[:, g]
+        row["stop_probability"] = [float(np.mean(reject & (look == j))) for j in range(res.looks)]
+        row["look_happened"] = [float(res.done[:, g, j].mean()) for j in range(res.looks)]
+    return row
 
 
-def search_n(sim: SimulatedTrials, target: float, grid: tuple[int, ...], power: np.ndarray
-             ) -> tuple[int | None, str, list[dict[str, float]]]:
+def search_n(sim: SimulatedTrials, target: float, grid: tuple[int, ...], power: np.ndarray,
+             keep: list[np.ndarray] | None = None) -> tuple[int | None, str, list[dict[str, float]]]:
     """Smallest n reaching ``target`` power: bisection over whole n between the last grid
     point below the target and the first at or above it, each midpoint simulated with
     the same K nested trials (so the estimated curve is close to monotone; with Monte
     Carlo noise the answer is a crossing of the estimated curve, not a proof that no
-    smaller n reaches the target)."""
+    smaller n reaches the target). ``keep`` collects each midpoint's rejections."""
     above = np.flatnonzero(power >= target)
     if above.size == 0:
         return None, f"no grid size reaches power {target} (largest grid size {grid[-1]})", []
@@ -628,6 +1134,8 @@ def search_n(sim: SimulatedTrials, target: float, grid: tuple[int, ...], power: 
         mid = (lo + hi) // 2
         res = sim.analyse([mid])
         searched.append(_row(res, 0))
+        if keep is not None:
+            keep.append(res.reject[:, 0])
         if res.power[0] >= target:
             hi = mid
         else:
@@ -635,25 +1143,210 @@ def search_n(sim: SimulatedTrials, target: float, grid: tuple[int, ...], power: 
     return hi, f"bisection between grid sizes {grid[i - 1]} and {grid[i]}", searched
 
 
+def _crossing(ns: np.ndarray, power: np.ndarray, target: float) -> float:
+    """Linear interpolation of the first crossing of ``target`` (nan: never)."""
+    above = np.flatnonzero(power >= target)
+    if above.size == 0:
+        return math.nan
+    i = int(above[0])
+    if i == 0:
+        return float(ns[0])
+    p0, p1 = power[i - 1], power[i]
+    return float(ns[i - 1] + (target - p0) / (p1 - p0) * (ns[i] - ns[i - 1]))
+
+
+def bootstrap_n_required(ns: np.ndarray, reject: np.ndarray, target: float, seed: int,
+                         replicates: int = BOOTSTRAP_REPLICATES) -> dict[str, Any]:
+    """Monte Carlo error of the sample size reaching ``target``: the K simulated trials
+    (rows of ``reject``, one column per evaluated size ``ns``) are resampled with
+    replacement; in each replicate the power curve is re-estimated at the evaluated sizes
+    and its first crossing of the target is found by linear interpolation between
+    them. Returns the SD and the 2.5/97.5 percentiles of the crossing over replicates,
+    and the share of replicates whose curve never reaches the target."""
+    order = np.argsort(ns)
+    ns, reject = ns[order], reject[:, order].astype(np.float64)
+    K = reject.shape[0]
+    rng = np.random.default_rng([seed, 6])  # a local generator: no global state
+    weights = rng.multinomial(K, np.full(K, 1.0 / K), size=replicates).astype(np.float64)
+    curves = weights @ reject / K
+    cross = np.array([_crossing(ns, c, target) for c in curves])
+    ok = cross[np.isfinite(cross)]
+    out: dict[str, Any] = {"method": f"bootstrap over the {K} simulated trials ({replicates} replicates); "
+                           "crossing of the target by linear interpolation between evaluated sizes",
+                           "never_reached": float(np.mean(~np.isfinite(cross)))}
+    if ok.size >= 2:
+        out["se"] = float(np.std(ok, ddof=1))
+        out["interval"] = [float(np.percentile(ok, 2.5)), float(np.percentile(ok, 97.5))]
+    else:
+        out["se"] = None
+        out["interval"] = None
+    return out
+
+
+def _pooled_hr(res: TrialResults, g: int) -> float | None:
+    v = float(res.variance[:, g].sum())
+    return math.exp(float(res.o_minus_e[:, g].sum()) / v) if v > 0 else None
+
+
+def _analytic(spec: TrialSpec, res: TrialResults, g: int) -> dict[str, Any]:
+    """The textbook answer beside the simulated one, with its inputs (hazard ratio,
+    event fraction, rates) estimated from the simulated trials at grid size ``g`` (the
+    first grid size at or above the simulated answer, else the largest: with
+    non-proportional hazards or cure the pooled hazard ratio depends on follow-up, so
+    it is read where the design would be)."""
+    n_big = spec.grid[g]
+    out: dict[str, Any] = {"analytic_n": None, "analytic_events": None, "hazard_ratio_pooled": None,
+                           "event_fraction_pooled": float(res.events[:, g].mean()) / n_big}
+    frac = out["event_fraction_pooled"]
+    if spec.test in ("logrank", "cox", "cox_score"):
+        hr = _pooled_hr(res, g)
+        out["hazard_ratio_pooled"] = hr
+        out["analytic_note"] = ("Schoenfeld with the hazard ratio (pooled Peto estimate) and event fraction pooled "
+                                f"over the simulated trials at n = {n_big}")
+        if hr is not None and abs(math.log(hr)) > 1e-12:
+            d = schoenfeld_events(hr, spec.alpha, spec.power, spec.p_experimental, spec.sides)
+            out["analytic_events"] = d
+            if spec.followup_rule == "events":
+                out["analytic_note"] += ("; event-driven rule: the sample size sets the duration, not the events, "
+                                         "so only D is given")
+            elif 0.0 < frac < 1.0:
+                out["analytic_n"] = schoenfeld_n(hr, frac, spec.alpha, spec.power, spec.p_experimental, spec.sides)
+            if spec.interim_fractions:
+                ev = np.asarray(spec.look_events(), float)
+                infl = inflation_factor(ev / ev[-1], spec.alpha / spec.sides, spec.power, spec.spending)
+                out["analytic_events_group_sequential"] = math.ceil(d * infl - 1e-9)
+                out["inflation_factor"] = infl
+    elif spec.test in ("chisq", "chisq_yates", "fisher"):
+        c = res.counts[:, g].sum(axis=0)
+        pa = c[0] / c[1] if c[1] else math.nan
+        pb = c[2] / c[3] if c[3] else math.nan
+        out.update(rate_control_pooled=pa, rate_experimental_pooled=pb)
+        share = (c[1] + c[3]) / (n_big * res.counts.shape[0])  # denominator per randomised patient
+        out["analytic_note"] = ("two proportions, normal approximation with pooled variance and no continuity "
+                                f"correction, rates pooled over the simulated trials at n = {n_big}"
+                                + ("; divided by the share infused (safety population)"
+                                   if spec.endpoint == "crs_grade3plus_rate" else ""))
+        if 0 < pa < 1 and 0 < pb < 1 and pa != pb and share > 0:
+            n = two_proportions_n(pa, pb, spec.alpha, spec.power, 1.0 - spec.p_experimental, spec.sides)
+            out["analytic_n"] = math.ceil(n / share - 1e-9) if spec.endpoint == "crs_grade3plus_rate" else n
+    elif spec.test in ("binomial", "simon"):
+        c = res.counts[:, g].sum(axis=0)
+        p_model = c[2] / c[3] if c[3] else math.nan
+        p1 = spec.p1 if spec.p1 is not None else p_model
+        out.update(p0=spec.p0, p1=p1, p1_source="spec" if spec.p1 is not None else "model",
+                   rate_pooled=p_model)
+        out["analytic_note"] = "single-stage exact binomial design (smallest n) for p0 and p1"
+        if p1 is not None and math.isfinite(p1) and spec.p0 < p1 < 1.0:
+            out["analytic_n"] = exact_binomial_design(spec.p0, p1, spec.alpha, spec.power).n
+        else:
+            out["analytic_note"] += f"; none: the model's rate {p_model:.3f} does not exceed p0 = {spec.p0}"
+    else:  # logrank1
+        o = float(res.events[:, g].sum())
+        e = float((res.events[:, g] - res.o_minus_e[:, g]).sum())
+        hr = o / e if e > 0 else None
+        out["hazard_ratio_pooled"] = hr
+        out["historical"] = spec.historical_note
+        out["analytic_note"] = ("Wu (2015) one-sample log-rank sample size, exponential historical curve, hazard "
+                                f"ratio O/E pooled over the simulated trials at n = {n_big}, uniform "
+                                "accrual at the mean rate over the accrual time, the spec's minimum follow-up")
+        if hr is not None and abs(math.log(hr)) > 1e-12 and spec.followup_rule == "min_followup":
+            out["analytic_n"] = _wu_n(spec, hr)
+            if out["analytic_n"] is not None:
+                out["analytic_events"] = None
+    return out
+
+
+def _accrual_months(spec: TrialSpec, n: int) -> float:
+    """Expected months to randomise n patients (cumulative intensity = n - 1 gaps)."""
+    rates, ends = _rates_per_day(spec)
+    return _accrual_step(0.0, float(n - 1), rates, ends) / DAYS_PER_MONTH
+
+
+def _wu_n(spec: TrialSpec, hr: float) -> int | None:
+    median0 = math.log(2.0) / spec.historical_hazard_per_day / DAYS_PER_MONTH
+    fu = spec.min_followup_days / DAYS_PER_MONTH
+    n = 50
+    for _ in range(100):  # fixed point: the accrual time depends on n
+        new = one_sample_logrank_n(hr, median0, _accrual_months(spec, n), fu, spec.alpha, spec.power,
+                                   sides=spec.sides).n
+        if new == n:
+            return n
+        n = new
+    return n
+
+
+def inflation_factor(t: np.ndarray, alpha: float, power: float, kind: str) -> float:
+    """Maximum information of the group-sequential design relative to the fixed design
+    with the same power (the drift solving sum of crossing probabilities = power)."""
+    from scipy import optimize, stats  # noqa: PLC0415
+
+    b = boundaries(t, alpha, kind).z
+    fixed = stats.norm.isf(alpha) + stats.norm.ppf(power)
+    drift = optimize.brentq(lambda d: crossing_probabilities(t, b, d).sum() - power, 0.1, 20.0, xtol=1e-10)
+    return float((drift / fixed) ** 2)
+
+
+def _simon_block(spec: TrialSpec, seed: int, trials: int, threads: int | None, p1_model: float
+                 ) -> dict[str, Any]:
+    """The Simon design for (p0, p1) and its operating characteristics under the model:
+    responders are counted among the first n1, then n, patients (ITT, each patient's
+    response known before its dropout; the stage-1 decision waits for the stage-1
+    patients' assessments)."""
+    p1 = spec.p1 if spec.p1 is not None else p1_model
+    if not (math.isfinite(p1) and spec.p0 < p1 < 1.0):
+        return {"design": None, "note": f"no Simon design: p1 = {p1:.3f} does not exceed p0 = {spec.p0}"}
+    designs = simon_two_stage(spec.p0, p1, spec.alpha, spec.power)
+    d = designs.optimal if spec.simon == "optimal" else designs.minimax
+
+    def run(sim: SimulatedTrials) -> dict[str, float]:
+        resp = sim.t_event[:, : d.n] <= sim.dropout[:, : d.n]
+        x1 = resp[:, : d.n1].sum(axis=1)
+        x = resp.sum(axis=1)
+        cont = x1 > d.r1
+        rej = cont & (x > d.r)
+        p = float(rej.mean())
+        return {"power": p, "se": math.sqrt(p * (1 - p) / len(rej)), "pet": float(1 - cont.mean()),
+                "expected_n": float(np.mean(np.where(cont, d.n, d.n1)))}
+
+    sim = simulate_trials(spec, trials, seed, n_max=d.n, threads=threads)
+    out: dict[str, Any] = {"kind": spec.simon, "p0": spec.p0, "p1": p1, "r1": d.r1, "n1": d.n1, "r": d.r,
+                           "n": d.n, "en0": d.en0, "pet0": d.pet0, "exact_alpha": d.alpha, "exact_power": d.power}
+    out["simulated"] = run(sim)
+    draws, used = simulate_with_draws(spec, d.n, trials, seed, threads)
+    out["probability_of_success"] = run(draws)["power"]
+    out["probability_of_success_source"] = used
+    return out
+
+
 def power_curve(spec: TrialSpec, trials: int | None = None, seed: int | None = None, threads: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> PowerCurve:
     """Simulated power per grid size with its Monte Carlo SE ``sqrt(p (1 - p) / K)``,
-    mean events and duration, the searched smallest n, and Schoenfeld's answer with the
-    hazard ratio estimated from the simulated trials (pooled Peto one-step estimate
-    ``exp(sum(O_B - E_B) / sum(V))`` at the largest grid size) and the pooled event
-    fraction there: ``analytic_n = ceil(D / event_fraction)``."""
+    mean events and duration (at the analysis where each trial ends), the searched
+    smallest n with its bootstrap Monte Carlo error, and the analytic answer."""
     sim = simulate_trials(spec, trials, seed, threads=threads, progress=progress)
     res = sim.analyse(spec.grid)
     rows = [_row(res, g) for g in range(len(spec.grid))]
-    n_req, note, searched = search_n(sim, spec.power, spec.grid, res.power)
-    v = float(res.variance[:, -1].sum())
-    hr = math.exp(float(res.o_minus_e[:, -1].sum()) / v) if v > 0 else None
-    frac = float(res.events[:, -1].mean()) / spec.grid[-1]
-    analytic_n = analytic_d = None
-    alloc = spec.p_experimental
-    if hr is not None and abs(math.log(hr)) > 1e-12:
-        analytic_d = schoenfeld_events(hr, spec.alpha, spec.power, alloc, spec.sides)
-        if 0.0 < frac < 1.0:
-            analytic_n = schoenfeld_n(hr, frac, spec.alpha, spec.power, alloc, spec.sides)
+    keep: list[np.ndarray] = []
+    n_req, note, searched = search_n(sim, spec.power, spec.grid, res.power, keep)
+    ns = np.array(list(spec.grid) + [r["n"] for r in searched], float)
+    reject = np.column_stack([res.reject] + [k[:, None] for k in keep])
+    at = [g for g, n in enumerate(spec.grid) if n_req is not None and n >= n_req]
+    extra = _analytic(spec, res, at[0] if at else len(spec.grid) - 1)
+    analytic_n = extra.pop("analytic_n")
+    analytic_d = extra.pop("analytic_events")
+    hr = extra.pop("hazard_ratio_pooled")
+    frac = extra.pop("event_fraction_pooled")
+    extra["n_required_mc"] = bootstrap_n_required(ns, reject, spec.power, sim.seed)
+    extra["design"] = spec.design
+    extra["sides"] = spec.sides
+    extra["follow_up_rule"] = spec.followup_rule
+    if res.looks > 1:
+        b = res.boundaries()
+        extra["interim"] = {"fractions": list(spec.interim_fractions), "spending": spec.spending,
+                            "look_events": list(spec.look_events()), "boundaries_z": [float(x) for x in b],
+                            "nominal_p_one_sided": [0.5 * math.erfc(v / math.sqrt(2.0)) for v in b]}
+    if spec.test == "simon":
+        extra["simon"] = _simon_block(spec, sim.seed, sim.trials, threads,
+                                      extra.get("rate_pooled", math.nan))
     return PowerCurve(spec.endpoint, spec.test, sim.trials, sim.seed, rows, n_req, note, analytic_n, analytic_d,
-                      hr, frac, searched)
+                      hr, frac, searched, extra=extra)

@@ -35,25 +35,78 @@ def power(
     check_out_dir(out)
     curve = api.power(trial, trials=trials, seed=seed, threads=threads)
     write_json(out / "power.json", curve)
-    power_figure(curve, out / "power.png", f"{curve['trial']}: {curve['endpoint'].upper()}, {curve['test']}, "
+    power_figure(curve, out / "power.png", f"{curve['trial']}: {curve['endpoint']}, {curve['test']}, "
                  f"alpha {curve['alpha']}")
     if json_out:
         sys.stdout.write(json.dumps(curve, allow_nan=False) + "\n")
         return
+    _print_power(curve)
+
+
+ANALYTIC_NAMES = {"logrank": "Schoenfeld", "cox": "Schoenfeld", "cox_score": "Schoenfeld",
+                  "chisq": "two proportions (normal)", "chisq_yates": "two proportions (normal)",
+                  "fisher": "two proportions (normal)", "binomial": "exact binomial", "simon": "exact binomial",
+                  "logrank1": "one-sample log-rank (Wu)"}
+
+
+def _print_power(curve: dict) -> None:
     table = Table(title=f"cartsim power: {curve['trial']} ({curve['trials']:,} simulated trials per size, "
-                  f"seed {curve['seed']})", title_justify="left")
-    for col in ("patients", "power", "MC SE", "events (mean)", "duration (months, mean)"):
+                  f"seed {curve['seed']}; {curve['design']}, {curve['endpoint']}, {curve['test']}, "
+                  f"{curve['sides']}-sided alpha {curve['alpha']})", title_justify="left")
+    binary = curve["endpoint"] in ("cr_rate", "crs_grade3plus_rate")
+    cols = ["patients", "power", "MC SE", "responders/cases (mean)" if binary else "events (mean)",
+            "duration (months, mean)"]
+    events_rule = curve["follow_up_rule"] == "events"
+    looks = len(curve["grid"][0].get("stop_probability", []))
+    if events_rule:
+        cols.append("D reached")
+    cols += [f"stop at look {j + 1}" for j in range(looks)]
+    for col in cols:
         table.add_column(col, justify="right")
     for g in curve["grid"]:
-        table.add_row(f"{g['n']:,}", f"{g['power']:.3f}", f"{g['se']:.3f}", f"{g['events_mean']:.0f}",
-                      f"{g['duration_months_mean']:.1f}")
+        row = [f"{g['n']:,}", f"{g['power']:.3f}", f"{g['se']:.3f}", f"{g['events_mean']:.0f}",
+               f"{g['duration_months_mean']:.1f}"]
+        if events_rule:
+            row.append(f"{g['events_reached']:.3f}")
+        row += [f"{x:.3f}" for x in g.get("stop_probability", [])]
+        table.add_row(*row)
     console = Console()
     console.print(table)
+    mc = curve.get("n_required_mc", {})
+    band = ""
+    if mc.get("interval"):
+        lo, hi = mc["interval"]
+        band = f", Monte Carlo SE {mc['se']:.0f}, 95% interval {lo:.0f}-{hi:.0f} (bootstrap over trials)"
     console.print(f"smallest n reaching power {curve['target_power']}: {curve['n_required']} "
-                  f"({curve['n_required_note']}); Schoenfeld: n = {curve['analytic_n']} "
-                  f"({curve['analytic_events']} events at pooled HR {curve['hazard_ratio_pooled']:.3f}); "
-                  f"assurance at n = {curve['assurance_n']}: {curve['assurance']:.3f} "
-                  f"(MC SE {curve['assurance_se']:.3f}; over prior parameter draws)")
+                  f"({curve['n_required_note']}{band})")
+    analytic = f"{ANALYTIC_NAMES[curve['test']]}: n = {curve['analytic_n']}"
+    if curve.get("analytic_events"):
+        analytic += f" ({curve['analytic_events']} events"
+        if curve.get("hazard_ratio_pooled"):
+            analytic += f" at pooled HR {curve['hazard_ratio_pooled']:.3f}"
+        analytic += ")"
+        if curve.get("analytic_events_group_sequential"):
+            analytic += (f"; with the interim looks {curve['analytic_events_group_sequential']} events "
+                         f"(inflation {curve['inflation_factor']:.3f})")
+    console.print(analytic)
+    if curve.get("interim"):
+        it = curve["interim"]
+        bounds = ", ".join(f"{e} events: z >= {b:.3f}" for e, b in zip(it["look_events"], it["boundaries_z"],
+                                                                       strict=True))
+        console.print(f"efficacy boundaries ({it['spending']} spending): {bounds}")
+    if curve.get("simon"):
+        sm = curve["simon"]
+        if sm.get("r1") is not None:
+            console.print(f"Simon {sm['kind']} design for p0 = {sm['p0']}, p1 = {sm['p1']:.3f}: stop if <= "
+                          f"{sm['r1']}/{sm['n1']}, reject if > {sm['r']}/{sm['n']}; simulated power "
+                          f"{sm['simulated']['power']:.3f} (PET {sm['simulated']['pet']:.2f}, expected n "
+                          f"{sm['simulated']['expected_n']:.1f}); probability of success "
+                          f"{sm['probability_of_success']:.3f} ({sm['probability_of_success_source']} draws)")
+        else:
+            console.print(sm.get("note", ""))
+    label = "probability of success" if curve["design"] == "single_arm" else "assurance"
+    console.print(f"{label} at n = {curve['assurance_n']}: {curve['assurance']:.3f} "
+                  f"(MC SE {curve['assurance_se']:.3f}; over {curve['assurance_source']} parameter draws)")
 
 
 def simon(

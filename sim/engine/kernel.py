@@ -138,7 +138,8 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
         if gvhd_delay < _INF and t_inf + gvhd_on + gvhd_delay < t_dead:
             t_dead = t_inf + gvhd_on + gvhd_delay
             cause = codes.GVHD
-        icu += icu_episode(crs_g, crs_on, crs_dur, icans_g, icans_on, icans_dur)[0]
+        if t_inf <= horizon_days:  # an infusion after the horizon is not observed
+            icu += icu_episode(crs_g, crs_on, crs_dur, icans_g, icans_on, icans_dur)[0]
         if cycle == 0:
             frow[F.T_INF_DAYS] = t_inf
             irow[I.CRS_GRADE] = crs_g

@@ -254,7 +254,8 @@ def advance(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.nd
                     _die(fs, is_, t_inf + nrm_days(theta, pkey, gvhd_g >= 3), codes.OTHER_NRM)
                 phase = _RESPONSE
                 icu_days, admit, discharge = icu_episode(crs_g, crs_on, crs_dur, icans_g, icans_on, icans_dur)
-                fs[FS.ICU] += icu_days
+                if t_inf <= horizon_days:  # an infusion after the horizon is not observed
+                    fs[FS.ICU] += icu_days
                 if icu_days > 0.0:
                     fs[FS.REQ_TIME] = t_inf + admit
                     fs[FS.REQ_DURATION] = discharge - admit

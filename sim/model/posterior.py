@@ -83,6 +83,23 @@ class Posterior:
         return thetas
 
 
+    def thetas_with_prior(self, params: ParameterSet, n_draws: int, seed: int, start: int = 0) -> np.ndarray:
+        """Like :meth:`thetas`, but every uncertain parameter the calibration did not
+        inform is also drawn, from its prior (``sim.model.uncertainty``): the full
+        parameter uncertainty of a probabilistic analysis. Scenario-set values stay fixed."""
+        from sim.model.uncertainty import sample_thetas, uncertain_names  # noqa: PLC0415 - avoids a cycle
+
+        calibrated = set(self.parameter_names)
+        others = [n for n in uncertain_names(params) if n not in calibrated and not _set_by_scenario(params, n)]
+        thetas = sample_thetas(params, n_draws, seed, names=others) if others else np.tile(params.theta(), (n_draws, 1))
+        mine = self.thetas(params, n_draws, start)
+        for lab in self.labels:
+            name, off = SLOT_OF_LABEL[lab]
+            if not _set_by_scenario(params, name):
+                thetas[:, off] = mine[:, off]
+        return thetas
+
+
 def _set_by_scenario(params: ParameterSet, name: str) -> bool:
     """True when the value came from a scenario or an override rather than a parameter
     file (parameter files live in ``params/``)."""

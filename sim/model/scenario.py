@@ -9,6 +9,9 @@ Scenario file layout::
     [overrides]  any parameter by its dotted name (nested tables or quoted keys)
     [capacity]   resources for the SimPy engine (unlimited when absent)
     [run]        patients, horizon_days, seed
+    [study]      (study-replication scenarios only) the seed abstract it replicates and
+                 its administrative follow-up: seed_file, followup_min_days,
+                 followup_max_days, followup_spread ("uniform" or "loguniform")
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from sim.model.errors import InputError, unknown_key_error
 from sim.model.parameter_set import ParameterSet, flatten
 from sim.model.parameters import SPEC_BY_NAME
 
-SECTIONS = ("scenario", "cohort", "policy", "overrides", "capacity", "run")
+SECTIONS = ("scenario", "cohort", "policy", "overrides", "capacity", "run", "study")
+STUDY_KEYS = ("seed_file", "followup_min_days", "followup_max_days", "followup_spread")
+FOLLOWUP_SPREADS = ("uniform", "loguniform")
 HEADER_KEYS = ("name", "description", "base")
 CAPACITY_KEYS = ("manufacturing_slots", "icu_beds", "transplant_beds", "accrual_per_month", "arrival_days")
 DEFAULT_PATIENTS = 100_000
@@ -49,6 +54,18 @@ class Capacity:
 
 
 @dataclass(frozen=True)
+class StudyDesign:
+    """How a published study followed its patients: each patient's administrative
+    follow-up (data cut-off minus infusion date) is spread between the two bounds,
+    uniformly or log-uniformly (staggered enrolment, one cut-off)."""
+
+    seed_file: str
+    followup_min_days: float
+    followup_max_days: float
+    followup_spread: str = "uniform"
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -56,6 +73,7 @@ class Scenario:
     params: ParameterSet = field(repr=False)
     run: RunSettings
     capacity: Capacity
+    study: StudyDesign | None = None
 
     def with_run(self, patients: int | None = None, seed: int | None = None,
                  horizon_days: float | None = None, source: str = "command line") -> Scenario:
@@ -66,7 +84,7 @@ class Scenario:
             "horizon_days": self.run.horizon_days if horizon_days is None else horizon_days,
         }
         run = parse_run(merged, source)
-        return Scenario(self.name, self.description, self.file, self.params, run, self.capacity)
+        return Scenario(self.name, self.description, self.file, self.params, run, self.capacity, self.study)
 
 
 def check_run_value(key: str, value: Any, file: str) -> None:
@@ -168,4 +186,28 @@ def build_scenario(doc: dict[str, Any], file: str, base: ParameterSet) -> Scenar
         params=params,
         run=parse_run(doc.get("run", {}), file),
         capacity=parse_capacity(doc.get("capacity", {}), file),
+        study=parse_study(doc["study"], file) if "study" in doc else None,
     )
+
+
+def parse_study(table: dict[str, Any], file: str) -> StudyDesign:
+    """The ``[study]`` section of a study-replication scenario."""
+    for key in table:
+        if key not in STUDY_KEYS:
+            raise unknown_key_error(file, f"study.{key}", [f"study.{k}" for k in STUDY_KEYS])
+    for key in STUDY_KEYS[:3]:
+        if key not in table:
+            raise InputError(file, f"study.{key}", "missing", f"[study] needs {', '.join(STUDY_KEYS[:3])}")
+    if not isinstance(table["seed_file"], str) or not table["seed_file"]:
+        raise InputError(file, "study.seed_file", f"expected a file name, got {table['seed_file']!r}")
+    lo, hi = table["followup_min_days"], table["followup_max_days"]
+    for key, v in (("followup_min_days", lo), ("followup_max_days", hi)):
+        if not _is_finite_number(v) or v <= 0:
+            raise InputError(file, f"study.{key}", f"expected a number of days > 0, got {v!r}")
+    if lo > hi:
+        raise InputError(file, "study.followup_min_days", f"{lo} exceeds study.followup_max_days = {hi}",
+                         "followup_min_days <= followup_max_days")
+    spread = table.get("followup_spread", "uniform")
+    if spread not in FOLLOWUP_SPREADS:
+        raise InputError(file, "study.followup_spread", f"unknown spread {spread!r}", "'uniform' or 'loguniform'")
+    return StudyDesign(table["seed_file"], float(lo), float(hi), spread)

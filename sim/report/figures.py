@@ -20,7 +20,8 @@ GRID_POINTS = 600  # curves are drawn on a grid so that 10^7 patients plot as fa
 
 def power_figure(curve: dict, path: Path | str, title: str) -> Path:
     """Simulated power against total sample size with a 95% Monte Carlo band (1.96 SE),
-    the target power, the searched n and Schoenfeld's n."""
+    the target power, the searched n with its bootstrap interval, and the analytic n
+    (Schoenfeld, two proportions, exact binomial or one-sample log-rank)."""
     grid = curve["grid"]
     n = np.array([g["n"] for g in grid], float)
     p = np.array([g["power"] for g in grid])
@@ -33,8 +34,11 @@ def power_figure(curve: dict, path: Path | str, title: str) -> Path:
         ax.axhline(curve["target_power"], color="grey", linestyle=":", label=f"target {curve['target_power']:.2f}")
     if curve.get("n_required") is not None:
         ax.axvline(curve["n_required"], color="C0", linestyle="--", label=f"simulated n = {curve['n_required']:,}")
+    band = (curve.get("n_required_mc") or {}).get("interval")
+    if band:
+        ax.axvspan(band[0], band[1], color="C0", alpha=0.08, label="n 95% MC interval")
     if curve.get("analytic_n") is not None:
-        ax.axvline(curve["analytic_n"], color="C1", linestyle="--", label=f"Schoenfeld n = {curve['analytic_n']:,}")
+        ax.axvline(curve["analytic_n"], color="C1", linestyle="--", label=f"analytic n = {curve['analytic_n']:,}")
     ax.set_xlabel("total patients")
     ax.set_ylabel("power")
     ax.set_ylim(0, 1.02)

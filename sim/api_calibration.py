@@ -1,0 +1,148 @@
+"""The public API of calibration and validation (re-exported by ``sim.api``):
+``calibrate`` writes ``params/posterior.parquet`` and ``params/calibrated.toml``;
+``validate`` compares every target with its posterior-predictive interval.
+
+>>> import sim
+>>> v = sim.validate(draws=50)                    # doctest: +SKIP
+>>> v.to_json()["inside_fraction"]                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.analysis.calibration import CALIBRATED, CalibrationResult, PriorTransform, TargetModel
+from sim.analysis.calibration import calibrate as _calibrate
+from sim.analysis.targets import TargetSet, load_targets
+from sim.analysis.validation import ValidationResult
+from sim.analysis.validation import validate as _validate
+from sim.io.calibration_files import write_calibrated, write_posterior
+from sim.io.files import PARAMS_DIR, PROJECT_ROOT, load_parameter_set, write_json
+from sim.model.errors import InputError
+from sim.model.posterior import POSTERIOR_PATH, load_posterior
+
+DEFAULTS_PATH = PARAMS_DIR / "defaults.toml"
+CALIBRATED_PATH = PARAMS_DIR / "calibrated.toml"
+VALIDATION_PATH = PARAMS_DIR / "validation.json"
+#: the settings of the committed posterior (`cartsim calibrate` with no options)
+DEFAULT_SAMPLES = 1000
+DEFAULT_SEED = 20261121
+DEFAULT_PATIENTS_PER_STUDY = 2000
+DEFAULT_N_INITIAL = 3000
+DEFAULT_ITERATIONS = 25
+DEFAULT_BATCH = 400
+#: validation: posterior draws and simulated patients per study per draw
+DEFAULT_VALIDATION_DRAWS = 200
+DEFAULT_VALIDATION_PATIENTS = 600
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class CalibrationRun:
+    result: CalibrationResult
+    posterior_path: Path
+    calibrated_path: Path
+
+    def summary(self) -> dict[str, Any]:
+        r = self.result
+        post = r.posterior
+        params = []
+        for j, lab in enumerate(r.labels):
+            q = np.quantile(post[:, j], [0.025, 0.5, 0.975])
+            params.append({"parameter": lab, "median": float(q[1]), "low": float(q[0]), "high": float(q[2]),
+                           "mean": float(post[:, j].mean())})
+        return {"posterior": str(self.posterior_path), "calibrated": str(self.calibrated_path),
+                **r.meta(), "parameters": params}
+
+
+def _point_values(result: CalibrationResult) -> dict[str, Any]:
+    """Posterior medians (a Dirichlet vector: its posterior mean, which stays on the simplex)."""
+    groups: dict[str, list[int]] = {}
+    for j, lab in enumerate(result.labels):
+        groups.setdefault(lab.split("[")[0], []).append(j)
+    out: dict[str, Any] = {}
+    for name, cols in groups.items():
+        if len(cols) == 1:
+            out[name] = float(np.median(result.posterior[:, cols[0]]))
+        else:
+            mean = result.posterior[:, cols].mean(0)
+            out[name] = [float(x) for x in mean / mean.sum()]
+    return out
+
+
+def _relative(path: Path | str) -> str:
+    """A path relative to the project root when inside it (metadata stays portable)."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(p)
+
+
+def calibrate(samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
+              patients_per_study: int = DEFAULT_PATIENTS_PER_STUDY, n_initial: int = DEFAULT_N_INITIAL,
+              iterations: int = DEFAULT_ITERATIONS, batch: int = DEFAULT_BATCH, targets: Path | str | None = None,
+              posterior_path: Path | str = POSTERIOR_PATH, calibrated_path: Path | str = CALIBRATED_PATH,
+              threads: int | None = None, progress: Progress | None = None) -> CalibrationRun:
+    """Calibrate to the targets and write the posterior sample and the point values."""
+    target_set = load_targets(targets)
+    params = load_parameter_set(DEFAULTS_PATH)
+    result = _calibrate(target_set, params, samples=samples, seed=seed, patients_per_study=patients_per_study,
+                        n_initial=n_initial, iterations=iterations, batch=batch, threads=threads, progress=progress)
+    meta = {**result.meta(), "targets": _relative(target_set.file), "prior": _relative(DEFAULTS_PATH)}
+    post = write_posterior(posterior_path, result.labels, result.posterior, meta)
+    points = _point_values(result)
+    notes = {name: f"posterior {'mean' if isinstance(v, list) else 'median'} of {samples} draws "
+             f"(IMIS, seed {seed}; {CALIBRATED[name]})" for name, v in points.items()}
+    header = (
+        "# cartsim — calibrated point values (params/calibrated.toml), written by `cartsim calibrate`.\n"
+        "# Do not edit by hand: re-run `cartsim calibrate` after changing params/defaults.toml or\n"
+        "# params/targets.toml. Identical to params/defaults.toml except the calibrated parameters,\n"
+        "# whose value is the posterior median (Dirichlet vectors: the posterior mean) of the sample\n"
+        "# in params/posterior.parquet; their `uncertainty` entries remain the PRIORS (the posterior\n"
+        "# is the sample itself). Parameters the abstracts cannot identify keep their external priors:\n"
+        + "\n".join(textwrap.wrap(", ".join(result.prior_only) + ".", 88, initial_indent="#   ",
+                                  subsequent_indent="#   ")) + "\n"
+        f"# Calibration: IMIS, {result.evaluations} parameter sets, ESS {result.ess:.0f}, "
+        f"{result.unique} distinct draws, seed {seed}, {patients_per_study} patients per study."
+    )
+    cal = write_calibrated(DEFAULTS_PATH, calibrated_path, points, header, notes)
+    return CalibrationRun(result, post, cal)
+
+
+def posterior_slots(posterior_file: Path | str | None, transform: PriorTransform) -> np.ndarray:
+    """The posterior sample's values in the transform's slot order."""
+    post = load_posterior(posterior_file, required=True)
+    assert post is not None
+    missing = [lab for lab in transform.labels if lab not in post.labels]
+    if missing:
+        raise InputError(post.file, missing[0], "calibrated parameter missing from the posterior",
+                         "re-run `cartsim calibrate`")
+    cols = [post.labels.index(lab) for lab in transform.labels]
+    return post.values[:, cols]
+
+
+def validate(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
+             seed: int = DEFAULT_SEED, posterior: Path | str | None = None, targets: Path | str | None = None,
+             threads: int | None = None, progress: Progress | None = None) -> tuple[ValidationResult, TargetSet]:
+    """Posterior-predictive check of every target (``posterior`` default: params/posterior.parquet)."""
+    for key, v in (("draws", draws), ("patients", patients_per_draw)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError("command line", f"--{key}", f"expected a whole number >= 1, got {v!r}")
+    target_set = load_targets(targets)
+    params = load_parameter_set(DEFAULTS_PATH)
+    transform = PriorTransform(params)
+    values = posterior_slots(posterior, transform)
+    model = TargetModel(target_set, transform, patients_per_draw, seed, threads)
+    return _validate(target_set, model, values, draws, patients_per_draw, seed, progress), target_set
+
+
+def write_validation(result: ValidationResult, path: Path | str) -> Path:
+    return write_json(path, result.to_json())

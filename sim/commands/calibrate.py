@@ -1,0 +1,127 @@
+"""``cartsim calibrate`` and ``cartsim validate``: fit the model to the seed abstracts and
+show the fit target by target."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sim import api_calibration as api
+from sim.commands.common import check_out_dir, err
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(calibrate)
+    app.command()(validate)
+
+
+def _bar(unit: str) -> Progress:
+    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                    TextColumn(f"{{task.completed:,}}/{{task.total:,}} {unit}"), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=err, transient=True)
+
+
+def _with_bar(unit: str, description: str, call: Any) -> Any:
+    if not err.is_terminal:
+        return call(None)
+    with _bar(unit) as bar:
+        task = bar.add_task(description, total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return call(tick)
+
+
+def calibrate(
+    samples: Annotated[int, typer.Option(help="posterior draws to keep")] = api.DEFAULT_SAMPLES,
+    seed: Annotated[int, typer.Option(help="root seed (simulation and IMIS)")] = api.DEFAULT_SEED,
+    patients_per_study: Annotated[int, typer.Option(help="simulated patients per study and parameter set")] = (
+        api.DEFAULT_PATIENTS_PER_STUDY),
+    initial: Annotated[int, typer.Option(help="IMIS: initial draws from the prior")] = api.DEFAULT_N_INITIAL,
+    iterations: Annotated[int, typer.Option(help="IMIS: mixture components added")] = api.DEFAULT_ITERATIONS,
+    batch: Annotated[int, typer.Option(help="IMIS: draws per added component")] = api.DEFAULT_BATCH,
+    targets: Annotated[Path | None, typer.Option(help="targets file (default params/targets.toml)")] = None,
+    posterior: Annotated[Path, typer.Option(help="where to write the posterior sample")] = api.POSTERIOR_PATH,
+    calibrated: Annotated[Path, typer.Option(help="where to write the point values")] = api.CALIBRATED_PATH,
+    threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
+) -> None:
+    """Calibrate to params/targets.toml by IMIS; write the posterior sample and calibrated point values."""
+    run = _with_bar("parameter sets", "calibrating", lambda tick: api.calibrate(
+        samples=samples, seed=seed, patients_per_study=patients_per_study, n_initial=initial, iterations=iterations,
+        batch=batch, targets=targets, posterior_path=posterior, calibrated_path=calibrated, threads=threads,
+        progress=tick))
+    summary = run.summary()
+    if json_out:
+        sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")
+        return
+    table = Table(title=f"cartsim calibrate: {summary['evaluations']:,} parameter sets in {summary['seconds']:.0f} s; "
+                  f"ESS {summary['ess']:.0f}, {summary['unique_draws']} distinct of {samples} draws",
+                  title_justify="left")
+    for col in ("parameter", "posterior median", "95% interval"):
+        table.add_column(col, justify="right" if col != "parameter" else "left")
+    for p in summary["parameters"]:
+        table.add_row(p["parameter"], f"{p['median']:.4g}", f"{p['low']:.4g} - {p['high']:.4g}")
+    console = Console()
+    console.print(table)
+    console.print(f"wrote {summary['posterior']} and {summary['calibrated']}; "
+                  f"{len(summary['prior_only'])} parameters keep their external priors")
+
+
+def _fmt(x: Any, metric: str) -> str:
+    if x is None:
+        return "not reached"
+    if isinstance(x, str):
+        return x
+    if metric.endswith("_median"):
+        return f"{x:.0f} d"
+    return f"{x:.3f}"
+
+
+def validate(
+    draws: Annotated[int, typer.Option(help="posterior draws simulated")] = api.DEFAULT_VALIDATION_DRAWS,
+    patients: Annotated[int, typer.Option(help="patients per study and draw")] = api.DEFAULT_VALIDATION_PATIENTS,
+    seed: Annotated[int, typer.Option(help="root seed")] = api.DEFAULT_SEED,
+    posterior: Annotated[Path | None, typer.Option(help="posterior sample (default params/posterior.parquet)")] = None,
+    targets: Annotated[Path | None, typer.Option(help="targets file (default params/targets.toml)")] = None,
+    threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder (validation.json, validation.png)")] = Path(
+        "cartsim_output"),
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
+) -> None:
+    """Posterior-predictive check of every target for a cohort of the study's size and follow-up."""
+    from sim.report.validation_figure import validation_figure  # noqa: PLC0415 - matplotlib only when needed
+
+    check_out_dir(out)
+    result, target_set = _with_bar("draws", "validating", lambda tick: api.validate(
+        draws=draws, patients_per_draw=patients, seed=seed, posterior=posterior, targets=targets, threads=threads,
+        progress=tick))
+    api.write_validation(result, out / "validation.json")
+    validation_figure(result, target_set, out / "validation.png")
+    payload = result.to_json()
+    if json_out:
+        sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
+        return
+    table = Table(title=f"cartsim validate: posterior predictive for each study's size and follow-up "
+                  f"({result.draws} posterior draws)", title_justify="left")
+    for col in ("target", "metric", "reported", "predicted median", "95% interval", "inside"):
+        table.add_column(col, justify="left" if col in ("target", "metric") else "right")
+    for r in payload["targets"]:
+        lo, hi = _fmt(r["predicted_low"], r["metric"]), _fmt(r["predicted_high"], r["metric"])
+        table.add_row(r["id"], r["metric"], _fmt(r["reported"], r["metric"]),
+                      _fmt(r["predicted_median"], r["metric"]), f"{lo} - {hi}",
+                      "yes" if r["inside"] else "[red]NO[/red]")
+    console = Console()
+    console.print(table)
+    console.print(f"{payload['inside']}/{payload['quantitative_targets']} quantitative targets inside their 95% "
+                  f"predictive interval ({100 * payload['inside_fraction']:.0f}%); qualitative statements "
+                  f"reproducible: {payload['qualitative_inside']}/{payload['qualitative_targets']}. "
+                  f"Wrote {out / 'validation.json'} and {out / 'validation.png'}")

@@ -1,0 +1,318 @@
+"""``cartsim sweep``: sensitivity sweeps (oneway, twoway, psa, sobol, morris).
+
+Every sub-command builds a table of parameter sets (``sim.analysis.sensitivity``), runs it
+in resumable chunks locally or on Dask (``sim.analysis.sweep_runner``) and writes, in
+``--out``: ``sweep.parquet`` (one row per parameter set: set_id, design columns,
+parameter values, outcomes and their Monte Carlo SEs; provenance in the metadata),
+``summary.json`` (what ``--json`` prints), a figure, and ``chunks/`` (what ``--resume``
+continues from).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sim import api
+from sim.analysis import sensitivity as sens
+from sim.analysis.sweep_outcomes import OUTCOMES
+from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, run_sweep
+from sim.commands.common import check_out_dir, err, progress_bar
+from sim.io.chunks import ChunkStore, write_table
+from sim.io.files import write_json
+from sim.model.errors import InputError
+from sim.model.scenario import Scenario
+
+sweep_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                        help="Sensitivity sweeps: one-way (tornado), two-way (heatmap), PSA, Sobol and Morris.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sweep_app, name="sweep")
+
+
+ScenarioArg = Annotated[str | None, typer.Argument(help="scenario TOML file or name in scenarios/ (default: baseline)")]
+PatientsOpt = Annotated[int, typer.Option(help="patients per parameter set")]
+SeedOpt = Annotated[int | None, typer.Option(help="root seed (default: the scenario's)")]
+HorizonOpt = Annotated[float | None, typer.Option(help="follow-up horizon in days (default: the scenario's)")]
+OutcomeOpt = Annotated[str, typer.Option(help="outcome drawn in the figure and indices: " + ", ".join(
+    o.name for o in OUTCOMES))]
+OutOpt = Annotated[Path, typer.Option(help="output folder")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="continue an interrupted sweep in --out "
+                                         "(same command line); finished chunks are kept")]
+ClusterOpt = Annotated[str | None, typer.Option(help="run chunks on Dask: tcp://HOST:PORT of a running scheduler, "
+                                                "or local (a LocalCluster on this machine)")]
+WorkersOpt = Annotated[int | None, typer.Option(help="worker processes for --cluster local (default: one per core)")]
+ChunkOpt = Annotated[int, typer.Option("--chunk-sets", help="parameter sets per chunk file")]
+ThreadsOpt = Annotated[int | None, typer.Option(help="kernel threads for a local run (default: all cores)")]
+CrnOpt = Annotated[bool, typer.Option("--crn/--no-crn", help="common random numbers across parameter sets "
+                                      "(default), or an independent stream per set")]
+ParamsOpt = Annotated[list[str] | None, typer.Option("--params", "--param",
+                                                     help="parameter (repeat, or comma-separated); default: every "
+                                                     "uncertain parameter")]
+BoundsOpt = Annotated[Path | None, typer.Option(help="TOML file: [bounds] \"name\" = [low, high] replacing the "
+                                                "2.5%/97.5% quantiles")]
+
+
+def _json_safe(obj: Any) -> Any:
+    """A JSON-ready copy: NaN and infinities become None, numpy scalars plain numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _execute(kind: str, scenario: str | None, build: Callable[[Scenario, int], sens.Design], *, patients: int,
+             seed: int | None, horizon_days: float | None, outcome: str, out: Path, json_out: bool, resume: bool,
+             cluster: str | None, workers: int | None, chunk_sets: int, threads: int | None, crn: bool) -> None:
+    sens.check_outcome(outcome)
+    api.check_threads(threads)
+    check_cluster(cluster)
+    for key, value, lowest in (("--patients", patients, 1), ("--chunk-sets", chunk_sets, 1)):
+        if value < lowest:
+            raise InputError("command line", key, f"expected a whole number >= {lowest}, got {value}")
+    if seed is not None and seed < 0:
+        raise InputError("command line", "--seed", f"expected a whole number >= 0, got {seed}")
+    sc = api.as_scenario(scenario).with_run(seed=seed, horizon_days=horizon_days)
+    design = build(sc, sc.run.seed)
+    check_out_dir(out)
+    kwargs: dict[str, Any] = {"patients": patients, "seed": sc.run.seed, "horizon_days": sc.run.horizon_days,
+                              "crn": crn, "chunk_sets": chunk_sets, "resume": resume, "cluster": cluster,
+                              "workers": workers, "threads": threads}
+    try:
+        if err.is_terminal:
+            with progress_bar() as bar:
+                task = bar.add_task(f"sweep {kind}", total=design.sets * patients)
+
+                def tick(done: int, total: int) -> None:
+                    bar.update(task, completed=done * patients, total=total * patients)
+
+                results, info = run_sweep(design, out, progress=tick, **kwargs)
+        else:
+            results, info = run_sweep(design, out, **kwargs)
+    except KeyboardInterrupt:
+        store = ChunkStore(out)
+        n = len(list(store.dir.glob("chunk_*.parquet"))) if store.dir.is_dir() else 0
+        err.print(f"cartsim: {n} finished chunk(s) kept in {store.dir}; rerun the same command with --resume",
+                  highlight=False)
+        raise
+    summary = _summarise(kind, design, results, info, outcome, sc)
+    files = _write(kind, design, results, info, summary, out, sc)
+    summary["files"] = {k: str(v) for k, v in files.items()}
+    write_json(out / "summary.json", _json_safe(summary))
+    if json_out:
+        sys.stdout.write(json.dumps(_json_safe(summary), allow_nan=False) + "\n")
+        return
+    _print(kind, summary)
+
+
+def _summarise(kind: str, design: sens.Design, results: Any, info: dict[str, Any], outcome: str,
+               sc: Scenario) -> dict[str, Any]:
+    spec = info["spec"]
+    summary: dict[str, Any] = {
+        "kind": kind, "scenario": sc.name, "seed": spec["seed"], "patients": spec["patients"],
+        "horizon_days": spec["horizon_days"], "crn": spec["crn"], "sets": info["sets"], "chunks": info["chunks"],
+        "computed_chunks": info["computed_chunks"], "resumed_chunks": info["resumed_chunks"],
+        "spec_hash": info["spec_hash"], "parameter_hash": spec["parameter_hash"], "outcome": outcome,
+        "cluster": info["cluster"], "elapsed_s": info["elapsed_s"], "patients_per_s": info["patients_per_s"],
+        "design": design.options,
+    }
+    if kind == "oneway":
+        summary["tornado"] = sens.tornado(design, results, outcome)
+    elif kind == "twoway":
+        summary["twoway"] = sens.twoway_grid(design, results, outcome)
+    elif kind == "psa":
+        summary["psa"] = sens.psa_summary(results)
+    elif kind == "sobol":
+        summary["indices"] = sens.sobol_indices(design, results, outcome, spec["seed"])
+    elif kind == "morris":
+        summary["indices"] = sens.morris_indices(design, results, outcome, spec["seed"])
+    return summary
+
+
+def _write(kind: str, design: sens.Design, results: Any, info: dict[str, Any], summary: dict[str, Any], out: Path,
+           sc: Scenario) -> dict[str, Path]:
+    from sim.report import sweep_figures as figs  # noqa: PLC0415 - matplotlib only when writing figures
+
+    spec = info["spec"]
+    provenance = {"cartsim_version": api.__version__, "kind": kind, "scenario": sc.name, "scenario_file": sc.file,
+                  "seed": spec["seed"], "patients": spec["patients"], "horizon_days": spec["horizon_days"],
+                  "parameter_hash": spec["parameter_hash"], "crn": spec["crn"], "spec_hash": info["spec_hash"],
+                  "sweep_spec": spec, "outcomes": {o.name: f"{o.unit}: {o.description}" for o in OUTCOMES}}
+    files = {"table": write_table(out / "sweep.parquet", results, _json_safe(provenance))}
+    title = (f"{sc.name}: {kind}, {info['sets']:,} parameter sets x {spec['patients']:,} patients, seed {spec['seed']}"
+             f"{'' if spec['crn'] else ', independent streams'}")
+    if kind == "oneway":
+        files["figure"] = figs.tornado_figure(summary["tornado"], out / "tornado.png", title)
+    elif kind == "twoway":
+        files["figure"] = figs.heatmap_figure(summary["twoway"], out / "heatmap.png", title)
+    elif kind == "psa":
+        files["figure"] = figs.psa_figure(results, summary["psa"], out / "psa.png",
+                                          f"{title} (from the {design.options['draws_from']})", summary["outcome"])
+    else:
+        files["figure"] = figs.indices_figure(summary["indices"], out / f"{kind}.png", title, kind)
+    return files
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "-" if x is None else f"{x:.{digits}g}"
+
+
+def _print(kind: str, s: dict[str, Any]) -> None:
+    console = Console()
+    head = (f"cartsim sweep {kind}: {s['scenario']}, {s['sets']:,} parameter sets x {s['patients']:,} patients "
+            f"(seed {s['seed']}, {'common random numbers' if s['crn'] else 'independent streams'})")
+    if kind == "oneway":
+        t = s["tornado"]
+        table = Table(title=f"{head}\n{t['outcome']} at base {_fmt(t['base'])} (MC SE {_fmt(t['base_se'], 2)})",
+                      title_justify="left")
+        for col in ("parameter", "low", "high", "outcome at low", "outcome at high", "swing"):
+            table.add_column(col, justify="right")
+        for r in t["factors"][:25]:
+            table.add_row(r["factor"], _fmt(r["low"]), _fmt(r["high"]),
+                          f"{_fmt(r['outcome_low'])} ± {_fmt(r['outcome_low_se'], 2)}",
+                          f"{_fmt(r['outcome_high'])} ± {_fmt(r['outcome_high_se'], 2)}", _fmt(r["swing"], 3))
+    elif kind == "twoway":
+        g = s["twoway"]
+        table = Table(title=f"{head}\n{g['outcome']}: rows {g['factors'][0]}, columns {g['factors'][1]}",
+                      title_justify="left")
+        table.add_column("")
+        for v in g["values"][1]:
+            table.add_column(_fmt(v), justify="right")
+        for v, row in zip(g["values"][0], g["grid"], strict=True):
+            table.add_row(_fmt(v), *(_fmt(x) for x in row))
+    elif kind == "psa":
+        table = Table(title=f"{head}, from the {s['design']['draws_from']}", title_justify="left")
+        for col in ("outcome", "mean", "2.5%", "97.5%", "MC SE (one set)", "parameter share of variance"):
+            table.add_column(col, justify="right")
+        for name, e in s["psa"].items():
+            mc = None if e.get("mc_var") is None else e["mc_var"] ** 0.5
+            share = e.get("parameter_share")
+            table.add_row(name, _fmt(e.get("mean")), _fmt(e.get("q025")), _fmt(e.get("q975")), _fmt(mc, 2),
+                          "-" if share is None else f"{100 * share:.0f}%")
+    else:
+        ind = s["indices"]
+        table = Table(title=f"{head}\n{ind['outcome']}" + (f": {ind['note']}" if ind.get("note") else ""),
+                      title_justify="left")
+        cols = ("S1", "S1_conf", "ST", "ST_conf") if kind == "sobol" else ("mu_star", "mu_star_conf", "mu", "sigma")
+        table.add_column("parameter")
+        for col in cols:
+            table.add_column(col.replace("_conf", " ±95%"), justify="right")
+        for r in ind["indices"][:25]:
+            table.add_row(r["parameter"], *(_fmt(r[c], 3) for c in cols))
+    console.print(table)
+    rate = "" if s["patients_per_s"] is None else f" ({s['patients_per_s']:,.0f} patients/s)"
+    resumed = f"; {s['resumed_chunks']} chunk(s) resumed" if s["resumed_chunks"] else ""
+    console.print(f"simulated {s['computed_chunks']} chunk(s) in {s['elapsed_s']:.1f} s{rate}{resumed}; wrote "
+                  + ", ".join(s["files"].values()))
+
+
+@sweep_app.command()
+def oneway(scenario: ScenarioArg = None, params: ParamsOpt = None, bounds: BoundsOpt = None,
+           outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
+           horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep"), json_out: JsonOpt = False,
+           resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
+           chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
+    """Each uncertain parameter at its 2.5% and 97.5% quantiles (or --bounds); tornado.png."""
+
+    def build(sc: Scenario, _seed: int) -> sens.Design:
+        b = sens.read_bounds(bounds) if bounds is not None else None
+        return sens.oneway_design(sc, _split(params), b)
+
+    _execute("oneway", scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
+             out=out, json_out=json_out, resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
+             threads=threads, crn=crn)
+
+
+@sweep_app.command()
+def twoway(scenario: ScenarioArg = None, params: ParamsOpt = None,
+           grid: Annotated[int, typer.Option(help="grid points per parameter (>= 2)")] = 5,
+           bounds: BoundsOpt = None, outcome: OutcomeOpt = "os_m12",
+           patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None, horizon_days: HorizonOpt = None,
+           out: OutOpt = Path("cartsim_sweep"), json_out: JsonOpt = False, resume: ResumeOpt = False,
+           cluster: ClusterOpt = None, workers: WorkersOpt = None, chunk_sets: ChunkOpt = CHUNK_SETS,
+           threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
+    """Two parameters (--param A --param B) on a K x K grid over their 2.5-97.5% ranges; heatmap.png."""
+
+    def build(sc: Scenario, _seed: int) -> sens.Design:
+        b = sens.read_bounds(bounds) if bounds is not None else None
+        return sens.twoway_design(sc, _split(params) or [], grid, b)
+
+    _execute("twoway", scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
+             out=out, json_out=json_out, resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
+             threads=threads, crn=crn)
+
+
+@sweep_app.command()
+def psa(scenario: ScenarioArg = None,
+        draws: Annotated[int, typer.Option(help="parameter sets drawn")] = 1000,
+        prior: Annotated[bool, typer.Option("--prior", help="draw from the prior distributions even when a "
+                                            "calibrated posterior exists")] = False,
+        outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
+        horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep"), json_out: JsonOpt = False,
+        resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
+        chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
+    """Probabilistic sensitivity analysis: parameter sets from the posterior (default) or the priors; psa.png."""
+
+    def build(sc: Scenario, s: int) -> sens.Design:
+        return sens.psa_design(sc, draws, prior, s)
+
+    _execute("psa", scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
+             out=out, json_out=json_out, resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
+             threads=threads, crn=crn)
+
+
+@sweep_app.command()
+def sobol(scenario: ScenarioArg = None, params: ParamsOpt = None,
+          n: Annotated[int, typer.Option("--n", help="base sample size N (a power of 2); N (D + 2) sets")] = 256,
+          outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
+          horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep"), json_out: JsonOpt = False,
+          resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
+          chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
+    """Sobol first-order and total indices (SALib, priors through their quantile functions); sobol.png."""
+
+    def build(sc: Scenario, s: int) -> sens.Design:
+        return sens.sobol_design(sc, _split(params), n, s)
+
+    _execute("sobol", scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
+             out=out, json_out=json_out, resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
+             threads=threads, crn=crn)
+
+
+@sweep_app.command()
+def morris(scenario: ScenarioArg = None, params: ParamsOpt = None,
+           trajectories: Annotated[int, typer.Option(help="Morris trajectories R; R (D + 1) sets")] = 20,
+           levels: Annotated[int, typer.Option(help="grid levels (even)")] = 4,
+           outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
+           horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep"), json_out: JsonOpt = False,
+           resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
+           chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
+    """Morris elementary effects (mu*, sigma) through SALib; morris.png."""
+
+    def build(sc: Scenario, s: int) -> sens.Design:
+        return sens.morris_design(sc, _split(params), trajectories, levels, s)
+
+    _execute("morris", scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
+             out=out, json_out=json_out, resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
+             threads=threads, crn=crn)

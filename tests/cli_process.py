@@ -1,0 +1,31 @@
+"""Running ``cartsim`` as a real process in tests, and the bad-input contract: exit 2,
+nothing on stdout, exactly one ``cartsim: error:`` line on stderr, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+TIMEOUT_S = 600  # generous: a cold numba cache costs ~40-60 s of compilation per process
+
+
+def cartsim(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sim.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=TIMEOUT_S, check=False)
+
+
+def describe(proc: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
+
+
+def assert_one_error_line(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """Bad input: exit 2, nothing on stdout, one 'cartsim: error:' line naming ``fragments``."""
+    assert proc.returncode == 2, describe(proc)
+    assert proc.stdout == "", describe(proc)
+    assert "Traceback" not in proc.stderr, describe(proc)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, describe(proc)
+    assert lines[0].startswith("cartsim: error:"), describe(proc)
+    for fragment in fragments:
+        assert fragment in lines[0], describe(proc)

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,7 +20,7 @@ from sim.analysis.designs import exact_binomial_design, simon_two_stage
 from sim.analysis.outcomes import summarise
 from sim.engine.des import EVENT_NAMES, RESOURCES, DesResult, run_des
 from sim.engine.kernel import run_kernel
-from sim.io.files import SCENARIOS_DIR, load_scenario, write_json
+from sim.io.files import SCENARIOS_DIR, json_safe, load_scenario, write_json
 from sim.io.parquet import write_events, write_patients
 from sim.model.errors import InputError
 from sim.model.outputs import COLUMNS, F, I
@@ -115,19 +114,6 @@ def column_documentation() -> dict[str, str]:
     return {c.name: f"{c.unit}: {c.description}" for c in COLUMNS}
 
 
-def _clean(obj: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become None."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
 def check_engine(engine: str) -> None:
     if engine not in ENGINES:
         raise InputError("command line", "--engine", f"unknown engine {engine!r}", ", ".join(ENGINES))
@@ -185,7 +171,7 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     summary["parameter_hash"] = sc.params.digest()
     summary["elapsed_s"] = elapsed
     summary["patients_per_s"] = sc.run.patients / elapsed if elapsed > 0 else None
-    return RunResult(sc, table, _clean(summary), elapsed, engine, events)
+    return RunResult(sc, table, json_safe(summary), elapsed, engine, events)
 
 
 def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
@@ -225,7 +211,7 @@ def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
     curve["target_power"] = spec.power
     curve["alpha"] = spec.alpha
     curve["elapsed_s"] = elapsed
-    return _clean(curve)
+    return json_safe(curve)
 
 
 def simon(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8) -> dict[str, Any]:

@@ -64,6 +64,7 @@ from scipy import stats
 
 from sim.analysis.outcomes import DAYS_PER_MONTH, LANDMARK_MONTHS, summarise
 from sim.engine.kernel import run_kernel
+from sim.io.files import json_safe
 from sim.model.errors import InputError
 from sim.model.outputs import F, I
 from sim.model.scenario import Scenario
@@ -490,7 +491,7 @@ class CompareResult:
                 "parameter_hash": sc.params.digest(), "patients": summary["patients"], "infused": summary["infused"],
                 "values": {o.name: self.values[o.name][k] for o in OUTCOMES},
             })
-        return _clean({
+        return json_safe({
             "scenarios": scenarios,
             "differences": self.differences,
             "seed": self.seed,
@@ -511,19 +512,6 @@ class CompareResult:
             "elapsed_s": self.elapsed_s,
             "simulate_s": self.simulate_s,
         })
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become None."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def _check_whole(name: str, value: Any, lowest: int) -> None:

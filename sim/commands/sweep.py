@@ -11,13 +11,11 @@ continues from).
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -28,7 +26,7 @@ from sim.analysis.sweep_outcomes import OUTCOMES
 from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, run_sweep
 from sim.commands.common import check_out_dir, err, progress_bar
 from sim.io.chunks import ChunkStore, write_table
-from sim.io.files import write_json
+from sim.io.files import json_safe, write_json
 from sim.model.errors import InputError
 from sim.model.scenario import Scenario
 
@@ -62,19 +60,6 @@ ParamsOpt = Annotated[list[str] | None, typer.Option("--params", "--param",
                                                      "uncertain parameter")]
 BoundsOpt = Annotated[Path | None, typer.Option(help="TOML file: [bounds] \"name\" = [low, high] replacing the "
                                                 "2.5%/97.5% quantiles")]
-
-
-def _json_safe(obj: Any) -> Any:
-    """A JSON-ready copy: NaN and infinities become None, numpy scalars plain numbers."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -120,9 +105,9 @@ def _execute(kind: str, scenario: str | None, build: Callable[[Scenario, int], s
     summary = _summarise(kind, design, results, info, outcome, sc)
     files = _write(kind, design, results, info, summary, out, sc)
     summary["files"] = {k: str(v) for k, v in files.items()}
-    write_json(out / "summary.json", _json_safe(summary))
+    write_json(out / "summary.json", json_safe(summary))
     if json_out:
-        sys.stdout.write(json.dumps(_json_safe(summary), allow_nan=False) + "\n")
+        sys.stdout.write(json.dumps(json_safe(summary), allow_nan=False) + "\n")
         return
     _print(kind, summary)
 
@@ -160,7 +145,7 @@ def _write(kind: str, design: sens.Design, results: Any, info: dict[str, Any], s
                   "seed": spec["seed"], "patients": spec["patients"], "horizon_days": spec["horizon_days"],
                   "parameter_hash": spec["parameter_hash"], "crn": spec["crn"], "spec_hash": info["spec_hash"],
                   "sweep_spec": spec, "outcomes": {o.name: f"{o.unit}: {o.description}" for o in OUTCOMES}}
-    files = {"table": write_table(out / "sweep.parquet", results, _json_safe(provenance))}
+    files = {"table": write_table(out / "sweep.parquet", results, json_safe(provenance))}
     title = (f"{sc.name}: {kind}, {info['sets']:,} parameter sets x {spec['patients']:,} patients, seed {spec['seed']}"
              f"{'' if spec['crn'] else ', independent streams'}")
     if kind == "oneway":

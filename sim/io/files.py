@@ -7,12 +7,15 @@ so an interrupted run never leaves a half-written file where a good one stood.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from sim.model.errors import InputError
 from sim.model.parameter_set import ParameterSet
@@ -95,3 +98,17 @@ def atomic_write(path: Path | str, write: Callable[[Path], None]) -> Path:
 def write_json(path: Path | str, obj: Any) -> Path:
     text = json.dumps(obj, indent=2, allow_nan=False) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def json_safe(obj: Any) -> Any:
+    """A JSON-ready copy: NaN and infinities become None, numpy scalars plain numbers,
+    dict keys strings (JSON has no NaN, and ``json.dumps(allow_nan=False)`` is used)."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj

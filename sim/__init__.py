@@ -17,6 +17,7 @@ from sim.api import (
     write_outputs,
 )
 from sim.api_calibration import calibrate, validate
+from sim.api_sweep import sweep
 from sim.io.files import load_scenario
 from sim.model.errors import InputError
 
@@ -34,6 +35,7 @@ __all__ = [
     "run",
     "simon",
     "simulate",
+    "sweep",
     "validate",
     "with_overrides",
     "write_outputs",

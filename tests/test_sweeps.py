@@ -337,3 +337,19 @@ def test_sweep_command_writes_table_figure_and_json(tmp_path):
     assert {"remission.relapse.median_days", "os_m12", "os_m12_se", "cr_rate_se"} <= set(df.columns)
     assert (tmp_path / "o" / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["spec_hash"] == s["spec_hash"]
+
+
+def test_python_api_sweep_returns_the_summary_and_writes_the_files(tmp_path):
+    import sim
+
+    s = sim.sweep("oneway", "baseline", out=tmp_path / "s", patients=500, outcome="cr_rate",
+                  params=["response.p_cr.first.cd19"])
+    assert s["kind"] == "oneway"
+    assert [f["factor"] for f in s["tornado"]["factors"]] == ["response.p_cr.first.cd19"]
+    # a higher first-infusion CR probability never lowers the CR rate under common random numbers
+    f = s["tornado"]["factors"][0]
+    assert f["outcome_high"] >= f["outcome_low"]
+    assert (tmp_path / "s" / "sweep.parquet").is_file()
+    assert (tmp_path / "s" / "tornado.png").is_file()
+    with pytest.raises(sim.InputError, match="unknown sweep"):
+        sim.sweep("twoways", "baseline", out=tmp_path / "t")

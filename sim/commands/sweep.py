@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,15 +19,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sim import api
+from sim import api_sweep
 from sim.analysis import sensitivity as sens
 from sim.analysis.sweep_outcomes import OUTCOMES
-from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, run_sweep
-from sim.commands.common import check_out_dir, err, progress_bar
-from sim.io.chunks import ChunkStore, write_table
-from sim.io.files import json_safe, write_json
-from sim.model.errors import InputError
-from sim.model.scenario import Scenario
+from sim.analysis.sweep_runner import CHUNK_SETS
+from sim.commands.common import err, progress_bar
+from sim.io.chunks import ChunkStore
 
 sweep_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                         help="Sensitivity sweeps: one-way (tornado), two-way (heatmap), PSA, Sobol and Morris.")
@@ -68,96 +64,35 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
-def _execute(kind: str, scenario: str | None, build: Callable[[Scenario, int], sens.Design], *, patients: int,
-             seed: int | None, horizon_days: float | None, outcome: str, out: Path, json_out: bool, resume: bool,
-             cluster: str | None, workers: int | None, chunk_sets: int, threads: int | None, crn: bool) -> None:
-    sens.check_outcome(outcome)
-    api.check_threads(threads)
-    check_cluster(cluster)
-    for key, value, lowest in (("--patients", patients, 1), ("--chunk-sets", chunk_sets, 1)):
-        if value < lowest:
-            raise InputError("command line", key, f"expected a whole number >= {lowest}, got {value}")
-    if seed is not None and seed < 0:
-        raise InputError("command line", "--seed", f"expected a whole number >= 0, got {seed}")
-    sc = api.as_scenario(scenario).with_run(seed=seed, horizon_days=horizon_days)
-    design = build(sc, sc.run.seed)
-    check_out_dir(out)
-    kwargs: dict[str, Any] = {"patients": patients, "seed": sc.run.seed, "horizon_days": sc.run.horizon_days,
-                              "crn": crn, "chunk_sets": chunk_sets, "resume": resume, "cluster": cluster,
-                              "workers": workers, "threads": threads}
+def _execute(kind: str, scenario: str | None, build_options: dict[str, Any], *, patients: int, seed: int | None,
+             horizon_days: float | None, outcome: str, out: Path, json_out: bool, resume: bool, cluster: str | None,
+             workers: int | None, chunk_sets: int, threads: int | None, crn: bool) -> None:
+    """The command-line wrapper of :func:`sim.api_sweep.sweep`: a progress bar on a
+    terminal, a note on Ctrl-C about the chunks kept, a table or one JSON object."""
+    kwargs: dict[str, Any] = {"out": out, "outcome": outcome, "patients": patients, "seed": seed,
+                              "horizon_days": horizon_days, "resume": resume, "cluster": cluster, "workers": workers,
+                              "chunk_sets": chunk_sets, "threads": threads, "crn": crn, **build_options}
     try:
         if err.is_terminal:
             with progress_bar() as bar:
-                task = bar.add_task(f"sweep {kind}", total=design.sets * patients)
+                task = bar.add_task(f"sweep {kind}", total=None)
 
                 def tick(done: int, total: int) -> None:
                     bar.update(task, completed=done * patients, total=total * patients)
 
-                results, info = run_sweep(design, out, progress=tick, **kwargs)
+                summary = api_sweep.sweep(kind, scenario, progress=tick, **kwargs)
         else:
-            results, info = run_sweep(design, out, **kwargs)
+            summary = api_sweep.sweep(kind, scenario, **kwargs)
     except KeyboardInterrupt:
         store = ChunkStore(out)
         n = len(list(store.dir.glob("chunk_*.parquet"))) if store.dir.is_dir() else 0
         err.print(f"cartsim: {n} finished chunk(s) kept in {store.dir}; rerun the same command with --resume",
                   highlight=False)
         raise
-    summary = _summarise(kind, design, results, info, outcome, sc)
-    files = _write(kind, design, results, info, summary, out, sc)
-    summary["files"] = {k: str(v) for k, v in files.items()}
-    write_json(out / "summary.json", json_safe(summary))
     if json_out:
-        sys.stdout.write(json.dumps(json_safe(summary), allow_nan=False) + "\n")
+        sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")
         return
     _print(kind, summary)
-
-
-def _summarise(kind: str, design: sens.Design, results: Any, info: dict[str, Any], outcome: str,
-               sc: Scenario) -> dict[str, Any]:
-    spec = info["spec"]
-    summary: dict[str, Any] = {
-        "kind": kind, "scenario": sc.name, "seed": spec["seed"], "patients": spec["patients"],
-        "horizon_days": spec["horizon_days"], "crn": spec["crn"], "sets": info["sets"], "chunks": info["chunks"],
-        "computed_chunks": info["computed_chunks"], "resumed_chunks": info["resumed_chunks"],
-        "spec_hash": info["spec_hash"], "parameter_hash": spec["parameter_hash"], "outcome": outcome,
-        "cluster": info["cluster"], "elapsed_s": info["elapsed_s"], "patients_per_s": info["patients_per_s"],
-        "design": design.options,
-    }
-    if kind == "oneway":
-        summary["tornado"] = sens.tornado(design, results, outcome)
-    elif kind == "twoway":
-        summary["twoway"] = sens.twoway_grid(design, results, outcome)
-    elif kind == "psa":
-        summary["psa"] = sens.psa_summary(results)
-    elif kind == "sobol":
-        summary["indices"] = sens.sobol_indices(design, results, outcome, spec["seed"])
-    elif kind == "morris":
-        summary["indices"] = sens.morris_indices(design, results, outcome, spec["seed"])
-    return summary
-
-
-def _write(kind: str, design: sens.Design, results: Any, info: dict[str, Any], summary: dict[str, Any], out: Path,
-           sc: Scenario) -> dict[str, Path]:
-    from sim.report import sweep_figures as figs  # noqa: PLC0415 - matplotlib only when writing figures
-
-    spec = info["spec"]
-    provenance = {"cartsim_version": api.__version__, "kind": kind, "scenario": sc.name, "scenario_file": sc.file,
-                  "seed": spec["seed"], "patients": spec["patients"], "horizon_days": spec["horizon_days"],
-                  "parameter_hash": spec["parameter_hash"], "crn": spec["crn"], "spec_hash": info["spec_hash"],
-                  "sweep_spec": spec, "outcomes": {o.name: f"{o.unit}: {o.description}" for o in OUTCOMES}}
-    files = {"table": write_table(out / "sweep.parquet", results, json_safe(provenance))}
-    title = (f"{sc.name}: {kind}, {info['sets']:,} parameter sets x {spec['patients']:,} patients, seed {spec['seed']}"
-             f"{'' if spec['crn'] else ', independent streams'}")
-    if kind == "oneway":
-        files["figure"] = figs.tornado_figure(summary["tornado"], out / "tornado.png", title)
-    elif kind == "twoway":
-        files["figure"] = figs.heatmap_figure(summary["twoway"], out / "heatmap.png", title)
-    elif kind == "psa":
-        files["figure"] = figs.psa_figure(results, summary["psa"], out / "psa.png",
-                                          f"{title} (from the {design.options['draws_from']})", summary["outcome"])
-    else:
-        files["figure"] = figs.indices_figure(summary["indices"], out / f"{kind}.png", title, kind)
-    return files
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -221,13 +156,9 @@ def oneway(scenario: ScenarioArg = None, params: ParamsOpt = None, bounds: Bound
            chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
     """Each uncertain parameter at its 2.5% and 97.5% quantiles (or --bounds); tornado.png."""
 
-    def build(sc: Scenario, _seed: int) -> sens.Design:
-        b = sens.read_bounds(bounds) if bounds is not None else None
-        return sens.oneway_design(sc, _split(params), b)
-
-    _execute("oneway", scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
-             out=out, json_out=json_out, resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
-             threads=threads, crn=crn)
+    _execute("oneway", scenario, {"params": _split(params), "bounds": bounds},
+             patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome, out=out, json_out=json_out,
+             resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets, threads=threads, crn=crn)
 
 
 @sweep_app.command()
@@ -240,13 +171,9 @@ def twoway(scenario: ScenarioArg = None, params: ParamsOpt = None,
            threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
     """Two parameters (--param A --param B) on a K x K grid over their 2.5-97.5% ranges; heatmap.png."""
 
-    def build(sc: Scenario, _seed: int) -> sens.Design:
-        b = sens.read_bounds(bounds) if bounds is not None else None
-        return sens.twoway_design(sc, _split(params) or [], grid, b)
-
-    _execute("twoway", scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
-             out=out, json_out=json_out, resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
-             threads=threads, crn=crn)
+    _execute("twoway", scenario, {"params": _split(params), "bounds": bounds, "grid": grid},
+             patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome, out=out, json_out=json_out,
+             resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets, threads=threads, crn=crn)
 
 
 @sweep_app.command()
@@ -260,12 +187,9 @@ def psa(scenario: ScenarioArg = None,
         chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
     """Probabilistic sensitivity analysis: parameter sets from the posterior (default) or the priors; psa.png."""
 
-    def build(sc: Scenario, s: int) -> sens.Design:
-        return sens.psa_design(sc, draws, prior, s)
-
-    _execute("psa", scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
-             out=out, json_out=json_out, resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
-             threads=threads, crn=crn)
+    _execute("psa", scenario, {"draws": draws, "prior": prior},
+             patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome, out=out, json_out=json_out,
+             resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets, threads=threads, crn=crn)
 
 
 @sweep_app.command()
@@ -277,12 +201,9 @@ def sobol(scenario: ScenarioArg = None, params: ParamsOpt = None,
           chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
     """Sobol first-order and total indices (SALib, priors through their quantile functions); sobol.png."""
 
-    def build(sc: Scenario, s: int) -> sens.Design:
-        return sens.sobol_design(sc, _split(params), n, s)
-
-    _execute("sobol", scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
-             out=out, json_out=json_out, resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
-             threads=threads, crn=crn)
+    _execute("sobol", scenario, {"params": _split(params), "n": n},
+             patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome, out=out, json_out=json_out,
+             resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets, threads=threads, crn=crn)
 
 
 @sweep_app.command()
@@ -295,9 +216,6 @@ def morris(scenario: ScenarioArg = None, params: ParamsOpt = None,
            chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
     """Morris elementary effects (mu*, sigma) through SALib; morris.png."""
 
-    def build(sc: Scenario, s: int) -> sens.Design:
-        return sens.morris_design(sc, _split(params), trajectories, levels, s)
-
-    _execute("morris", scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
-             out=out, json_out=json_out, resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
-             threads=threads, crn=crn)
+    _execute("morris", scenario, {"params": _split(params), "trajectories": trajectories, "levels": levels},
+             patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome, out=out, json_out=json_out,
+             resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets, threads=threads, crn=crn)

@@ -112,3 +112,13 @@ def json_safe(obj: Any) -> Any:
     if isinstance(obj, np.integer):
         return int(obj)
     return obj
+
+
+def check_out_dir(out: Path) -> None:
+    """The output folder exists or can be made (checked before simulating)."""
+    if out.exists() and not out.is_dir():
+        raise InputError("command line", "--out", f"{str(out)!r} exists and is not a folder", "a folder path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("command line", "--out", f"cannot create folder {str(out)!r} ({exc.strerror})") from None

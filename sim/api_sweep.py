@@ -1,0 +1,136 @@
+"""The public API of sensitivity sweeps (re-exported by ``sim``): build a table of
+parameter sets for a scenario (``sim.analysis.sensitivity``), run it in resumable chunks
+locally or on Dask (``sim.analysis.sweep_runner``), summarise it and write, in ``out``:
+``sweep.parquet`` (one row per parameter set, provenance in the metadata),
+``summary.json`` and a figure.
+
+>>> import sim
+>>> s = sim.sweep("oneway", "baseline", out="sweep1", patients=2000, outcome="cr_rate")   # doctest: +SKIP
+>>> s["tornado"]["factors"][0]["factor"]                                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sim import api
+from sim.analysis import sensitivity as sens
+from sim.analysis.sweep_outcomes import OUTCOMES
+from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, run_sweep
+from sim.io.chunks import write_table
+from sim.io.files import check_out_dir, json_safe, write_json
+from sim.model.errors import InputError
+from sim.model.scenario import Scenario
+
+KINDS = ("oneway", "twoway", "psa", "sobol", "morris")
+Progress = Callable[[int, int], None]
+
+
+def _design_builder(kind: str, params: list[str] | None, bounds: Path | str | None, grid: int, draws: int,
+                    prior: bool, n: int, trajectories: int, levels: int) -> Callable[[Scenario, int], sens.Design]:
+    def build(sc: Scenario, seed: int) -> sens.Design:
+        b = sens.read_bounds(bounds) if bounds is not None and kind in ("oneway", "twoway") else None
+        if kind == "oneway":
+            return sens.oneway_design(sc, params, b)
+        if kind == "twoway":
+            return sens.twoway_design(sc, params or [], grid, b)
+        if kind == "psa":
+            return sens.psa_design(sc, draws, prior, seed)
+        if kind == "sobol":
+            return sens.sobol_design(sc, params, n, seed)
+        return sens.morris_design(sc, params, trajectories, levels, seed)
+
+    return build
+
+
+def sweep(kind: str, scenario: str | Path | Scenario | None = None, *, out: Path | str = "cartsim_sweep",
+          outcome: str = "os_m12", patients: int = sens.DEFAULT_PATIENTS, seed: int | None = None,
+          horizon_days: float | None = None, params: list[str] | None = None, bounds: Path | str | None = None,
+          grid: int = 5, draws: int = 1000, prior: bool = False, n: int = 256, trajectories: int = 20,
+          levels: int = 4, resume: bool = False, cluster: str | None = None, workers: int | None = None,
+          chunk_sets: int = CHUNK_SETS, threads: int | None = None, crn: bool = True,
+          progress: Progress | None = None) -> dict[str, Any]:
+    """Run one sweep (``kind`` in oneway, twoway, psa, sobol, morris) and return its summary
+    (the object ``cartsim sweep KIND --json`` prints); files are written in ``out``."""
+    if kind not in KINDS:
+        raise InputError("sweep", "kind", f"unknown sweep {kind!r}", ", ".join(KINDS))
+    build = _design_builder(kind, params, bounds, grid, draws, prior, n, trajectories, levels)
+    return _execute(kind, scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
+                    out=Path(out), resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
+                    threads=threads, crn=crn, progress=progress)
+
+
+def _execute(kind: str, scenario: str | Path | Scenario | None, build: Callable[[Scenario, int], sens.Design], *,
+             patients: int, seed: int | None, horizon_days: float | None, outcome: str, out: Path, resume: bool,
+             cluster: str | None, workers: int | None, chunk_sets: int, threads: int | None, crn: bool,
+             progress: Progress | None) -> dict[str, Any]:
+    sens.check_outcome(outcome)
+    api.check_threads(threads)
+    check_cluster(cluster)
+    for key, value, lowest in (("--patients", patients, 1), ("--chunk-sets", chunk_sets, 1)):
+        if value < lowest:
+            raise InputError("command line", key, f"expected a whole number >= {lowest}, got {value}")
+    if seed is not None and seed < 0:
+        raise InputError("command line", "--seed", f"expected a whole number >= 0, got {seed}")
+    sc = api.as_scenario(scenario).with_run(seed=seed, horizon_days=horizon_days)
+    design = build(sc, sc.run.seed)
+    check_out_dir(out)
+    kwargs: dict[str, Any] = {"patients": patients, "seed": sc.run.seed, "horizon_days": sc.run.horizon_days,
+                              "crn": crn, "chunk_sets": chunk_sets, "resume": resume, "cluster": cluster,
+                              "workers": workers, "threads": threads}
+    results, info = run_sweep(design, out, progress=progress, **kwargs)
+    summary = _summarise(kind, design, results, info, outcome, sc)
+    files = _write(kind, design, results, info, summary, out, sc)
+    summary["files"] = {k: str(v) for k, v in files.items()}
+    write_json(out / "summary.json", json_safe(summary))
+    return json_safe(summary)
+
+
+def _summarise(kind: str, design: sens.Design, results: Any, info: dict[str, Any], outcome: str,
+               sc: Scenario) -> dict[str, Any]:
+    spec = info["spec"]
+    summary: dict[str, Any] = {
+        "kind": kind, "scenario": sc.name, "seed": spec["seed"], "patients": spec["patients"],
+        "horizon_days": spec["horizon_days"], "crn": spec["crn"], "sets": info["sets"], "chunks": info["chunks"],
+        "computed_chunks": info["computed_chunks"], "resumed_chunks": info["resumed_chunks"],
+        "spec_hash": info["spec_hash"], "parameter_hash": spec["parameter_hash"], "outcome": outcome,
+        "cluster": info["cluster"], "elapsed_s": info["elapsed_s"], "patients_per_s": info["patients_per_s"],
+        "design": design.options,
+    }
+    if kind == "oneway":
+        summary["tornado"] = sens.tornado(design, results, outcome)
+    elif kind == "twoway":
+        summary["twoway"] = sens.twoway_grid(design, results, outcome)
+    elif kind == "psa":
+        summary["psa"] = sens.psa_summary(results)
+    elif kind == "sobol":
+        summary["indices"] = sens.sobol_indices(design, results, outcome, spec["seed"])
+    elif kind == "morris":
+        summary["indices"] = sens.morris_indices(design, results, outcome, spec["seed"])
+    return summary
+
+
+def _write(kind: str, design: sens.Design, results: Any, info: dict[str, Any], summary: dict[str, Any], out: Path,
+           sc: Scenario) -> dict[str, Path]:
+    from sim.report import sweep_figures as figs  # noqa: PLC0415 - matplotlib only when writing figures
+
+    spec = info["spec"]
+    provenance = {"cartsim_version": api.__version__, "kind": kind, "scenario": sc.name, "scenario_file": sc.file,
+                  "seed": spec["seed"], "patients": spec["patients"], "horizon_days": spec["horizon_days"],
+                  "parameter_hash": spec["parameter_hash"], "crn": spec["crn"], "spec_hash": info["spec_hash"],
+                  "sweep_spec": spec, "outcomes": {o.name: f"{o.unit}: {o.description}" for o in OUTCOMES}}
+    files = {"table": write_table(out / "sweep.parquet", results, json_safe(provenance))}
+    title = (f"{sc.name}: {kind}, {info['sets']:,} parameter sets x {spec['patients']:,} patients, seed {spec['seed']}"
+             f"{'' if spec['crn'] else ', independent streams'}")
+    if kind == "oneway":
+        files["figure"] = figs.tornado_figure(summary["tornado"], out / "tornado.png", title)
+    elif kind == "twoway":
+        files["figure"] = figs.heatmap_figure(summary["twoway"], out / "heatmap.png", title)
+    elif kind == "psa":
+        files["figure"] = figs.psa_figure(results, summary["psa"], out / "psa.png",
+                                          f"{title} (from the {design.options['draws_from']})", summary["outcome"])
+    else:
+        files["figure"] = figs.indices_figure(summary["indices"], out / f"{kind}.png", title, kind)
+    return files

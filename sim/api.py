@@ -18,6 +18,7 @@ import pandas as pd
 
 from sim.analysis.designs import exact_binomial_design, simon_two_stage
 from sim.analysis.outcomes import summarise
+from sim.analysis.study_run import study_report
 from sim.engine.des import EVENT_NAMES, RESOURCES, DesResult, run_des
 from sim.engine.kernel import run_kernel
 from sim.io.files import SCENARIOS_DIR, json_safe, load_scenario, write_json
@@ -149,6 +150,9 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     ``engine="des"``: the SimPy engine with the scenario's ``[capacity]`` (queues for
     manufacturing slots, ICU beds, transplant beds), adding an event log and resource
     summaries. With unlimited capacity both give identical patient records.
+    A study-replication scenario (``[study]`` section) adds ``summary["study"]``: its
+    abstract's targets on the run's patients, censored like the study
+    (:func:`sim.analysis.study_run.study_report`).
     """
     check_threads(threads)
     check_engine(engine)
@@ -167,6 +171,9 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     summary = {"scenario": sc.name, "seed": sc.run.seed, "engine": engine, **summarise(table)}
     if resources is not None:
         summary["resources"] = resources
+    study = study_report(sc, threads=threads)  # a study scenario: its abstract's targets, censored like the study
+    if study is not None:
+        summary["study"] = study
     summary["horizon_days"] = sc.run.horizon_days
     summary["parameter_hash"] = sc.params.digest()
     summary["elapsed_s"] = elapsed
@@ -175,10 +182,11 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
 
 
 def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
-          threads: int | None = None) -> dict[str, Any]:
+          threads: int | None = None, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Power and sample size of a trial spec (scenarios/trials/*.toml) simulated from the
     pathway, with the analytic answer beside it and the assurance (probability of
-    success for a single-arm trial); a JSON-ready dict."""
+    success for a single-arm trial); a JSON-ready dict. ``progress(stage, done, total)``
+    is called as simulated trials finish (stages "power grid" and "assurance")."""
     from sim.analysis.trials import assurance, load_trial, power_curve  # noqa: PLC0415 - compile only when used
     from sim.model.posterior import load_posterior  # noqa: PLC0415
 
@@ -191,10 +199,14 @@ def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
         path = SCENARIOS_DIR / "trials" / f"{trial}.toml"
     spec = load_trial(path)
     t0 = time.perf_counter()
-    curve = power_curve(spec, trials=trials, seed=seed, threads=threads).to_dict()
+
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda done, total: progress(name, done, total))
+
+    curve = power_curve(spec, trials=trials, seed=seed, threads=threads, progress=stage("power grid")).to_dict()
     elapsed = time.perf_counter() - t0
     n_at = curve["n_required"] or max(spec.grid)
-    value, se = assurance(spec, int(n_at), trials=trials, seed=seed, threads=threads)
+    value, se = assurance(spec, int(n_at), trials=trials, seed=seed, threads=threads, progress=stage("assurance"))
     source = "posterior" if load_posterior() is not None else "prior"
     curve["assurance"] = value
     curve["assurance_se"] = se

@@ -289,3 +289,21 @@ def test_assurance_over_prior_draws_differs_from_power():
     assert 0.0 <= value <= 1.0
     assert se > 0.0
     assert value != power  # parameter uncertainty changes individual trials
+
+
+def test_power_reports_progress_per_stage_and_the_same_answer():
+    """`cartsim power` draws its progress bar from these calls: every stage ends at its
+    total, and watching changes nothing in the result."""
+    from sim import api
+
+    calls: list[tuple[str, int, int]] = []
+    watched = api.power(TRIAL_FILE, trials=40, seed=3, progress=lambda s, d, t: calls.append((s, d, t)))
+    plain = api.power(TRIAL_FILE, trials=40, seed=3)
+    for key in ("grid", "n_required", "analytic_n", "assurance"):
+        assert watched[key] == plain[key]
+    stages = [c[0] for c in calls]
+    assert stages[0] == "power grid" and stages[-1] == "assurance"
+    for stage in ("power grid", "assurance"):
+        done = [d for s, d, t in calls if s == stage]
+        totals = {t for s, _, t in calls if s == stage}
+        assert totals == {40} and done == sorted(done) and done[-1] == 40

@@ -1044,8 +1044,8 @@ def assurance_draws(spec: TrialSpec, trials: int, seed: int, names: list[str] | 
 
 
 def assurance(spec: TrialSpec, n: int, trials: int | None = None, seed: int | None = None,
-              names: list[str] | None = None, threads: int | None = None, source: str | None = None
-              ) -> tuple[float, float]:
+              names: list[str] | None = None, threads: int | None = None, source: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> tuple[float, float]:
     """Assurance at total size ``n``: the probability of a significant result averaged
     over parameter uncertainty, with its Monte Carlo SE. Trial k uses its own parameter
     draw (:func:`assurance_draws`; ``names`` restricts the prior draws to those
@@ -1056,7 +1056,7 @@ def assurance(spec: TrialSpec, n: int, trials: int | None = None, seed: int | No
     trials = spec.trials if trials is None else int(trials)
     seed = spec.seed if seed is None else int(seed)
     thetas, _ = assurance_draws(spec, trials, seed, names, source)
-    sim = _simulate(spec, thetas, trials, seed, int(n), threads, None)
+    sim = _simulate(spec, thetas, trials, seed, int(n), threads, progress)
     p = float(sim.analyse([int(n)]).power[0])
     return p, math.sqrt(p * (1.0 - p) / trials)
 

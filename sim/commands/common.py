@@ -19,8 +19,8 @@ def days(x: float | None) -> str:
     return "not reached" if x is None else f"{x:.0f} d ({x / 30.4375:.1f} mo)"
 
 
-def progress_bar() -> Progress:
+def progress_bar(unit: str = "patients") -> Progress:
     """A transient progress bar on stderr (stdout stays clean for --json)."""
     return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                    TextColumn("{task.completed:,}/{task.total:,} patients"), TimeElapsedColumn(),
+                    TextColumn("{task.completed:,}/{task.total:,} " + unit), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=err, transient=True)

@@ -59,6 +59,32 @@ def _resource_table(resources: dict[str, Any]) -> Table:
     return table
 
 
+def _fmt_target(metric: str, x: float | str | None) -> str:
+    if x is None:
+        return "not reached" if "median" in metric else "-"
+    if isinstance(x, str):
+        return x
+    if "median" in metric:
+        return f"{x:.0f} d"
+    return f"{100 * x:+.1f} pp" if metric.endswith("_diff") else pct(x)
+
+
+def _study_table(study: dict[str, Any]) -> Table:
+    lo, hi = study["followup_days"]
+    table = Table(title=f"study {study['study_id']} ({study['seed_file']}): {study['infused']:,} infused, "
+                  f"follow-up {lo:.0f}-{hi:.0f} days ({study['followup_spread']}); interval: 95% of simulated "
+                  f"cohorts of the study's size at these parameter values", title_justify="left")
+    table.add_column("target", no_wrap=True)
+    for col in ("reported", "simulated", "interval"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for r in study["targets"]:
+        interval = ("" if r["low"] is None and r["high"] is None
+                    else f"{_fmt_target(r['metric'], r['low'])} - {_fmt_target(r['metric'], r['high'])}")
+        table.add_row(r["id"], _fmt_target(r["metric"], r["reported"]),
+                      _fmt_target(r["metric"], r["simulated"]), interval)
+    return table
+
+
 def run(
     scenario: Annotated[str | None, typer.Argument(help="scenario TOML file or name in scenarios/ "
                                                    "(default: the built-in baseline)")] = None,
@@ -96,5 +122,7 @@ def run(
     console.print(_summary_table(result.summary))
     if "resources" in result.summary:
         console.print(_resource_table(result.summary["resources"]))
+    if "study" in result.summary:
+        console.print(_study_table(result.summary["study"]))
     console.print(f"simulated in {result.elapsed_s:.2f} s ({result.summary['patients_per_s']:,.0f} patients/s); "
                   f"wrote {paths['patients']}, {paths['summary']}, {paths['km']}")

@@ -9,10 +9,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import TaskID
 from rich.table import Table
 
 from sim import api
-from sim.commands.common import check_out_dir
+from sim.commands.common import check_out_dir, err, progress_bar
 from sim.io.files import write_json
 
 
@@ -33,7 +34,18 @@ def power(
     from sim.report.figures import power_figure  # noqa: PLC0415 - matplotlib only when needed
 
     check_out_dir(out)
-    curve = api.power(trial, trials=trials, seed=seed, threads=threads)
+    if err.is_terminal:
+        with progress_bar("trials") as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def tick(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(f"simulating trials: {stage}", total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            curve = api.power(trial, trials=trials, seed=seed, threads=threads, progress=tick)
+    else:  # no bar when stderr is a file or a pipe
+        curve = api.power(trial, trials=trials, seed=seed, threads=threads)
     write_json(out / "power.json", curve)
     power_figure(curve, out / "power.png", f"{curve['trial']}: {curve['endpoint']}, {curve['test']}, "
                  f"alpha {curve['alpha']}")

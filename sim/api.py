@@ -105,8 +105,8 @@ def patient_table(fout: np.ndarray, iout: np.ndarray, first_patient_id: int = 0)
     data: dict[str, np.ndarray] = {"patient_id": np.arange(first_patient_id, first_patient_id + len(fout))}
     for col in F:
         data[col.name.lower()] = np.ascontiguousarray(fout[:, col])
-    for col in I:
-        data[col.name.lower()] = np.ascontiguousarray(iout[:, col])
+    for icol in I:
+        data[icol.name.lower()] = np.ascontiguousarray(iout[:, icol])
     return pd.DataFrame(data)
 
 
@@ -191,9 +191,9 @@ def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
     from sim.model.posterior import load_posterior  # noqa: PLC0415
 
     check_threads(threads)
-    for name, value, lowest in (("--trials", trials, 1), ("--seed", seed, 0)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < lowest):
-            raise InputError("command line", name, f"expected a whole number >= {lowest}, got {value!r}")
+    for name, given, lowest in (("--trials", trials, 1), ("--seed", seed, 0)):
+        if given is not None and (isinstance(given, bool) or not isinstance(given, int) or given < lowest):
+            raise InputError("command line", name, f"expected a whole number >= {lowest}, got {given!r}")
     path = Path(trial)
     if not path.is_file() and (SCENARIOS_DIR / "trials" / f"{trial}.toml").is_file():
         path = SCENARIOS_DIR / "trials" / f"{trial}.toml"

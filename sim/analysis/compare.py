@@ -137,8 +137,8 @@ def patient_frame(fout: np.ndarray, iout: np.ndarray) -> pd.DataFrame:
     data: dict[str, np.ndarray] = {"patient_id": np.arange(len(fout))}
     for col in F:
         data[col.name.lower()] = np.ascontiguousarray(fout[:, col])
-    for col in I:
-        data[col.name.lower()] = np.ascontiguousarray(iout[:, col])
+    for icol in I:
+        data[icol.name.lower()] = np.ascontiguousarray(iout[:, icol])
     return pd.DataFrame(data)
 
 
@@ -624,7 +624,8 @@ def compare(scenarios: Sequence[str | Path | Scenario], patients: int | None = N
     curves = [_curves(df) for df in tables]
     boot_names = [o.name for o in OUTCOMES if o.method == "bootstrap"]
     reps = np.empty((len(loaded), bootstrap, len(boot_names)))
-    workers = threads if threads is not None else nb.config.NUMBA_NUM_THREADS
+    # numba.config defines NUMBA_NUM_THREADS dynamically (from the environment)
+    workers = threads if threads is not None else nb.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
     step = _replicate_batch(n, bootstrap)
     # the compiled pass releases the GIL: threads run different (scenario, curve) passes
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -658,8 +659,8 @@ def compare(scenarios: Sequence[str | Path | Scenario], patients: int | None = N
                 "outcome": o.name, "label": o.label, "unit": o.unit, "scenario": loaded[k].name,
                 "scenario_index": k, "reference": loaded[0].name, "reference_value": ref, "value": val,
                 "diff": diff,
-                "diff_low": diff - z * se_p if ok else None,
-                "diff_high": diff + z * se_p if ok else None,
+                "diff_low": diff - z * se_p if ok and diff is not None else None,
+                "diff_high": diff + z * se_p if ok and diff is not None else None,
                 "se_paired": se_p if ok else None,
                 "se_independent": se_i if ok else None,
                 "variance_reduction": (se_i / se_p) ** 2 if ok and se_p > 0 else None,

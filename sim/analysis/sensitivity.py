@@ -304,6 +304,8 @@ def twoway_design(sc: Scenario, labels: list[str], grid: int = 5,
     for f in factors:
         lo, hi, _ = factor_range(params, f, bounds)
         values.append(np.linspace(lo, hi, grid))
+    ii: np.ndarray
+    jj: np.ndarray
     ii, jj = np.meshgrid(np.arange(grid), np.arange(grid), indexing="ij")
     ii, jj = ii.ravel(), jj.ravel()
     thetas = np.tile(params.theta(), (grid * grid, 1))
@@ -532,7 +534,8 @@ def morris_indices(design: Design, results: pd.DataFrame, outcome: str, seed: in
     res = morris_analyze.analyze(design.problem, design.unit, y, num_resamples=200, conf_level=0.95,
                                  num_levels=design.options["levels"], seed=seed % 2**32)
     names = [str(n) for n in res["names"]]
-    rows = [{"parameter": n, "mu_star": _finite(res["mu_star"][k]), "mu_star_conf": _finite(res["mu_star_conf"][k]),
-             "mu": _finite(res["mu"][k]), "sigma": _finite(res["sigma"][k])} for k, n in enumerate(names)]
+    rows: list[dict[str, Any]] = [
+        {"parameter": n, "mu_star": _finite(res["mu_star"][k]), "mu_star_conf": _finite(res["mu_star_conf"][k]),
+         "mu": _finite(res["mu"][k]), "sigma": _finite(res["sigma"][k])} for k, n in enumerate(names)]
     rows.sort(key=lambda r: -(r["mu_star"] or 0.0))
     return {"outcome": outcome, "indices": rows}

@@ -104,6 +104,9 @@ def _cross(t: np.ndarray, k: int, b: float, drift: float, z: np.ndarray | None, 
     mean = drift * math.sqrt(t[k])
     if k == 0:
         return float(stats.norm.sf(b - mean))
+    assert z is not None  # z, w and h are set by the previous look
+    assert w is not None
+    assert h is not None
     dt = t[k] - t[k - 1]
     # Z_k sqrt(t_k) = Z_{k-1} sqrt(t_{k-1}) + N(drift dt, dt)
     prev = z * math.sqrt(t[k - 1])
@@ -119,6 +122,9 @@ def _step(t: np.ndarray, k: int, b: float, drift: float, z: np.ndarray | None, w
     if k == 0:
         zn, wn = _grid(mean, b)
         return cross, zn, wn, stats.norm.pdf(zn - mean)
+    assert z is not None  # z, w and h are set by the previous look
+    assert w is not None
+    assert h is not None
     dt = t[k] - t[k - 1]
     sd = math.sqrt(dt)
     shift = drift * dt

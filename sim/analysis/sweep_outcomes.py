@@ -439,7 +439,8 @@ def simulate_sets(thetas: np.ndarray, set_ids: np.ndarray, seed: int, patients: 
         return out, se
     previous = nb.get_num_threads()
     if threads is not None:
-        nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))
+        # numba.config defines NUMBA_NUM_THREADS dynamically (from the environment)
+        nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     try:
         _sets_parallel(thetas, k0, k1, int(patients), float(horizon_days), out, se)
     finally:

@@ -190,7 +190,7 @@ def run_sweep(design: Design, out_dir: Path | str, *, patients: int, seed: int, 
         if on_chunk is not None:
             on_chunk(cid, finished)
 
-    def args(cid: int) -> tuple[Any, ...]:
+    def args(cid: int) -> tuple[np.ndarray, np.ndarray, int, int, float, bool]:
         rows = np.array(ids[cid])
         return design.thetas[rows], rows, int(seed), int(patients), float(horizon_days), bool(crn)
 

@@ -893,7 +893,7 @@ class TrialResults:
         b = self.boundaries()
         zf = np.abs(self.z_looks) if self.spec.sides == 2 else self.spec.direction * self.z_looks
         cross = self.done & (zf >= b[None, None, :])
-        reject = cross.any(axis=2)
+        reject: np.ndarray = cross.any(axis=2)  # type: ignore[assignment]  # stubs: scalar if 1-D; cross is 3-D
         first = np.argmax(cross, axis=2)
         return reject, np.where(reject, first, self.looks - 1)
 
@@ -986,7 +986,8 @@ def _simulate(spec: TrialSpec, thetas: tuple[np.ndarray, np.ndarray], trials: in
     per_chunk = max(1, CHUNK_PATIENTS // n_max)
     previous = nb.get_num_threads()
     if threads is not None:
-        nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))
+        # numba.config defines NUMBA_NUM_THREADS dynamically (from the environment)
+        nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     try:
         for start in range(0, trials, per_chunk):
             stop = min(trials, start + per_chunk)
@@ -1236,6 +1237,7 @@ def _analytic(spec: TrialSpec, res: TrialResults, g: int) -> dict[str, Any]:
         out.update(p0=spec.p0, p1=p1, p1_source="spec" if spec.p1 is not None else "model",
                    rate_pooled=p_model)
         out["analytic_note"] = "single-stage exact binomial design (smallest n) for p0 and p1"
+        assert spec.p0 is not None  # parse_trial requires p0 for the binomial and simon tests
         if p1 is not None and math.isfinite(p1) and spec.p0 < p1 < 1.0:
             out["analytic_n"] = exact_binomial_design(spec.p0, p1, spec.alpha, spec.power).n
         else:
@@ -1263,6 +1265,7 @@ def _accrual_months(spec: TrialSpec, n: int) -> float:
 
 
 def _wu_n(spec: TrialSpec, hr: float) -> int | None:
+    assert spec.historical_hazard_per_day is not None  # parse_trial sets it for the logrank1 test
     median0 = math.log(2.0) / spec.historical_hazard_per_day / DAYS_PER_MONTH
     fu = spec.min_followup_days / DAYS_PER_MONTH
     n = 50
@@ -1293,6 +1296,7 @@ def _simon_block(spec: TrialSpec, seed: int, trials: int, threads: int | None, p
     response known before its dropout; the stage-1 decision waits for the stage-1
     patients' assessments)."""
     p1 = spec.p1 if spec.p1 is not None else p1_model
+    assert spec.p0 is not None  # parse_trial requires p0 for the simon test
     if not (math.isfinite(p1) and spec.p0 < p1 < 1.0):
         return {"design": None, "note": f"no Simon design: p1 = {p1:.3f} does not exceed p0 = {spec.p0}"}
     designs = simon_two_stage(spec.p0, p1, spec.alpha, spec.power)

@@ -61,8 +61,8 @@ def validate(targets: TargetSet, model: TargetModel, posterior: np.ndarray, draw
     pick = np.linspace(0, posterior.shape[0] - 1, draws).round().astype(int)  # spread over the sample
     stats: dict[str, list[np.ndarray]] = {t.target_id: [] for t in targets.targets}
     curves: dict[str, dict[str, list[np.ndarray]]] = {sid: {"os": [], "efs": []} for sid in targets.studies}
-    for k, row in enumerate(pick):
-        sims = model.simulate(posterior[row], patients=patients_per_draw, seed=_draw_seed(seed, k))
+    for k, draw_row in enumerate(pick):
+        sims = model.simulate(posterior[draw_row], patients=patients_per_draw, seed=_draw_seed(seed, k))
         for t in targets.targets:
             stats[t.target_id].append(statistic(t, sims[t.study_id], cohort_size(t, targets.studies[t.study_id])))
         for sid, p in sims.items():

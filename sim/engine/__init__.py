@@ -29,4 +29,4 @@ def _source_hash() -> str:
 
 if not os.environ.get("NUMBA_CACHE_DIR"):
     _base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cartsim" / "numba"
-    numba.config.CACHE_DIR = str(_base / _source_hash())
+    numba.config.CACHE_DIR = str(_base / _source_hash())  # type: ignore[attr-defined]  # set dynamically by numba

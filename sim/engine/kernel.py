@@ -272,7 +272,8 @@ def run_kernel(theta: np.ndarray, seed: int, n_patients: int, horizon_days: floa
     iout = np.empty((n_patients, N_INT), dtype=np.int8)
     previous = nb.get_num_threads()
     if threads is not None:
-        nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))
+        # numba.config defines NUMBA_NUM_THREADS dynamically (from the environment)
+        nb.set_num_threads(max(1, min(threads, nb.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     try:
         _simulate_range(theta, k0, k1, first_patient_id, float(horizon_days), fout, iout)
     finally:

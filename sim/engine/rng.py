@@ -56,7 +56,11 @@ def _mulhi64(typingctx, a, b):  # noqa: ARG001
 _MASK64 = (1 << 64) - 1
 
 
-def philox4x64(c0: int, c1: int, c2: int, c3: int, k0: int, k1: int) -> tuple[int, int, int, int]:
+_U64 = int | np.uint64  # plain Python ints (tests) or numpy uint64 (the engine)
+
+
+def philox4x64(c0: _U64, c1: _U64, c2: _U64, c3: _U64, k0: _U64, k1: _U64
+               ) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64]:
     """Philox4x64 with 10 rounds of the counter (c0..c3) under the key (k0, k1).
 
     This body is the plain-Python reference (exact integer arithmetic), used when the
@@ -85,7 +89,7 @@ def _philox4x64_compiled(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-@overload(philox4x64, jit_options={"cache": True})
+@overload(philox4x64, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]  # stubs omit "cache"
 def _philox4x64_overload(c0, c1, c2, c3, k0, k1):  # noqa: ARG001
     return _philox4x64_compiled
 

@@ -43,8 +43,11 @@ def write_calibrated(defaults_path: Path | str, out_path: Path | str, points: di
         pattern = re.compile(r"(^\[" + re.escape(name) + r"\]\n)value = [^\n]*\n", re.MULTILINE)
         if not pattern.search(text):
             raise ValueError(f"{defaults_path}: no value line for [{name}]")
-        text = pattern.sub(lambda m, v=value, n=name: f"{m.group(1)}# calibrated: {notes[n]}\n"
-                           f"value = {_toml_value(v)}\n", text, count=1)
+
+        def calibrated(m: re.Match[str], v: Any = value, n: str = name) -> str:
+            return f"{m.group(1)}# calibrated: {notes[n]}\nvalue = {_toml_value(v)}\n"
+
+        text = pattern.sub(calibrated, text, count=1)
     content = header.rstrip("\n") + "\n\n" + text
 
     def write(tmp: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, IntEnum
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -222,7 +223,11 @@ def _enum_members() -> dict[str, int]:
 
 
 #: offsets into theta, usable as constants inside numba-compiled code
-P = IntEnum("P", _enum_members())  # type: ignore[misc]
+if TYPE_CHECKING:
+    # built from the registry at runtime, so its members are unknown to a type checker
+    P: Any
+else:
+    P = IntEnum("P", _enum_members())
 
 
 def theta_labels() -> list[str]:

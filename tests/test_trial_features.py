@@ -148,6 +148,77 @@ def test_type_one_error_group_sequential(base, null_os):
     assert sum(stop) == pytest.approx(res.power[0])
 
 
+def test_type_one_error_when_trials_end_short_of_d(base, null_os):
+    # D = 66 deaths with follow-up capped 120 days after the last randomisation: about
+    # half the trials end short of D. Each trial's boundaries are recomputed at the
+    # events it observed, its final look spending the alpha left, so the overall
+    # rejection rate stays at 0.05 (4 SE = 0.016).
+    spec = _null_survival(base, follow_up={"rule": "events", "events": 66, "max_followup_days": 120.0},
+                          interim={"fractions": [1 / 3, 2 / 3]}, analysis={"test": "logrank"})
+    res = dataclasses.replace(null_os, spec=spec).analyse([150])
+    assert 0.3 < res.reached.mean() < 0.7
+    assert abs(res.power[0] - 0.05) < 4 * SE_NULL, res.power[0]
+    b, a = res.look_boundaries
+    assert np.all(a == -np.inf)
+    planned = res.boundaries()
+    short = np.flatnonzero(~res.reached[:, 0])
+    for k in short[:20]:  # each trial's boundaries are the plan's at its own event counts
+        looks = np.flatnonzero(res.done[k, 0])
+        ev = res.counts_looks[k, 0, looks, 0] + res.counts_looks[k, 0, looks, 2]
+        assert ev[-1] < 66
+        np.testing.assert_array_equal(b[k, 0, looks], res.plan.bounds(ev)[0])
+        if looks.size == 3:  # a short final look gets a lower boundary than planned
+            assert b[k, 0, 2] < planned[2]
+    full = np.flatnonzero(res.reached[:, 0] & res.done[:, 0].all(axis=1))
+    np.testing.assert_allclose(b[full, 0], np.broadcast_to(planned, (full.size, 3)), atol=1e-12)
+
+
+def test_futility_is_non_binding_and_stops_half_the_null_trials(base, null_os):
+    # one interim at 30 of 60 deaths with a fixed futility bound z = 0 (stop unless the
+    # experimental arm is ahead): under H0 the statistic is near N(0, 1), so about half
+    # the trials stop at the interim (binomial SE 0.009 at 3000 trials; 4 SE). The
+    # efficacy boundaries ignore futility, so the trials rejecting with futility are a
+    # subset of those rejecting without it.
+    with_f = _null_survival(base, follow_up={"rule": "events", "events": 60, "max_followup_days": 3000.0},
+                            interim={"fractions": [0.5], "futility_z": [0.0]}, analysis={"test": "logrank"})
+    without = dataclasses.replace(with_f, futility_z=())
+    rf = dataclasses.replace(null_os, spec=with_f).analyse([150])
+    r0 = dataclasses.replace(null_os, spec=without).analyse([150])
+    assert rf.reached.all()
+    assert abs(rf.futility_stop[:, 0].mean() - 0.5) < 4 * math.sqrt(0.25 / K_NULL)
+    assert not np.any(rf.reject[:, 0] & ~r0.reject[:, 0])
+    assert not np.any(rf.reject & rf.futility_stop)
+    assert rf.power[0] <= r0.power[0]
+    # trials stopped for futility end at the interim with the favourable z at or below 0
+    stopped = rf.futility_stop[:, 0]
+    assert np.all(rf.stop_look[stopped, 0] == 0)
+    assert np.all(-rf.z[stopped, 0] <= 0.0)
+    np.testing.assert_array_equal(rf.events[stopped, 0], 30)
+
+
+def test_beta_spending_futility_under_the_models_alternative(base):
+    # tandem vs CD19 (model HR about 0.81) with beta spending at the design HR 0.8: the
+    # simulated futility stops at the interim match the analytic probability under the
+    # design alternative (0.070 at half of D = 300; simulated 0.065) within 4 binomial SE
+    # at 1,000 trials (0.032) plus 0.04 for the model's non-proportional hazards and HR
+    # away from 0.8; under H0 the same bound stops 0.46 of the trials, so a sign error
+    # in the favourable statistic would fail.
+    spec = _spec(base, "event_driven_os_interims", grid={"n": [700]},
+                 follow_up={"rule": "events", "events": 300, "max_followup_days": 1826.25},
+                 interim={"fractions": [0.5], "futility": "obf", "futility_hr": 0.8})
+    pc = tr.power_curve(spec, trials=1000, seed=6)
+    oc = pc.extra["interim"]["operating_characteristics"]
+    sim_f = pc.grid[0]["futility_probability"][0]
+    ana_f = oc["design_alternative"]["futility"][0]
+    assert abs(sim_f - ana_f) < 4 * math.sqrt(ana_f * (1 - ana_f) / 1000) + 0.04, (sim_f, ana_f)
+    assert oc["h0"]["futility"][0] > 0.4
+    # the analytic power under the design alternative (0.485) is near the simulated one
+    # (0.46): 4 SE (0.063) plus 0.04 for the model's hazards
+    assert abs(pc.grid[0]["power"] - oc["design_alternative"]["reject_total"]) < 4 * pc.grid[0]["se"] + 0.04
+    assert pc.grid[0]["futility_probability"][1] == 0.0  # no futility at the final analysis
+    assert sum(pc.grid[0]["stop_probability"]) == pytest.approx(pc.grid[0]["power"])
+
+
 @pytest.fixture(scope="module")
 def null_cr(base):
     spec = _spec(base, "two_arm_cr_rate_tandem_vs_cd19", arms={"control": SAME, "experimental": SAME},
@@ -317,6 +388,16 @@ def test_assurance_source(base, monkeypatch):
     ("event_driven_os_interims", {"interim": {"fractions": [1.2]}}, "interim.fractions"),
     ("event_driven_os_interims", {"interim": {"fractions": [0.5], "spending": "haybittle"}}, "interim.spending"),
     ("two_arm_tandem_vs_cd19", {"interim": {"fractions": [0.5]}}, "interim"),
+    ("event_driven_os_interims", {"interim": {"fractions": [0.5], "futility": "obf"}}, "interim.futility_hr"),
+    ("event_driven_os_interims", {"interim": {"fractions": [0.5], "futility": "obf", "futility_hr": 1.2}},
+     "interim.futility_hr"),
+    ("event_driven_os_interims", {"interim": {"fractions": [0.5], "futility": "linear", "futility_hr": 0.8}},
+     "interim.futility"),
+    ("event_driven_os_interims", {"interim": {"fractions": [0.5], "futility_hr": 0.8}}, "interim.futility_hr"),
+    ("event_driven_os_interims", {"interim": {"fractions": [0.3, 0.6], "futility_z": [0.0]}}, "interim.futility_z"),
+    ("event_driven_os_interims", {"interim": {"fractions": [0.5], "futility_z": [0.0], "futility": "obf"}},
+     "interim.futility_z"),
+    ("event_driven_os_interims", {"interim": {"fractions": [0.5], "futilty": "obf"}}, "interim.futilty"),
     ("two_arm_cr_rate_tandem_vs_cd19", {"follow_up": {"rule": "events", "events": 10, "max_followup_days": 9.0}},
      "follow_up.rule"),
     ("single_arm_cr_rate", {"analysis": {"p1": 0.5}}, "analysis.p1"),

@@ -49,12 +49,20 @@ How one simulated trial is built (every random number has an address, DESIGN.md 
   having reached D. Duration = first randomisation to cut-off.
 * Interim analyses (``[interim] fractions``, rule ``events`` only) at ``ceil(f D)``
   events, each at the calendar day of that event (a look whose event count is never
-  reached is skipped); efficacy boundaries from Lan-DeMets spending at the planned
-  information fractions ``ceil(f D) / D`` (``sim.analysis.spending``). A trial stops at
-  the first look whose statistic crosses its boundary in the favourable direction
-  (two-sided: ``|z|`` against the boundary for alpha / 2). Boundaries are not
-  recomputed when a trial ends with fewer than D events (the planned final boundary
-  is used).
+  reached is skipped); efficacy boundaries from Lan-DeMets alpha spending
+  (``sim.analysis.spending.SequentialPlan``), recomputed for every simulated trial at
+  the events it observed at its looks: interim k spends ``alpha(d_k / D)``, the final
+  analysis whatever is left, so a trial that ends short of D keeps level alpha. A
+  trial stops at the first look whose statistic crosses its boundary (two-sided:
+  ``|z|`` against the boundary for alpha / 2 per side; the small chance of crossing the
+  opposite side first is ignored, as in the usual symmetric design).
+* Optional non-binding futility at the interims: ``futility`` (beta spending, "obf" or
+  "pocock", with beta = 1 - power under the design hazard ratio ``futility_hr``) or
+  ``futility_z`` (fixed thresholds). A trial whose favourable statistic is at or
+  below the bound stops without rejecting; the efficacy boundaries ignore futility, so
+  the type I error can only fall. The analytic D beside the simulation
+  (``analytic_events_group_sequential``) inflates Schoenfeld's D for the efficacy
+  looks only.
 
 Tests (all computed in compiled code for every trial and size at once)
 ---------------------------------------------------------------------
@@ -95,7 +103,7 @@ from sim.analysis.designs import (
     two_proportions_n,
 )
 from sim.analysis.outcomes import DAYS_PER_MONTH
-from sim.analysis.spending import SPENDING, boundaries, crossing_probabilities
+from sim.analysis.spending import SPENDING, SequentialPlan, boundaries, crossing_probabilities, exit_probabilities
 from sim.engine.kernel import N_FLOAT, N_INT, simulate_patient
 from sim.engine.rng import make_key, patient_key, uniform
 from sim.model.errors import InputError, unknown_key_error
@@ -132,7 +140,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "follow_up": ("rule", "min_followup_days", "cutoff_days", "events", "max_followup_days"),
     "analysis": ("endpoint", "test", "sides", "alpha", "power", "p0", "p1", "simon", "historical_median_months",
                  "historical_landmark_months", "historical_survival"),
-    "interim": ("fractions", "spending"),
+    "interim": ("fractions", "spending", "futility", "futility_hr", "futility_z"),
     "grid": ("n",),
     "run": ("trials", "seed"),
 }
@@ -191,6 +199,9 @@ class TrialSpec:
     max_followup_days: float = 0.0
     interim_fractions: tuple[float, ...] = ()
     spending: str = "obf"
+    futility: str | None = None  # beta-spending function of the non-binding futility boundary
+    futility_hr: float | None = None  # the design alternative that beta spending protects
+    futility_z: tuple[float, ...] = ()  # or fixed futility thresholds, one per interim
     p0: float | None = None
     p1: float | None = None  # None: from the model (the simulated rate)
     simon: str = "optimal"
@@ -243,6 +254,35 @@ def _check_keys(table: Any, section: str, allowed: tuple[str, ...], file: str) -
         if key not in allowed:
             raise unknown_key_error(file, f"{section}.{key}", [f"{section}.{k}" for k in allowed])
     return table
+
+
+def _parse_futility(interim: dict[str, Any], looks: int, file: str) -> dict[str, Any]:
+    """Non-binding futility: beta spending under a stated hazard ratio, or fixed z
+    thresholds on the favourable scale (one per interim look)."""
+    out: dict[str, Any] = {}
+    kind, hr, zs = interim.get("futility"), interim.get("futility_hr"), interim.get("futility_z")
+    if zs is not None:
+        if kind is not None or hr is not None:
+            raise InputError(file, "interim.futility_z", "give either fixed thresholds or beta spending, not both",
+                             "futility_z, or futility with futility_hr")
+        if not isinstance(zs, list) or len(zs) != looks or not all(_number(z) for z in zs):
+            raise InputError(file, "interim.futility_z", f"expected {looks} finite z values (one per interim "
+                             f"look), got {zs!r}", "e.g. [0.0] for one interim: stop if the experimental arm "
+                             "is not ahead")
+        out["futility_z"] = tuple(float(z) for z in zs)
+        return out
+    if kind is None:
+        if hr is not None:
+            raise InputError(file, "interim.futility_hr", "given without a futility spending function",
+                             f"futility = one of {', '.join(SPENDING)}")
+        return out
+    out["futility"] = _choice(kind, "interim.futility", SPENDING, file)
+    value = float(hr) if hr is not None and _number(hr) else math.nan
+    if not 0.0 < value < 1.0:
+        raise InputError(file, "interim.futility_hr", f"expected the design hazard ratio strictly between 0 and 1, "
+                         f"got {hr!r}", "0 < futility_hr < 1 (beta spending protects power at this ratio)")
+    out["futility_hr"] = value
+    return out
 
 
 def _choice(value: Any, key: str, allowed: tuple[str, ...], file: str) -> str:
@@ -452,6 +492,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
                              f"{looks} events, which do not increase strictly", "fewer looks or more events")
         extra["interim_fractions"] = tuple(float(f) for f in fr)
         extra["spending"] = _choice(interim.get("spending", "obf"), "interim.spending", SPENDING, file)
+        extra.update(_parse_futility(interim, len(fr), file))
 
     grid = doc.get("grid", {}).get("n", [])
     if not isinstance(grid, list) or not grid:
@@ -871,31 +912,68 @@ class TrialResults:
         return self.z_looks.shape[2]
 
     @cached_property
-    def _bounds(self) -> np.ndarray:
-        spec = self.spec
-        if self.looks == 1:
-            return np.array([math.nan])
-        ev = np.asarray(spec.look_events(), float)
-        return boundaries(ev / ev[-1], spec.alpha / spec.sides, spec.spending).z
+    def plan(self) -> SequentialPlan | None:
+        """The group-sequential plan (None without interim looks)."""
+        return sequential_plan(self.spec) if self.looks > 1 else None
 
     def boundaries(self) -> np.ndarray:
-        """Efficacy boundaries on the favourable-z scale, one per look."""
-        return self._bounds
+        """Planned efficacy boundaries on the favourable-z scale, one per look (at the
+        planned event counts; each trial's own are recomputed at its observed events)."""
+        if self.plan is None:
+            return np.array([math.nan])
+        return self.plan.bounds(self.spec.look_events())[0]
+
+    def futility_boundaries(self) -> np.ndarray:
+        """Planned futility boundaries (favourable z; -inf: none), one per look."""
+        if self.plan is None:
+            return np.array([-math.inf])
+        return self.plan.bounds(self.spec.look_events())[1]
 
     @cached_property
-    def _stopping(self) -> tuple[np.ndarray, np.ndarray]:
+    def look_boundaries(self) -> tuple[np.ndarray, np.ndarray]:
+        """(efficacy, futility) boundary of every trial, size and look, recomputed at the
+        events each trial observed at its looks (inf / -inf where a look did not happen)."""
+        assert self.plan is not None
+        K, G, L = self.z_looks.shape
+        info = (self.counts_looks[..., 0] + self.counts_looks[..., 2]).astype(np.float64)
+        rows = np.where(self.done, info, -1.0).reshape(-1, L)
+        uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+        b = np.full(uniq.shape, math.inf)
+        a = np.full(uniq.shape, -math.inf)
+        for u, row in enumerate(uniq):
+            at = np.flatnonzero(row >= 0.0)
+            b[u, at], a[u, at] = self.plan.bounds(row[at])
+        inverse = inverse.reshape(-1)
+        return b[inverse].reshape(K, G, L), a[inverse].reshape(K, G, L)
+
+    @cached_property
+    def _stopping(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._stop()
 
-    def _stop(self) -> tuple[np.ndarray, np.ndarray]:
-        """(reject, look index at which each trial ends)."""
+    def _stop(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(reject, look index at which each trial ends, stopped for futility)."""
         if self.looks == 1:
-            return self.p_looks[:, :, 0] < self.alpha, np.zeros(self.z_looks.shape[:2], np.int64)
-        b = self.boundaries()
-        zf = np.abs(self.z_looks) if self.spec.sides == 2 else self.spec.direction * self.z_looks
-        cross = self.done & (zf >= b[None, None, :])
-        reject: np.ndarray = cross.any(axis=2)  # type: ignore[assignment]  # stubs: scalar if 1-D; cross is 3-D
-        first = np.argmax(cross, axis=2)
-        return reject, np.where(reject, first, self.looks - 1)
+            none = np.zeros(self.z_looks.shape[:2], np.int64)
+            return self.p_looks[:, :, 0] < self.alpha, none, none.astype(np.bool_)
+        b, a = self.look_boundaries
+        favourable = self.spec.direction * self.z_looks
+        zf = np.abs(self.z_looks) if self.spec.sides == 2 else favourable
+        cross = self.done & (zf >= b)
+        # futility: an interim whose favourable statistic is at or below its bound (and
+        # does not cross for efficacy) ends the trial without rejection
+        futile = self.done & ~cross & (favourable <= a)
+        stop = cross | futile
+        any_stop = stop.any(axis=2)
+        first = np.where(any_stop, np.argmax(stop, axis=2), self.looks - 1)
+        at = first[:, :, None]
+        reject = np.take_along_axis(cross, at, axis=2)[:, :, 0] & any_stop
+        futility = np.take_along_axis(futile, at, axis=2)[:, :, 0] & any_stop
+        return reject, first, futility
+
+    @property
+    def futility_stop(self) -> np.ndarray:
+        """Trials (axis 0) at each size that stopped at an interim for futility."""
+        return self._stopping[2]
 
     @property
     def reject(self) -> np.ndarray:
@@ -949,6 +1027,19 @@ class TrialResults:
     @property
     def power(self) -> np.ndarray:
         return self.reject.mean(axis=0)
+
+
+def sequential_plan(spec: TrialSpec) -> SequentialPlan:
+    """Lan-DeMets plan of an event-driven spec with interims: efficacy at one-sided
+    alpha / sides; futility beta = 1 - power under ``futility_hr``, whose drift per
+    sqrt(event) is ``-log(HR) sqrt(p (1 - p))`` for two arms with allocation share p
+    (Schoenfeld 1981) and ``-log(HR)`` for the one-sample log-rank."""
+    drift = 0.0
+    if spec.futility_hr is not None:
+        p = spec.p_experimental
+        drift = -math.log(spec.futility_hr) * (1.0 if spec.design == "single_arm" else math.sqrt(p * (1.0 - p)))
+    return SequentialPlan(float(spec.events), spec.alpha / spec.sides, spec.spending, futility=spec.futility,
+                          beta=1.0 - spec.power, drift_per_sqrt_info=drift, futility_z=spec.futility_z)
 
 
 def _rates_per_day(spec: TrialSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -1112,6 +1203,9 @@ def _row(res: TrialResults, g: int) -> dict[str, Any]:
     if res.looks > 1:
         reject, look = res.reject[:, g], res.stop_look[:, g]
         row["stop_probability"] = [float(np.mean(reject & (look == j))) for j in range(res.looks)]
+        if res.plan is not None and (res.plan.futility or res.plan.futility_z):
+            fut = res.futility_stop[:, g]
+            row["futility_probability"] = [float(np.mean(fut & (look == j))) for j in range(res.looks)]
         row["look_happened"] = [float(res.done[:, g, j].mean()) for j in range(res.looks)]
     return row
 
@@ -1278,6 +1372,38 @@ def _wu_n(spec: TrialSpec, hr: float) -> int | None:
     return n
 
 
+def _interim_block(spec: TrialSpec, res: TrialResults, b: np.ndarray) -> dict[str, Any]:
+    """The planned group-sequential design and its analytic operating characteristics
+    (canonical joint normal at the planned event counts): per look, the probability of
+    stopping for efficacy and for futility under H0 and under the design alternative."""
+    ev = spec.look_events()
+    out: dict[str, Any] = {
+        "fractions": list(spec.interim_fractions), "spending": spec.spending, "look_events": list(ev),
+        "boundaries_z": [float(x) for x in b], "nominal_p_one_sided": [0.5 * math.erfc(v / math.sqrt(2.0)) for v in b],
+        "boundaries_note": "planned, at the planned event counts; every simulated trial's boundaries are "
+                           "recomputed at the events it observed at its looks, its final look spending the alpha "
+                           "left"}
+    if spec.futility is None and not spec.futility_z:
+        return out
+    a = res.futility_boundaries()
+    plan = res.plan
+    assert plan is not None
+    out.update(futility=spec.futility or "fixed z", futility_hr=spec.futility_hr, futility_binding=False,
+               futility_z=[None if not math.isfinite(x) else float(x) for x in a])
+    info = np.asarray(ev, float)
+    oc: dict[str, Any] = {}
+    cases = [("h0", 0.0)] + ([("design_alternative", plan.drift_per_sqrt_info)] if spec.futility_hr else [])
+    for label, drift in cases:
+        up, down = exit_probabilities(info, b, a, drift)
+        cont = 1.0 - np.concatenate([[0.0], np.cumsum(up + down)[:-1]])  # P(the trial reaches look k)
+        oc[label] = {"efficacy": [float(x) for x in up], "futility": [float(x) for x in down],
+                     "reject_total": float(up.sum()),
+                     "expected_events": float(np.sum(info * (up + down)) + info[-1] * (1.0 - np.sum(up + down))),
+                     "reach_look": [float(x) for x in cont]}
+    out["operating_characteristics"] = oc
+    return out
+
+
 def inflation_factor(t: np.ndarray, alpha: float, power: float, kind: str) -> float:
     """Maximum information of the group-sequential design relative to the fixed design
     with the same power (the drift solving sum of crossing probabilities = power)."""
@@ -1346,9 +1472,7 @@ def power_curve(spec: TrialSpec, trials: int | None = None, seed: int | None = N
     extra["follow_up_rule"] = spec.followup_rule
     if res.looks > 1:
         b = res.boundaries()
-        extra["interim"] = {"fractions": list(spec.interim_fractions), "spending": spec.spending,
-                            "look_events": list(spec.look_events()), "boundaries_z": [float(x) for x in b],
-                            "nominal_p_one_sided": [0.5 * math.erfc(v / math.sqrt(2.0)) for v in b]}
+        extra["interim"] = _interim_block(spec, res, b)
     if spec.test == "simon":
         extra["simon"] = _simon_block(spec, sim.seed, sim.trials, threads,
                                       extra.get("rate_pooled", math.nan))

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sim import api_calibration as api
-from sim.commands.common import check_out_dir, err
+from sim.commands.common import check_out_dir, err, stdout_console
 
 
 def register(app: typer.Typer) -> None:
@@ -70,7 +69,7 @@ def calibrate(
         table.add_column(col, justify="right" if col != "parameter" else "left")
     for p in summary["parameters"]:
         table.add_row(p["parameter"], f"{p['median']:.4g}", f"{p['low']:.4g} - {p['high']:.4g}")
-    console = Console()
+    console = stdout_console()
     console.print(table)
     console.print(f"wrote {summary['posterior']} and {summary['calibrated']}; "
                   f"{len(summary['prior_only'])} parameters keep their external priors")
@@ -119,7 +118,7 @@ def validate(
         table.add_row(r["id"], r["metric"], _fmt(r["reported"], r["metric"]),
                       _fmt(r["predicted_median"], r["metric"]), f"{lo} - {hi}",
                       "yes" if r["inside"] else "[red]NO[/red]")
-    console = Console()
+    console = stdout_console()
     console.print(table)
     console.print(f"{payload['inside']}/{payload['quantitative_targets']} quantitative targets inside their 95% "
                   f"predictive interval ({100 * payload['inside_fraction']:.0f}%); qualitative statements "

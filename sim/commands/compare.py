@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sim.analysis.compare import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, CompareResult, compare
-from sim.commands.common import check_out_dir, err, progress_bar
+from sim.commands.common import check_out_dir, err, progress_bar, stdout_console
 from sim.io.files import write_json
 from sim.model.errors import InputError
 
@@ -101,7 +100,7 @@ def compare_command(
     if json_out:
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
         return
-    console = Console()
+    console = stdout_console()
     for k in range(1, len(result.scenarios)):
         console.print(_table(result, k))
     console.print(f"CI method: rates and means by the delta method on paired patients; survival outcomes by a paired "

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sim import api
-from sim.commands.common import check_out_dir, days, err, pct, progress_bar
+from sim.commands.common import check_out_dir, days, err, pct, progress_bar, stdout_console
 from sim.model.errors import InputError
 
 
@@ -118,7 +117,7 @@ def run(
     if json_out:
         sys.stdout.write(json.dumps(result.summary, allow_nan=False) + "\n")
         return
-    console = Console()
+    console = stdout_console()
     console.print(_summary_table(result.summary))
     if "resources" in result.summary:
         console.print(_resource_table(result.summary["resources"]))

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sim import api_sweep
 from sim.analysis import sensitivity as sens
 from sim.analysis.sweep_outcomes import OUTCOMES
 from sim.analysis.sweep_runner import CHUNK_SETS
-from sim.commands.common import err, progress_bar
+from sim.commands.common import err, progress_bar, stdout_console
 from sim.io.chunks import ChunkStore
 
 sweep_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -100,7 +99,7 @@ def _fmt(x: float | None, digits: int = 4) -> str:
 
 
 def _print(kind: str, s: dict[str, Any]) -> None:
-    console = Console()
+    console = stdout_console()
     head = (f"cartsim sweep {kind}: {s['scenario']}, {s['sets']:,} parameter sets x {s['patients']:,} patients "
             f"(seed {s['seed']}, {'common random numbers' if s['crn'] else 'independent streams'})")
     if kind == "oneway":

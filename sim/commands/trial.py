@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import TaskID
 from rich.table import Table
 
 from sim import api
-from sim.commands.common import check_out_dir, err, progress_bar
+from sim.commands.common import check_out_dir, err, progress_bar, stdout_console
 from sim.io.files import write_json
 
 
@@ -72,7 +71,10 @@ def _print_power(curve: dict) -> None:
     looks = len(curve["grid"][0].get("stop_probability", []))
     if events_rule:
         cols.append("D reached")
-    cols += [f"stop at look {j + 1}" for j in range(looks)]
+    cols += [f"efficacy at look {j + 1}" for j in range(looks)]
+    futility = "futility_probability" in curve["grid"][0]
+    if futility:  # no futility stop at the final look
+        cols += [f"futility at look {j + 1}" for j in range(looks - 1)]
     for col in cols:
         table.add_column(col, justify="right")
     for g in curve["grid"]:
@@ -81,8 +83,10 @@ def _print_power(curve: dict) -> None:
         if events_rule:
             row.append(f"{g['events_reached']:.3f}")
         row += [f"{x:.3f}" for x in g.get("stop_probability", [])]
+        if futility:
+            row += [f"{x:.3f}" for x in g["futility_probability"][:-1]]
         table.add_row(*row)
-    console = Console()
+    console = stdout_console()
     console.print(table)
     mc = curve.get("n_required_mc", {})
     band = ""
@@ -105,7 +109,18 @@ def _print_power(curve: dict) -> None:
         it = curve["interim"]
         bounds = ", ".join(f"{e} events: z >= {b:.3f}" for e, b in zip(it["look_events"], it["boundaries_z"],
                                                                        strict=True))
-        console.print(f"efficacy boundaries ({it['spending']} spending): {bounds}")
+        console.print(f"efficacy boundaries ({it['spending']} spending, planned; recomputed per trial at its "
+                      f"observed events): {bounds}")
+        if it.get("futility_z"):
+            how = (f"{it['futility']} beta spending at HR {it['futility_hr']}" if it.get("futility_hr")
+                   else "fixed z")
+            fut = ", ".join(f"{e} events: z <= {a:.3f}" for e, a in zip(it["look_events"], it["futility_z"],
+                                                                        strict=True) if a is not None)
+            console.print(f"futility boundaries (non-binding, {how}): {fut}")
+            for label, oc in it.get("operating_characteristics", {}).items():
+                name = "under H0" if label == "h0" else f"at the design HR {it['futility_hr']}"
+                console.print(f"  analytic {name}: reject {oc['reject_total']:.3f}, stop for futility "
+                              f"{sum(oc['futility']):.3f}, expected events {oc['expected_events']:.0f}")
     if curve.get("simon"):
         sm = curve["simon"]
         if sm.get("r1") is not None:
@@ -145,4 +160,4 @@ def simon(
     s = result["single_stage"]
     table.add_row("single stage", "-", f"{s['r']}/{s['n']}", f"{s['n']}", "-", f"{s['alpha']:.4f}",
                   f"{s['power']:.4f}")
-    Console().print(table)
+    stdout_console().print(table)

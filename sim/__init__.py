@@ -16,7 +16,7 @@ from sim.api import (
     with_overrides,
     write_outputs,
 )
-from sim.api_calibration import calibrate, validate
+from sim.api_calibration import calibrate, posterior_learning, validate
 from sim.api_sweep import sweep
 from sim.io.files import load_scenario
 from sim.model.errors import InputError
@@ -31,6 +31,7 @@ __all__ = [
     "compare",
     "load_scenario",
     "patient_table",
+    "posterior_learning",
     "power",
     "run",
     "simon",

@@ -19,6 +19,7 @@ import numpy as np
 
 from sim.analysis.calibration import CALIBRATED, CalibrationResult, PriorTransform, TargetModel
 from sim.analysis.calibration import calibrate as _calibrate
+from sim.analysis.identifiability import Learning, learning, prior_draws
 from sim.analysis.targets import TargetSet, load_targets
 from sim.analysis.validation import ValidationResult
 from sim.analysis.validation import validate as _validate
@@ -142,6 +143,27 @@ def validate(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEF
     values = posterior_slots(posterior, transform)
     model = TargetModel(target_set, transform, patients_per_draw, seed, threads)
     return _validate(target_set, model, values, draws, patients_per_draw, seed, progress), target_set
+
+
+@dataclass
+class PosteriorLearning:
+    """Prior against posterior for the calibrated slots (``sim.analysis.identifiability``),
+    with the draws behind it (for the figure)."""
+
+    learning: Learning
+    prior: np.ndarray
+    posterior: np.ndarray
+
+
+def posterior_learning(posterior: Path | str | None = None, seed: int = DEFAULT_SEED) -> PosteriorLearning:
+    """What the abstracts taught each calibrated parameter: prior and posterior medians and
+    95% intervals, the interval ratio and shift on the prior's quantile scale, and the
+    moderate-or-strong posterior correlations (``posterior`` default:
+    params/posterior.parquet)."""
+    transform = PriorTransform(load_parameter_set(DEFAULTS_PATH))
+    values = posterior_slots(posterior, transform)
+    prior = prior_draws(transform, seed=seed)
+    return PosteriorLearning(learning(transform.labels, prior, values), prior, values)
 
 
 def write_validation(result: ValidationResult, path: Path | str) -> Path:

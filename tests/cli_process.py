@@ -3,6 +3,7 @@ nothing on stdout, exactly one ``cartsim: error:`` line on stderr, no traceback.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,12 @@ from pathlib import Path
 TIMEOUT_S = 600  # generous: a cold numba cache costs ~40-60 s of compilation per process
 
 
-def cartsim(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
+def cartsim(*args: object, cwd: Path, columns: int | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``cartsim args``; ``columns`` sets the table width (COLUMNS; pytest's own
+    terminal width is otherwise inherited)."""
+    env = None if columns is None else {**os.environ, "COLUMNS": str(columns)}
     return subprocess.run([sys.executable, "-m", "sim.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=TIMEOUT_S, check=False)
+                          text=True, timeout=TIMEOUT_S, check=False, env=env)
 
 
 def describe(proc: subprocess.CompletedProcess[str]) -> str:

@@ -23,6 +23,21 @@ def test_validate_json_has_the_issue_keys_and_writes_the_figure(tmp_path: Path) 
                             "predicted_high", "inside"}
     assert (tmp_path / "v" / "validation.png").read_bytes()[:8] == PNG_MAGIC
     assert json.loads((tmp_path / "v" / "validation.json").read_text()) == out
+    # what the abstracts taught: one row per calibrated slot of the committed posterior
+    learned = out["learning"]
+    assert len(learned["parameters"]) == 26
+    assert {"parameter", "prior_median", "posterior_median", "interval_ratio", "shift", "prior_dominated"} <= set(
+        learned["parameters"][0])
+    assert (tmp_path / "v" / "posterior.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_validate_table_prints_vector_slots_with_their_element(tmp_path: Path) -> None:
+    # rich would swallow "[g0]" as markup if the labels were not escaped
+    proc = cartsim("validate", "--draws", "5", "--patients", "200", "--out", tmp_path / "v", cwd=tmp_path, columns=200)
+    assert proc.returncode == 0, describe(proc)
+    for g in range(5):
+        assert f"crs.grade_probs[g{g}]" in proc.stdout
+    assert "prior-dominated" in proc.stdout
 
 
 def test_validate_bad_input_is_one_line(tmp_path: Path) -> None:

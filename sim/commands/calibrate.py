@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sim import api_calibration as api
 from sim.commands.common import check_out_dir, err, stdout_console
+from sim.io.files import write_json
 
 
 def register(app: typer.Typer) -> None:
@@ -68,7 +71,7 @@ def calibrate(
     for col in ("parameter", "posterior median", "95% interval"):
         table.add_column(col, justify="right" if col != "parameter" else "left")
     for p in summary["parameters"]:
-        table.add_row(p["parameter"], f"{p['median']:.4g}", f"{p['low']:.4g} - {p['high']:.4g}")
+        table.add_row(escape(p["parameter"]), f"{p['median']:.4g}", f"{p['low']:.4g} - {p['high']:.4g}")
     console = stdout_console()
     console.print(table)
     console.print(f"wrote {summary['posterior']} and {summary['calibrated']}; "
@@ -92,20 +95,23 @@ def validate(
     posterior: Annotated[Path | None, typer.Option(help="posterior sample (default params/posterior.parquet)")] = None,
     targets: Annotated[Path | None, typer.Option(help="targets file (default params/targets.toml)")] = None,
     threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
-    out: Annotated[Path, typer.Option(help="output folder (validation.json, validation.png)")] = Path(
+    out: Annotated[Path, typer.Option(help="output folder (validation.json, validation.png, posterior.png)")] = Path(
         "cartsim_output"),
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
 ) -> None:
     """Posterior-predictive check of every target for a cohort of the study's size and follow-up."""
-    from sim.report.validation_figure import validation_figure  # noqa: PLC0415 - matplotlib only when needed
+    from sim.report.posterior_figure import posterior_figure  # noqa: PLC0415 - matplotlib only when needed
+    from sim.report.validation_figure import validation_figure  # noqa: PLC0415
 
     check_out_dir(out)
     result, target_set = _with_bar("draws", "validating", lambda tick: api.validate(
         draws=draws, patients_per_draw=patients, seed=seed, posterior=posterior, targets=targets, threads=threads,
         progress=tick))
-    api.write_validation(result, out / "validation.json")
+    taught = api.posterior_learning(posterior, seed=seed)
+    payload = {**result.to_json(), "learning": taught.learning.to_json()}
+    write_json(out / "validation.json", payload)
     validation_figure(result, target_set, out / "validation.png")
-    payload = result.to_json()
+    posterior_figure(taught.learning, taught.prior, taught.posterior, out / "posterior.png")
     if json_out:
         sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
         return
@@ -122,5 +128,27 @@ def validate(
     console.print(table)
     console.print(f"{payload['inside']}/{payload['quantitative_targets']} quantitative targets inside their 95% "
                   f"predictive interval ({100 * payload['inside_fraction']:.0f}%); qualitative statements "
-                  f"reproducible: {payload['qualitative_inside']}/{payload['qualitative_targets']}. "
-                  f"Wrote {out / 'validation.json'} and {out / 'validation.png'}")
+                  f"reproducible: {payload['qualitative_inside']}/{payload['qualitative_targets']}.")
+    _print_learning(console, payload["learning"])
+    console.print(f"Wrote {out / 'validation.json'}, {out / 'validation.png'} and {out / 'posterior.png'}")
+
+
+def _print_learning(console: Console, learned: dict[str, Any]) -> None:
+    """What the abstracts taught each calibrated parameter (prior against posterior)."""
+    table = Table(title="what the abstracts taught: prior against posterior of each calibrated parameter "
+                  "(interval ratio and shift on the prior's quantile scale)", title_justify="left")
+    for col in ("parameter", "prior median (95%)", "posterior median (95%)", "interval ratio", "shift (prior SD)"):
+        table.add_column(col, justify="left" if col == "parameter" else "right")
+    for p in learned["parameters"]:
+        ratio = f"{p['interval_ratio']:.2f}" + (" [red](prior)[/red]" if p["prior_dominated"] else "")
+        table.add_row(escape(p["parameter"]), f"{p['prior_median']:.3g} ({p['prior_low']:.3g}-{p['prior_high']:.3g})",
+                      f"{p['posterior_median']:.3g} ({p['posterior_low']:.3g}-{p['posterior_high']:.3g})",
+                      ratio, f"{p['shift']:+.2f}")
+    console.print(table)
+    dominated = sum(p["prior_dominated"] for p in learned["parameters"])
+    limit = learned["thresholds"]["reported_correlation"]
+    pairs = "; ".join(f"{escape(c['a'])} ~ {escape(c['b'])}: {c['spearman']:+.2f}"
+                      for c in learned["correlations"]) or "none"
+    console.print(f"{dominated} of {len(learned['parameters'])} calibrated slots are prior-dominated (posterior 95% "
+                  f"interval at least {learned['thresholds']['prior_dominated_interval_ratio']:.0%} of the prior's). "
+                  f"Posterior correlations with |rho| >= {limit}: {pairs}")

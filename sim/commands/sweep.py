@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from sim import api_sweep
@@ -109,12 +110,13 @@ def _print(kind: str, s: dict[str, Any]) -> None:
         for col in ("parameter", "low", "high", "outcome at low", "outcome at high", "swing"):
             table.add_column(col, justify="right")
         for r in t["factors"][:25]:
-            table.add_row(r["factor"], _fmt(r["low"]), _fmt(r["high"]),
+            table.add_row(escape(r["factor"]), _fmt(r["low"]), _fmt(r["high"]),
                           f"{_fmt(r['outcome_low'])} ± {_fmt(r['outcome_low_se'], 2)}",
                           f"{_fmt(r['outcome_high'])} ± {_fmt(r['outcome_high_se'], 2)}", _fmt(r["swing"], 3))
     elif kind == "twoway":
         g = s["twoway"]
-        table = Table(title=f"{head}\n{g['outcome']}: rows {g['factors'][0]}, columns {g['factors'][1]}",
+        table = Table(title=f"{head}\n{g['outcome']}: rows {escape(g['factors'][0])}, columns "
+                      f"{escape(g['factors'][1])}",
                       title_justify="left")
         table.add_column("")
         for v in g["values"][1]:
@@ -139,7 +141,7 @@ def _print(kind: str, s: dict[str, Any]) -> None:
         for col in cols:
             table.add_column(col.replace("_conf", " ±95%"), justify="right")
         for r in ind["indices"][:25]:
-            table.add_row(r["parameter"], *(_fmt(r[c], 3) for c in cols))
+            table.add_row(escape(r["parameter"]), *(_fmt(r[c], 3) for c in cols))
     console.print(table)
     rate = "" if s["patients_per_s"] is None else f" ({s['patients_per_s']:,.0f} patients/s)"
     resumed = f"; {s['resumed_chunks']} chunk(s) resumed" if s["resumed_chunks"] else ""

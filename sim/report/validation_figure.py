@@ -14,7 +14,7 @@ import numpy as np
 
 from sim.analysis.targets import TargetSet
 from sim.analysis.validation import CURVE_DAYS, ValidationResult
-from sim.io.files import atomic_write
+from sim.report import save_png
 
 COLOURS = {"os": "#1f77b4", "efs": "#d62728"}
 SURVIVAL_METRICS = {"os_at": "os", "efs_at": "efs", "lfs_at": "efs", "os_median": "os", "efs_median": "efs"}
@@ -76,14 +76,7 @@ def validation_figure(result: ValidationResult, targets: TargetSet, path: Path |
     fig.suptitle(f"cartsim validate: posterior predictive, {result.draws} posterior draws; "
                  f"{100 * result.inside_fraction:.0f}% of quantitative targets inside", fontsize=11)
     fig.tight_layout()
-
-    def write(tmp: Path) -> None:
-        fig.savefig(tmp, dpi=110, format="png")
-
-    try:
-        return atomic_write(path, write)
-    finally:
-        plt.close(fig)
+    return save_png(fig, path)
 
 
 def _quantile(curves: np.ndarray, q: float) -> np.ndarray:

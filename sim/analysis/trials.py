@@ -266,9 +266,10 @@ def _parse_futility(interim: dict[str, Any], looks: int, file: str) -> dict[str,
             raise InputError(file, "interim.futility_z", "give either fixed thresholds or beta spending, not both",
                              "futility_z, or futility with futility_hr")
         if not isinstance(zs, list) or len(zs) != looks or not all(_number(z) for z in zs):
-            raise InputError(file, "interim.futility_z", f"expected {looks} finite z values (one per interim "
-                             f"look), got {zs!r}", "e.g. [0.0] for one interim: stop if the experimental arm "
-                             "is not ahead")
+            plural = "s" if looks > 1 else ""
+            raise InputError(file, "interim.futility_z", f"expected {looks} finite z value{plural} (one per "
+                             f"interim look), got {zs!r}", "e.g. [0.0] for one interim: stop if the experimental "
+                             "arm is not ahead")
         out["futility_z"] = tuple(float(z) for z in zs)
         return out
     if kind is None:

@@ -35,7 +35,9 @@ def _summary_table(s: dict[str, Any]) -> Table:
         for m in (6, 12, 24):
             lo, hi = e[f"m{m}_ci"]
             table.add_row(f"{endpoint.upper()} at {m} months", pct(e[f"m{m}"]), f"{pct(lo)} - {pct(hi)}")
-        table.add_row(f"{endpoint.upper()} median", days(e["median_days"]), "")
+        ci = e.get("median_days_ci") or [None, None]
+        band = "" if ci[0] is None else f"{ci[0]:.0f} - {'not reached' if ci[1] is None else f'{ci[1]:.0f} d'}"
+        table.add_row(f"{endpoint.upper()} median", days(e["median_days"]), band)
     table.add_row("relapse (CIR) at 24 months, CR patients", pct(s["cir_m24"]), "")
     table.add_row("non-relapse mortality at 24 months, CR patients", pct(s["nrm_m24"]), "")
     table.add_row("OS at 12 months from decision to treat (ITT)", pct(s["itt"]["os"]["m12"]), "")

@@ -256,6 +256,30 @@ def test_type_one_error_proportions(base, null_cr, test):
     assert abs(res.power[0] - size) < 4 * math.sqrt(size * (1 - size) / K_NULL), (test, res.power[0], size)
 
 
+def test_rate_interim_type_one_error_and_cut_off(base, null_cr):
+    # CR rate, chi-square, one interim when half the patients are assessed (OBF-type
+    # spending, two-sided 0.05) and a fixed futility bound z = 0: identical arms, so the
+    # overall rejection rate stays at or below 0.05 + 4 SE (0.016) and the futility bound
+    # stops about half the trials (binomial SE 0.009; 4 SE) at the interim
+    spec = dataclasses.replace(null_cr.spec, interim_fractions=(0.5,), futility_z=(0.0,))
+    res = dataclasses.replace(null_cr, spec=spec).analyse([100])
+    assert res.rate_looks and res.done[:, 0, 0].all()
+    assert res.power[0] < 0.05 + 4 * SE_NULL
+    assert abs(res.futility_stop[:, 0].mean() - 0.5) < 4 * math.sqrt(0.25 / K_NULL)
+    # without futility the level is nominal (the chi-square z is near normal at n = 100)
+    plain = dataclasses.replace(null_cr, spec=dataclasses.replace(spec, futility_z=())).analyse([100])
+    assert abs(plain.power[0] - 0.05) < 4 * SE_NULL + 0.005  # + the chi-square's own excess at n = 100
+    # the interim falls on the day the 50th patient enters the denominator, which then
+    # holds exactly 50 patients (assessment days are continuous: no ties)
+    for k in range(20):
+        day = np.sort(null_cr.entry[k, :100] + null_cr.t_denominator[k, :100])[49]
+        assert res.duration_looks[k, 0, 0] == pytest.approx(day - null_cr.entry[k, 0], abs=1e-9)
+        assert res.counts_looks[k, 0, 0, 1] + res.counts_looks[k, 0, 0, 3] == 50
+    # boundaries are recomputed at the observed denominators against the planned n = 100
+    b, _ = res.look_boundaries
+    np.testing.assert_allclose(b[0, 0], tr.sequential_plan(spec, 100.0).bounds([50.0, 100.0])[0], atol=1e-12)
+
+
 def test_type_one_error_one_sample_logrank(base):
     # Single arm whose true survival IS the historical exponential curve (median 12
     # months): the trial machinery analyses synthetic event times. K = 4000, one-sided
@@ -388,6 +412,9 @@ def test_assurance_source(base, monkeypatch):
     ("event_driven_os_interims", {"interim": {"fractions": [1.2]}}, "interim.fractions"),
     ("event_driven_os_interims", {"interim": {"fractions": [0.5], "spending": "haybittle"}}, "interim.spending"),
     ("two_arm_tandem_vs_cd19", {"interim": {"fractions": [0.5]}}, "interim"),
+    ("two_arm_cr_rate_tandem_vs_cd19", {"interim": {"fractions": [0.5]}, "analysis": {"test": "fisher"}}, "interim"),
+    ("two_arm_cr_rate_tandem_vs_cd19", {"interim": {"fractions": [0.5], "futility": "obf", "futility_hr": 0.8}},
+     "interim.futility"),
     ("event_driven_os_interims", {"interim": {"fractions": [0.5], "futility": "obf"}}, "interim.futility_hr"),
     ("event_driven_os_interims", {"interim": {"fractions": [0.5], "futility": "obf", "futility_hr": 1.2}},
      "interim.futility_hr"),

@@ -56,6 +56,11 @@ How one simulated trial is built (every random number has an address, DESIGN.md 
   trial stops at the first look whose statistic crosses its boundary (two-sided:
   ``|z|`` against the boundary for alpha / 2 per side; the small chance of crossing the
   opposite side first is ignored, as in the usual symmetric design).
+* Rate endpoints (two-arm ``chisq`` on the CR or grade >= 3 CRS rate, rule
+  ``min_followup``) take interims too: look k falls on the day the ``ceil(f_k n)``-th
+  patient enters the denominator (the information is the patients assessed, the
+  planned maximum n), the final analysis at the rule's cut-off; the chi-square z is
+  compared with boundaries recomputed in the same way.
 * Optional non-binding futility at the interims: ``futility`` (beta spending, "obf" or
   "pocock", with beta = 1 - power under the design hazard ratio ``futility_hr``) or
   ``futility_z`` (fixed thresholds). A trial whose favourable statistic is at or
@@ -233,10 +238,16 @@ class TrialSpec:
         return self.endpoint in SURVIVAL
 
     def look_events(self) -> tuple[int, ...]:
-        """Event counts of the analyses of the event-driven rule (interims, then D)."""
+        """Event counts of the analyses of the event-driven rule (interims, then D); a
+        rate endpoint's looks are fractions of its patients (:meth:`look_fractions`)
+        and count 0 here."""
         if self.followup_rule != "events":
-            return (0,)
+            return (0,) * (len(self.interim_fractions) + 1)
         return (*(math.ceil(f * self.events - 1e-9) for f in self.interim_fractions), self.events)
+
+    def look_fractions(self) -> tuple[float, ...]:
+        """Planned information fractions of the looks (interims, then 1)."""
+        return (*self.interim_fractions, 1.0)
 
 
 def _number(x: Any) -> bool:
@@ -475,11 +486,18 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
 
     interim = doc.get("interim")
     if interim is not None:
-        if fu["followup_rule"] != "events":
-            raise InputError(file, "interim", "interim analyses need the event-driven rule (follow_up.rule = "
-                             "'events')", "follow_up.rule = 'events'")
-        if test in ("simon", "binomial"):
-            raise InputError(file, "interim", f"no interim analyses with the {test} test", "a survival test")
+        if test in ("simon", "binomial", "chisq_yates", "fisher"):
+            raise InputError(file, "interim", f"no interim analyses with the {test} test",
+                             "a survival test, or chisq for a rate")
+        if endpoint in SURVIVAL and fu["followup_rule"] != "events":
+            raise InputError(file, "interim", "interim analyses of a survival endpoint need the event-driven rule "
+                             "(follow_up.rule = 'events')", "follow_up.rule = 'events'")
+        if endpoint not in SURVIVAL and fu["followup_rule"] != "min_followup":
+            raise InputError(file, "interim", "interim analyses of a rate need follow_up.rule = 'min_followup' "
+                             "(looks at fractions of the patients assessed)", "follow_up.rule = 'min_followup'")
+        if endpoint not in SURVIVAL and interim.get("futility") is not None:
+            raise InputError(file, "interim.futility", "beta spending needs a hazard ratio; a rate endpoint takes "
+                             "fixed futility thresholds", "interim.futility_z")
         fr = interim.get("fractions")
         if not isinstance(fr, list) or not fr or not all(_number(f) and 0.0 < f < 1.0 for f in fr):
             raise InputError(file, "interim.fractions", f"expected a list of information fractions in (0, 1), "
@@ -487,8 +505,8 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         if any(b <= a for a, b in pairwise(fr)):
             raise InputError(file, "interim.fractions", f"fractions must increase strictly, got {fr!r}",
                              "strictly increasing fractions")
-        looks = [math.ceil(f * fu["events"] - 1e-9) for f in fr] + [fu["events"]]
-        if looks[0] < 1 or any(b <= a for a, b in pairwise(looks)):
+        looks = [math.ceil(f * fu.get("events", 0) - 1e-9) for f in fr] + [fu.get("events", 0)]
+        if endpoint in SURVIVAL and (looks[0] < 1 or any(b <= a for a, b in pairwise(looks))):
             raise InputError(file, "interim.fractions", f"with D = {fu['events']} events the looks fall at "
                              f"{looks} events, which do not increase strictly", "fewer looks or more events")
         extra["interim_fractions"] = tuple(float(f) for f in fr)
@@ -661,13 +679,26 @@ def logrank_many(time: np.ndarray, event: np.ndarray, group: np.ndarray, sides: 
 
 
 @nb.njit(cache=True)
-def _cutoffs(t1: np.ndarray, entry: np.ndarray, dropout: np.ndarray, n: int, rule: int, fu_days: float,
-             look_events: np.ndarray, cal: np.ndarray, cut: np.ndarray, done: np.ndarray) -> bool:
-    """Cut-off day of each look of one trial of size n; returns whether D was reached."""
+def _cutoffs(t1: np.ndarray, t2: np.ndarray, entry: np.ndarray, dropout: np.ndarray, n: int, rule: int,
+             fu_days: float, look_events: np.ndarray, look_fractions: np.ndarray, cal: np.ndarray, cut: np.ndarray,
+             done: np.ndarray) -> bool:
+    """Cut-off day of each look of one trial of size n; returns whether D was reached.
+    Rate endpoints with interims (rule min_followup, ``look_fractions`` of the n
+    patients): interim k falls on the day the ``ceil(f_k n)``-th patient enters the
+    denominator (``t2``), if that comes before the final cut-off."""
     L = look_events.size
     if rule == 0:
-        cut[0] = entry[n - 1] + fu_days
-        done[0] = True
+        last = entry[n - 1] + fu_days
+        if L > 1:
+            for j in range(n):
+                cal[j] = entry[j] + t2[j] if t2[j] <= dropout[j] else math.inf
+            s = np.sort(cal[:n])
+            for look in range(L - 1):
+                d = max(1, math.ceil(look_fractions[look] * n - 1e-9))
+                done[look] = s[d - 1] < last
+                cut[look] = s[d - 1] if done[look] else last
+        cut[L - 1] = last
+        done[L - 1] = True
         return True
     if rule == 1:
         cut[0] = fu_days
@@ -693,7 +724,8 @@ def _cutoffs(t1: np.ndarray, entry: np.ndarray, dropout: np.ndarray, n: int, rul
 
 @nb.njit(parallel=True, cache=True)
 def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray, dropout: np.ndarray,
-             sizes: np.ndarray, rule: int, fu_days: float, look_events: np.ndarray, test: int, sides: int,
+             sizes: np.ndarray, rule: int, fu_days: float, look_events: np.ndarray, look_fractions: np.ndarray,
+             test: int, sides: int,
              direction: int, hazard0: float, p0: float, z_out: np.ndarray, p_out: np.ndarray, est: np.ndarray,
              aux: np.ndarray, oe_out: np.ndarray, var_out: np.ndarray, counts: np.ndarray, dur: np.ndarray,
              done_out: np.ndarray, reached: np.ndarray) -> None:
@@ -718,7 +750,8 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
         d1 = np.empty(n_max, np.int64)
         for g in range(sizes.size):
             n = sizes[g]
-            reached[k, g] = _cutoffs(t1[k], entry[k], dropout[k], n, rule, fu_days, look_events, cal, cut, done)
+            reached[k, g] = _cutoffs(t1[k], t2[k] if t2.shape[0] == K else t1[k], entry[k], dropout[k], n, rule,
+                                     fu_days, look_events, look_fractions, cal, cut, done)
             for look in range(L):
                 done_out[k, g, look] = done[look]
                 if not done[look]:
@@ -870,6 +903,7 @@ class SimulatedTrials:
         if sizes.size and (sizes.min() < 2 or sizes.max() > self.n_max):
             raise ValueError(f"sizes must lie in [2, {self.n_max}]")
         looks = np.asarray(spec.look_events(), np.int64)
+        fractions = np.asarray(spec.look_fractions(), np.float64)
         shape = (self.trials, sizes.size, looks.size)
         z, p, est, aux, oe, var, dur = (np.zeros(shape) for _ in range(7))
         p[:] = 1.0
@@ -879,7 +913,7 @@ class SimulatedTrials:
         rule = _RULE[spec.followup_rule]
         fu = {0: spec.min_followup_days, 1: spec.cutoff_days, 2: spec.max_followup_days}[rule]
         t2 = self.t_denominator if self.t_denominator is not None else self.t_event
-        _analyse(self.t_event, t2, self.arm, self.entry, self.dropout, sizes, rule, float(fu), looks,
+        _analyse(self.t_event, t2, self.arm, self.entry, self.dropout, sizes, rule, float(fu), looks, fractions,
                  _TEST[spec.test], spec.sides, spec.direction, float(spec.historical_hazard_per_day or 0.0),
                  float(spec.p0 or 0.5), z, p, est, aux, oe, var, counts, dur, done, reached)
         return TrialResults(spec, sizes, z, p, est, aux, oe, var, counts, dur, done, reached)
@@ -912,40 +946,59 @@ class TrialResults:
     def looks(self) -> int:
         return self.z_looks.shape[2]
 
+    @property
+    def rate_looks(self) -> bool:
+        """Interims of a rate endpoint: information is patients in the denominator, and the
+        planned maximum is each grid size's n."""
+        return self.looks > 1 and self.spec.followup_rule != "events"
+
     @cached_property
     def plan(self) -> SequentialPlan | None:
-        """The group-sequential plan (None without interim looks)."""
-        return sequential_plan(self.spec) if self.looks > 1 else None
+        """The planned group-sequential design (None without interim looks); for a rate
+        endpoint on the fraction scale (planned information 1)."""
+        if self.looks == 1:
+            return None
+        return sequential_plan(self.spec, 1.0 if self.rate_looks else None)
+
+    def _planned_info(self) -> tuple[float, ...]:
+        return self.spec.look_fractions() if self.rate_looks else tuple(map(float, self.spec.look_events()))
 
     def boundaries(self) -> np.ndarray:
         """Planned efficacy boundaries on the favourable-z scale, one per look (at the
-        planned event counts; each trial's own are recomputed at its observed events)."""
+        planned information; each trial's own are recomputed at its observed information)."""
         if self.plan is None:
             return np.array([math.nan])
-        return self.plan.bounds(self.spec.look_events())[0]
+        return self.plan.bounds(self._planned_info())[0]
 
     def futility_boundaries(self) -> np.ndarray:
         """Planned futility boundaries (favourable z; -inf: none), one per look."""
         if self.plan is None:
             return np.array([-math.inf])
-        return self.plan.bounds(self.spec.look_events())[1]
+        return self.plan.bounds(self._planned_info())[1]
 
     @cached_property
     def look_boundaries(self) -> tuple[np.ndarray, np.ndarray]:
         """(efficacy, futility) boundary of every trial, size and look, recomputed at the
-        events each trial observed at its looks (inf / -inf where a look did not happen)."""
+        information each trial observed at its looks (events; for a rate endpoint the
+        patients in the denominator, of n planned); inf / -inf where a look did not happen."""
         assert self.plan is not None
         K, G, L = self.z_looks.shape
-        info = (self.counts_looks[..., 0] + self.counts_looks[..., 2]).astype(np.float64)
-        rows = np.where(self.done, info, -1.0).reshape(-1, L)
-        uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
-        b = np.full(uniq.shape, math.inf)
-        a = np.full(uniq.shape, -math.inf)
-        for u, row in enumerate(uniq):
-            at = np.flatnonzero(row >= 0.0)
-            b[u, at], a[u, at] = self.plan.bounds(row[at])
-        inverse = inverse.reshape(-1)
-        return b[inverse].reshape(K, G, L), a[inverse].reshape(K, G, L)
+        c = self.counts_looks
+        info = (c[..., 1] + c[..., 3] if self.rate_looks else c[..., 0] + c[..., 2]).astype(np.float64)
+        b = np.full((K, G, L), math.inf)
+        a = np.full((K, G, L), -math.inf)
+        for g in range(G):
+            plan = sequential_plan(self.spec, float(self.sizes[g])) if self.rate_looks else self.plan
+            rows = np.where(self.done[:, g], info[:, g], -1.0)
+            uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+            bu = np.full(uniq.shape, math.inf)
+            au = np.full(uniq.shape, -math.inf)
+            for u, row in enumerate(uniq):
+                at = np.flatnonzero(row >= 0.0)
+                bu[u, at], au[u, at] = plan.bounds(row[at])
+            inverse = inverse.reshape(-1)
+            b[:, g], a[:, g] = bu[inverse], au[inverse]
+        return b, a
 
     @cached_property
     def _stopping(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1030,16 +1083,18 @@ class TrialResults:
         return self.reject.mean(axis=0)
 
 
-def sequential_plan(spec: TrialSpec) -> SequentialPlan:
-    """Lan-DeMets plan of an event-driven spec with interims: efficacy at one-sided
-    alpha / sides; futility beta = 1 - power under ``futility_hr``, whose drift per
-    sqrt(event) is ``-log(HR) sqrt(p (1 - p))`` for two arms with allocation share p
-    (Schoenfeld 1981) and ``-log(HR)`` for the one-sample log-rank."""
+def sequential_plan(spec: TrialSpec, planned: float | None = None) -> SequentialPlan:
+    """Lan-DeMets plan of a spec with interims, for ``planned`` maximum information
+    (default: D events): efficacy at one-sided alpha / sides; futility beta = 1 - power
+    under ``futility_hr``, whose drift per sqrt(event) is ``-log(HR) sqrt(p (1 - p))``
+    for two arms with allocation share p (Schoenfeld 1981) and ``-log(HR)`` for the
+    one-sample log-rank (rate endpoints: fixed ``futility_z`` only)."""
     drift = 0.0
     if spec.futility_hr is not None:
         p = spec.p_experimental
         drift = -math.log(spec.futility_hr) * (1.0 if spec.design == "single_arm" else math.sqrt(p * (1.0 - p)))
-    return SequentialPlan(float(spec.events), spec.alpha / spec.sides, spec.spending, futility=spec.futility,
+    return SequentialPlan(float(spec.events) if planned is None else planned, spec.alpha / spec.sides, spec.spending,
+                          futility=spec.futility,
                           beta=1.0 - spec.power, drift_per_sqrt_info=drift, futility_z=spec.futility_z)
 
 
@@ -1350,6 +1405,11 @@ def _analytic(spec: TrialSpec, res: TrialResults, g: int) -> dict[str, Any]:
             out["analytic_n"] = _wu_n(spec, hr)
             if out["analytic_n"] is not None:
                 out["analytic_events"] = None
+    if spec.interim_fractions and out["analytic_n"] is not None and spec.followup_rule != "events":
+        infl = inflation_factor(np.asarray(spec.look_fractions()), spec.alpha / spec.sides, spec.power,
+                                spec.spending)
+        out["analytic_n_group_sequential"] = math.ceil(out["analytic_n"] * infl - 1e-9)
+        out["inflation_factor"] = infl
     return out
 
 
@@ -1375,15 +1435,17 @@ def _wu_n(spec: TrialSpec, hr: float) -> int | None:
 
 def _interim_block(spec: TrialSpec, res: TrialResults, b: np.ndarray) -> dict[str, Any]:
     """The planned group-sequential design and its analytic operating characteristics
-    (canonical joint normal at the planned event counts): per look, the probability of
+    (canonical joint normal at the planned information): per look, the probability of
     stopping for efficacy and for futility under H0 and under the design alternative."""
-    ev = spec.look_events()
+    rate = res.rate_looks
+    ev = spec.look_fractions() if rate else spec.look_events()
     out: dict[str, Any] = {
-        "fractions": list(spec.interim_fractions), "spending": spec.spending, "look_events": list(ev),
+        "fractions": list(spec.interim_fractions), "spending": spec.spending,
+        "look_events": None if rate else list(ev), "information": "patients assessed" if rate else "events",
         "boundaries_z": [float(x) for x in b], "nominal_p_one_sided": [0.5 * math.erfc(v / math.sqrt(2.0)) for v in b],
-        "boundaries_note": "planned, at the planned event counts; every simulated trial's boundaries are "
-                           "recomputed at the events it observed at its looks, its final look spending the alpha "
-                           "left"}
+        "boundaries_note": "planned, at the planned information; every simulated trial's boundaries are "
+                           "recomputed at the information it observed at its looks (events, or for a rate the "
+                           "patients in the denominator of n), its final look spending the alpha left"}
     if spec.futility is None and not spec.futility_z:
         return out
     a = res.futility_boundaries()
@@ -1399,7 +1461,8 @@ def _interim_block(spec: TrialSpec, res: TrialResults, b: np.ndarray) -> dict[st
         cont = 1.0 - np.concatenate([[0.0], np.cumsum(up + down)[:-1]])  # P(the trial reaches look k)
         oc[label] = {"efficacy": [float(x) for x in up], "futility": [float(x) for x in down],
                      "reject_total": float(up.sum()),
-                     "expected_events": float(np.sum(info * (up + down)) + info[-1] * (1.0 - np.sum(up + down))),
+                     ("expected_information_fraction" if rate else "expected_events"):
+                         float(np.sum(info * (up + down)) + info[-1] * (1.0 - np.sum(up + down))),
                      "reach_look": [float(x) for x in cont]}
     out["operating_characteristics"] = oc
     return out

@@ -104,23 +104,29 @@ def _print_power(curve: dict) -> None:
         if curve.get("analytic_events_group_sequential"):
             analytic += (f"; with the interim looks {curve['analytic_events_group_sequential']} events "
                          f"(inflation {curve['inflation_factor']:.3f})")
+    if curve.get("analytic_n_group_sequential"):
+        analytic += (f"; with the interim looks n = {curve['analytic_n_group_sequential']} "
+                     f"(inflation {curve['inflation_factor']:.3f}; efficacy looks only)")
     console.print(analytic)
     if curve.get("interim"):
         it = curve["interim"]
-        bounds = ", ".join(f"{e} events: z >= {b:.3f}" for e, b in zip(it["look_events"], it["boundaries_z"],
-                                                                       strict=True))
+        where = ([f"{e} events" for e in it["look_events"]] if it.get("look_events") is not None
+                 else [f"{100 * f:.0f}% of patients assessed" for f in [*it["fractions"], 1.0]])
+        bounds = ", ".join(f"{w}: z >= {b:.3f}" for w, b in zip(where, it["boundaries_z"], strict=True))
         console.print(f"efficacy boundaries ({it['spending']} spending, planned; recomputed per trial at its "
-                      f"observed events): {bounds}")
+                      f"observed {it.get('information', 'events')}): {bounds}")
         if it.get("futility_z"):
             how = (f"{it['futility']} beta spending at HR {it['futility_hr']}" if it.get("futility_hr")
                    else "fixed z")
-            fut = ", ".join(f"{e} events: z <= {a:.3f}" for e, a in zip(it["look_events"], it["futility_z"],
-                                                                        strict=True) if a is not None)
+            fut = ", ".join(f"{w}: z <= {a:.3f}" for w, a in zip(where, it["futility_z"], strict=True)
+                            if a is not None)
             console.print(f"futility boundaries (non-binding, {how}): {fut}")
             for label, oc in it.get("operating_characteristics", {}).items():
                 name = "under H0" if label == "h0" else f"at the design HR {it['futility_hr']}"
+                expected = (f"expected events {oc['expected_events']:.0f}" if "expected_events" in oc else
+                            f"expected information {100 * oc['expected_information_fraction']:.0f}% of n")
                 console.print(f"  analytic {name}: reject {oc['reject_total']:.3f}, stop for futility "
-                              f"{sum(oc['futility']):.3f}, expected events {oc['expected_events']:.0f}")
+                              f"{sum(oc['futility']):.3f}, {expected}")
     if curve.get("simon"):
         sm = curve["simon"]
         if sm.get("r1") is not None:

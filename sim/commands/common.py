@@ -7,7 +7,8 @@ import os
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from sim.io.files import check_out_dir  # noqa: F401 - re-exported for the command modules
 
@@ -32,8 +33,22 @@ def days(x: float | None) -> str:
     return "not reached" if x is None else f"{x:.0f} d ({x / 30.4375:.1f} mo)"
 
 
+class CountColumn(ProgressColumn):
+    """``done/total unit``, or ``done unit`` while the total is not yet known (a task
+    added with ``total=None``: rich cannot format ``None`` with a number format)."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        done = f"{int(task.completed):,}"
+        text = done if task.total is None else f"{done}/{int(task.total):,}"
+        return Text(f"{text} {self.unit}", style="progress.download")
+
+
 def progress_bar(unit: str = "patients") -> Progress:
-    """A transient progress bar on stderr (stdout stays clean for --json)."""
-    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                    TextColumn("{task.completed:,}/{task.total:,} " + unit), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=err, transient=True)
+    """A transient progress bar on stderr (stdout stays clean for --json); works with
+    and without a known total (an unknown total shows a pulsing bar)."""
+    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), CountColumn(unit),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sim import api
 from sim.analysis import sensitivity as sens
-from sim.analysis.sweep_outcomes import OUTCOMES
+from sim.analysis.sweep_outcomes import OUTCOMES, _sets_parallel
 from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, run_sweep
 from sim.io.chunks import write_table
 from sim.io.files import check_out_dir, json_safe, write_json
@@ -26,6 +26,8 @@ from sim.model.scenario import Scenario
 
 KINDS = ("oneway", "twoway", "psa", "sobol", "morris")
 Progress = Callable[[int, int], None]
+#: compiled entry points whose first call compiles them (the CLI announces it)
+COMPILED_ENTRIES = (_sets_parallel,)
 
 
 def _design_builder(kind: str, params: list[str] | None, bounds: Path | str | None, grid: int, draws: int,

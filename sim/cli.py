@@ -19,7 +19,9 @@ try:  # typer >= 0.16 carries its own copy of click; older typer uses the click 
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as _click_errors  # type: ignore[no-redef]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# rich_markup_mode=None: plain help text, so "[low, high]" or "[capacity]" is not eaten as
+# markup and flags do not show a "<bool>" value
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="cartsim: simulate CAR-T therapy for B-ALL relapsed after allo-HSCT.")
 EXIT_BAD_INPUT = 2
 

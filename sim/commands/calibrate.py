@@ -11,11 +11,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sim import api_calibration as api
-from sim.commands.common import check_out_dir, err, stdout_console
+from sim.commands.common import check_out_dir, compile_notice, err, progress_bar, stdout_console
 from sim.io.files import write_json
 
 
@@ -24,16 +23,13 @@ def register(app: typer.Typer) -> None:
     app.command()(validate)
 
 
-def _bar(unit: str) -> Progress:
-    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                    TextColumn(f"{{task.completed:,}}/{{task.total:,}} {unit}"), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=err, transient=True)
-
-
 def _with_bar(unit: str, description: str, call: Any) -> Any:
+    from sim.engine.kernel import _simulate_range  # noqa: PLC0415 - the compiled entry, for the notice
+
+    compile_notice(_simulate_range)
     if not err.is_terminal:
         return call(None)
-    with _bar(unit) as bar:
+    with progress_bar(unit) as bar:
         task = bar.add_task(description, total=None)
 
         def tick(done: int, total: int) -> None:

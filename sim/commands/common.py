@@ -52,3 +52,22 @@ def progress_bar(unit: str = "patients") -> Progress:
     and without a known total (an unknown total shows a pulsing bar)."""
     return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), CountColumn(unit),
                     TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+
+
+def _cache_is_cold(func: object) -> bool:
+    """True when numba has no on-disk cache index for ``func`` (a ``cache=True``
+    dispatcher), i.e. calling it will compile. Reads numba's private cache layout, so
+    any surprise there counts as warm: the notice is a courtesy, never an error."""
+    try:
+        index_path = func._cache._cache_file._index_path  # type: ignore[attr-defined]
+    except AttributeError:
+        return False
+    return not os.path.exists(index_path)
+
+
+def compile_notice(*funcs: object) -> None:
+    """Tell the user, before a progress bar that would otherwise sit at 0, that the
+    compiled code is being built (only when its cache is cold: the first run after an
+    install or an upgrade)."""
+    if any(_cache_is_cold(f) for f in funcs):
+        err.print("cartsim: compiling the simulation code (first run only, about a minute) ...", highlight=False)

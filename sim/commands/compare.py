@@ -10,8 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from sim import api
 from sim.analysis.compare import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, CompareResult, compare
-from sim.commands.common import check_out_dir, err, progress_bar, stdout_console
+from sim.commands.common import check_out_dir, compile_notice, err, progress_bar, stdout_console
 from sim.io.files import write_json
 from sim.model.errors import InputError
 
@@ -82,6 +83,7 @@ def compare_command(
         raise InputError("command line", "--bootstrap", f"expected a whole number >= {MIN_BOOTSTRAP}, got {bootstrap}")
     check_out_dir(out)
     kwargs: dict[str, Any] = {"patients": patients, "seed": seed, "threads": threads, "bootstrap": bootstrap}
+    compile_notice(*api.COMPILED_ENTRIES)
     if err.is_terminal:
         with progress_bar() as bar:
             task = bar.add_task("simulating", total=None)

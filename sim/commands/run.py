@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from sim import api
-from sim.commands.common import check_out_dir, days, err, pct, progress_bar, stdout_console
+from sim.analysis.study_run import MIN_COHORTS
+from sim.commands.common import check_out_dir, compile_notice, days, err, pct, progress_bar, stdout_console
 from sim.model.errors import InputError
 
 
@@ -49,14 +50,25 @@ def _summary_table(s: dict[str, Any]) -> Table:
 
 
 def _resource_table(resources: dict[str, Any]) -> Table:
-    table = Table(title="resources (SimPy engine)", title_justify="left")
-    # "left queue": died, progressed or relapsed while queued
-    for col in ("resource", "slots", "use", "requests", "waited", "mean wait", "p95 wait", "max queue", "left queue"):
-        table.add_column(col, justify="right")
-    for name, r in resources.items():
-        table.add_row(name, "unlimited" if r["capacity"] is None else str(r["capacity"]), pct(r["utilisation"]),
-                      f"{r['requests']:,}", f"{r['waited']:,}", f"{r['wait_mean_days']:.1f} d",
-                      f"{r['wait_p95_days']:.1f} d", str(r["max_queue"]), f"{r['deaths_while_waiting']:,}")
+    """One column per resource, one row per measure: fits an 80-column terminal
+    without cutting names or wrapping numbers."""
+    table = Table(title="resources (SimPy engine)", title_justify="left", caption_justify="left",
+                  caption="left the queue unserved: died, progressed or relapsed while queued")
+    table.add_column("measure", no_wrap=True)
+    for name in resources:
+        table.add_column(name, justify="right", no_wrap=True)
+    rows: list[tuple[str, Any]] = [
+        ("slots", lambda r: "unlimited" if r["capacity"] is None else str(r["capacity"])),
+        ("utilisation", lambda r: pct(r["utilisation"])),
+        ("requests", lambda r: f"{r['requests']:,}"),
+        ("requests that waited", lambda r: f"{r['waited']:,}"),
+        ("mean wait", lambda r: f"{r['wait_mean_days']:.1f} d"),
+        ("95th-percentile wait", lambda r: f"{r['wait_p95_days']:.1f} d"),
+        ("longest queue", lambda r: str(r["max_queue"])),
+        ("left the queue unserved", lambda r: f"{r['deaths_while_waiting']:,}"),
+    ]
+    for label, cell in rows:
+        table.add_row(label, *(cell(r) for r in resources.values()))
     return table
 
 
@@ -72,17 +84,25 @@ def _fmt_target(metric: str, x: float | str | None) -> str:
 
 def _study_table(study: dict[str, Any]) -> Table:
     lo, hi = study["followup_days"]
-    table = Table(title=f"study {study['study_id']} ({study['seed_file']}): {study['infused']:,} infused, "
-                  f"follow-up {lo:.0f}-{hi:.0f} days ({study['followup_spread']}); interval: 95% of simulated "
-                  f"cohorts of the study's size at these parameter values", title_justify="left")
+    with_interval = any(r["low"] is not None or r["high"] is not None for r in study["targets"])
+    if with_interval:
+        caption = "interval: 95% of simulated cohorts of the study's size at these parameter values"
+    else:  # say why the column is missing rather than leave it empty
+        caption = (f"no interval: it needs at least {MIN_COHORTS} simulated cohorts of the study's size "
+                   f"({study['cohort_patients']} infused); run with --patients "
+                   f"{MIN_COHORTS * study['cohort_patients'] * 11 // 10:,} or more")
+    table = Table(title=f"study {study['study_id']}: {study['infused']:,} infused, administrative follow-up "
+                  f"{lo:.0f}-{hi:.0f} days ({study['followup_spread']})", title_justify="left",
+                  caption=caption, caption_justify="left")
     table.add_column("target", no_wrap=True)
-    for col in ("reported", "simulated", "interval"):
+    for col in ("reported", "simulated", *(("interval",) if with_interval else ())):
         table.add_column(col, justify="right", no_wrap=True)
     for r in study["targets"]:
-        interval = ("" if r["low"] is None and r["high"] is None
-                    else f"{_fmt_target(r['metric'], r['low'])} - {_fmt_target(r['metric'], r['high'])}")
-        table.add_row(r["id"], _fmt_target(r["metric"], r["reported"]),
-                      _fmt_target(r["metric"], r["simulated"]), interval)
+        cells = [r["id"], _fmt_target(r["metric"], r["reported"]), _fmt_target(r["metric"], r["simulated"])]
+        if with_interval:
+            cells.append("-" if r["low"] is None and r["high"] is None
+                         else f"{_fmt_target(r['metric'], r['low'])} - {_fmt_target(r['metric'], r['high'])}")
+        table.add_row(*cells)
     return table
 
 
@@ -105,6 +125,7 @@ def run(
     api.check_engine(engine)
     check_out_dir(out)
     sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
+    compile_notice(*api.COMPILED_ENTRIES)
     if err.is_terminal:
         with progress_bar() as bar:
             task = bar.add_task("simulating", total=sc.run.patients)

@@ -23,10 +23,11 @@ from sim import api_sweep
 from sim.analysis import sensitivity as sens
 from sim.analysis.sweep_outcomes import OUTCOMES
 from sim.analysis.sweep_runner import CHUNK_SETS
-from sim.commands.common import err, progress_bar, stdout_console
+from sim.commands.common import compile_notice, err, progress_bar, stdout_console
 from sim.io.chunks import ChunkStore
 
 sweep_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                        rich_markup_mode=None,
                         help="Sensitivity sweeps: one-way (tornado), two-way (heatmap), PSA, Sobol and Morris.")
 
 
@@ -51,9 +52,11 @@ ChunkOpt = Annotated[int, typer.Option("--chunk-sets", help="parameter sets per 
 ThreadsOpt = Annotated[int | None, typer.Option(help="kernel threads for a local run (default: all cores)")]
 CrnOpt = Annotated[bool, typer.Option("--crn/--no-crn", help="common random numbers across parameter sets "
                                       "(default), or an independent stream per set")]
-ParamsOpt = Annotated[list[str] | None, typer.Option("--params", "--param",
+ParamsOpt = Annotated[list[str] | None, typer.Option("--params", "--param", metavar="NAME[,NAME...]",
                                                      help="parameter (repeat, or comma-separated); default: every "
                                                      "uncertain parameter")]
+TwoParamsOpt = Annotated[list[str] | None, typer.Option("--params", "--param", metavar="NAME",
+                                                        help="exactly two parameters (repeat, or comma-separated)")]
 BoundsOpt = Annotated[Path | None, typer.Option(help="TOML file: [bounds] \"name\" = [low, high] replacing the "
                                                 "2.5%/97.5% quantiles")]
 
@@ -72,6 +75,7 @@ def _execute(kind: str, scenario: str | None, build_options: dict[str, Any], *, 
     kwargs: dict[str, Any] = {"out": out, "outcome": outcome, "patients": patients, "seed": seed,
                               "horizon_days": horizon_days, "resume": resume, "cluster": cluster, "workers": workers,
                               "chunk_sets": chunk_sets, "threads": threads, "crn": crn, **build_options}
+    compile_notice(*api_sweep.COMPILED_ENTRIES)
     try:
         if err.is_terminal:
             with progress_bar() as bar:
@@ -163,7 +167,7 @@ def oneway(scenario: ScenarioArg = None, params: ParamsOpt = None, bounds: Bound
 
 
 @sweep_app.command()
-def twoway(scenario: ScenarioArg = None, params: ParamsOpt = None,
+def twoway(scenario: ScenarioArg = None, params: TwoParamsOpt = None,
            grid: Annotated[int, typer.Option(help="grid points per parameter (>= 2)")] = 5,
            bounds: BoundsOpt = None, outcome: OutcomeOpt = "os_m12",
            patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None, horizon_days: HorizonOpt = None,

@@ -12,7 +12,7 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from sim import api
-from sim.commands.common import check_out_dir, err, progress_bar, stdout_console
+from sim.commands.common import check_out_dir, compile_notice, err, progress_bar, stdout_console
 from sim.io.files import write_json
 
 
@@ -33,6 +33,7 @@ def power(
     from sim.report.figures import power_figure  # noqa: PLC0415 - matplotlib only when needed
 
     check_out_dir(out)
+    compile_notice(*api.trial_compiled_entries())
     if err.is_terminal:
         with progress_bar("trials") as bar:
             tasks: dict[str, TaskID] = {}

@@ -244,6 +244,15 @@ def simon(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8) -> dict
             "single_stage": {"r": single.r, "n": single.n, "alpha": single.alpha, "power": single.power}}
 
 
+def write_report(folder: Path | str, out: Path | str | None = None) -> Path:
+    """One self-contained HTML page (tables with intervals, figures, provenance) from an
+    output folder of run, compare, sweep, power or validate; written atomically to
+    ``out`` (default ``folder/report.html``)."""
+    from sim.report.page import write_report as _write  # noqa: PLC0415 - matplotlib-free, but only when asked
+
+    return _write(folder, out)
+
+
 def write_outputs(result: RunResult, out_dir: Path | str) -> dict[str, Path]:
     """patients.parquet, summary.json and km.png in ``out_dir`` (each written atomically)."""
     from sim.report.figures import km_figure  # noqa: PLC0415 - matplotlib only when figures are asked for

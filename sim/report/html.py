@@ -30,8 +30,8 @@ h3{font-size:1.05em;margin-top:1.3em}
 p.lead{color:#444;margin-top:0}p.caption,figcaption{color:#333;font-size:.92em;max-width:60em}
 table{border-collapse:collapse;margin:.6em 0 1em;font-size:.92em}
 th,td{border-bottom:1px solid #ddd;padding:.25em .7em;text-align:right;vertical-align:top}
-th{background:#f3f3f3;font-weight:600}td:first-child,th:first-child{text-align:left}
-td.text{text-align:left}span.na{color:#777}span.why{color:#777;font-size:.85em;display:block}
+th{background:#f3f3f3;font-weight:600}
+td.text,th.text{text-align:left}span.na{color:#777}span.why{color:#777;font-size:.85em;display:block}
 table.prov td{text-align:left}table.prov td:first-child{color:#555;white-space:nowrap}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 code{font-size:.95em;background:#f6f6f6;padding:0 .2em}
@@ -77,7 +77,7 @@ def number(x: Any, unit: str = "", why: str | None = None) -> str:
     if unit == "days":
         return f"{x:,.0f} d ({x / DAYS_PER_MONTH:.1f} mo)"
     if unit == "count" or isinstance(x, int):
-        return f"{x:,}"
+        return f"{x:,.0f}"
     return f"{x:.3g}"
 
 
@@ -91,10 +91,15 @@ def interval(lo: Any, hi: Any, unit: str = "", why: str | None = None, open_high
     return f"{low} to {high}"
 
 
-def table(header: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "") -> str:
-    """An HTML table; header cells are escaped here, body cells must already be HTML."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+def table(header: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "", text_cols: int = 1) -> str:
+    """An HTML table; header cells are escaped here, body cells must already be HTML.
+    The first ``text_cols`` columns are text (left-aligned), the others numbers."""
+
+    def cell(tag: str, k: int, content: str) -> str:
+        return f'<{tag} class="text">{content}</{tag}>' if k < text_cols else f"<{tag}>{content}</{tag}>"
+
+    head = "".join(cell("th", k, esc(h)) for k, h in enumerate(header))
+    body = "".join("<tr>" + "".join(cell("td", k, c) for k, c in enumerate(row)) + "</tr>" for row in rows)
     attr = f' class="{cls}"' if cls else ""
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -114,8 +119,9 @@ def figure(path: Path, text: str) -> str:
 
 def provenance_table(items: Mapping[str, Any]) -> str:
     """Where the results came from: one row per item (null: "not recorded")."""
-    rows = [[esc(k), esc(v) if v is not None and v != "" else missing("not recorded")] for k, v in items.items()]
-    return table(["provenance", ""], rows, "prov")
+    rows = [[esc(k), (number(v) if isinstance(v, int) and not isinstance(v, bool) and k != "seed" else esc(v))
+             if v is not None and v != "" else missing("not recorded")] for k, v in items.items()]
+    return table(["provenance", ""], rows, "prov", text_cols=2)
 
 
 def page(title: str, blocks: Iterable[tuple[str, str, list[str]]]) -> str:

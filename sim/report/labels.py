@@ -58,7 +58,8 @@ WORDS: dict[str, str] = {
     "decitabine": "decitabine", "consolidation": "consolidation", "target": "target", "source": "cell source",
     "high_risk": "high risk", "early_relapse": "early relapse", "decitabine_ld": "decitabine lymphodepletion",
     "mrd_neg": "MRD-negative", "mrd_pos": "MRD-positive", "mild": "grade 1-2 CRS", "severe": "grade >= 3",
-    "g3": "grade 3", "g4": "grade 4", "low": "grade 1-2", "high": "grade 3-4", "crs_none": "without CRS",
+    "g0": "grade 0", "g1": "grade 1", "g2": "grade 2", "g3": "grade 3", "g4": "grade 4", "low": "grade 1-2",
+    "high": "grade 3-4", "crs_none": "without CRS",
     "crs_mild": "after grade 1-2 CRS", "crs_severe": "after grade >= 3 CRS", "after_mild_crs": "after grade 1-2 CRS",
     "after_severe_crs": "after grade >= 3 CRS", "without_crs": "without CRS", "after_one": "after one infusion",
     "after_two": "after two infusions",
@@ -89,7 +90,7 @@ def outcome_label(name: str) -> str:
     (probability)``; unknown names are returned as given."""
     if name in OUTCOME_BY_NAME:
         o = OUTCOME_BY_NAME[name]
-        return f"{o.label} ({o.unit})"
+        return o.label if o.unit in o.label else f"{o.label} ({o.unit})"
     for s in SWEEP_OUTCOMES:
         if s.name == name:
             return f"{s.description} ({s.unit})"

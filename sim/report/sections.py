@@ -199,7 +199,7 @@ def compare_report(folder: Path) -> Block:
     sc_rows = [[esc(sc.get("name")), esc(sc.get("description", "")), esc(sc.get("file", "")),
                 esc(sc.get("parameter_hash", DASH)), number(sc.get("infused"), "count")] for sc in scenarios]
     parts = [_h2("Provenance"), provenance_table(prov),
-             table(["scenario", "description", "file", "parameter hash", "infused"], sc_rows)]
+             table(["scenario", "description", "file", "parameter hash", "infused"], sc_rows, text_cols=4)]
     by_outcome: dict[str, list[dict[str, Any]]] = {}
     for d in doc.get("differences", []):
         by_outcome.setdefault(d["outcome"], []).append(d)
@@ -216,7 +216,7 @@ def compare_report(folder: Path) -> Block:
             row.append(number(d.get("value"), fmt, reason(d, "value") or why))
             diff = d.get("diff")
             text = missing(why) if diff is None else (f"{100 * diff:+.1f} pp" if fmt == "probability" else
-                                                       f"{diff:+,.1f}" if fmt == "days" else f"{diff:+.3g}")
+                                                       f"{diff:+,.1f} d" if fmt == "days" else f"{diff:+.3g}")
             if diff is not None:
                 scale = 100 if fmt == "probability" else 1
                 lo, hi = d.get("diff_low"), d.get("diff_high")
@@ -237,8 +237,7 @@ def compare_report(folder: Path) -> Block:
               table(header, rows)]
     methods = doc.get("methods")
     if isinstance(methods, dict):
-        parts += [_h2("Methods"), table(["", ""], [[esc(k), f'<span class="text">{esc(v)}</span>']
-                                                    for k, v in methods.items()])]
+        parts += [_h2("Methods"), table(["", ""], [[esc(k), esc(v)] for k, v in methods.items()], text_cols=2)]
     for note in doc.get("notes") or []:
         parts.append(caption(str(note)))
     parts.append(figure(folder / "compare.png", "Kaplan-Meier OS and EFS from the first infusion, one curve per "
@@ -358,12 +357,14 @@ def sweep_report(folder: Path) -> Block:
 def power_report(folder: Path) -> Block:
     c = read_json(folder / "power.json")
     target = c.get("target_power")
-    lead = (f"Trial {c.get('trial', '?')}: power of the {c.get('test', '?')} test of {c.get('endpoint', '?')} "
-            f"(one-sided alpha {c.get('alpha', '?')}) against the total number of patients, from "
+    sides = {1: "one-sided ", 2: "two-sided "}.get(c.get("sides"), "")  # type: ignore[call-overload]
+    lead = (f"Trial {c.get('trial', '?')}: power of the {c.get('test', '?')} test of "
+            f"{outcome_label(str(c.get('endpoint', '?')))} ({sides}alpha {c.get('alpha', '?')}) against the total "
+            "number of patients, from "
             f"{number(c.get('trials'), 'count')} whole trials simulated through the pathway per size.")
     prov = {"cartsim version": c.get("cartsim_version"), "trial": c.get("trial"), "seed": c.get("seed"),
-            "trials per size": c.get("trials"), "scenario": c.get("scenario"),
-            "parameter hash": c.get("parameter_hash")}
+            "trials per size": c.get("trials"), "design": c.get("design"),
+            "parameter draws for the assurance": c.get("assurance_source")}
     rows = [[number(g.get("n"), "count"), number(g.get("power"), "probability", reason(g, "power")),
              interval(None if g.get("power") is None or g.get("se") is None else max(0.0, g["power"] - 1.96 * g["se"]),
                       None if g.get("power") is None or g.get("se") is None else min(1.0, g["power"] + 1.96 * g["se"]),
@@ -411,8 +412,7 @@ def validate_report(folder: Path) -> Block:
             f"inside their 95% predictive interval; {v.get('qualitative_inside', '?')} of "
             f"{v.get('qualitative_targets', '?')} qualitative statements reproducible "
             f"({number(v.get('draws'), 'count')} posterior draws, seed {v.get('seed', '?')}).")
-    prov = {"cartsim version": v.get("cartsim_version"), "seed": v.get("seed"), "posterior draws": v.get("draws"),
-            "posterior": v.get("posterior"), "targets": v.get("targets_file")}
+    prov = {"cartsim version": v.get("cartsim_version"), "seed": v.get("seed"), "posterior draws": v.get("draws")}
     rows = []
     for r in v.get("targets", []):
         metric = str(r.get("metric", ""))
@@ -422,7 +422,8 @@ def validate_report(folder: Path) -> Block:
         else:
             band = f"{_target_value(lo, metric)} to " + (_target_value(hi, metric) if hi is not None else
                                                          "not reached" if metric.endswith("_median") else DASH)
-        rows.append([esc(r.get("id")), esc(r.get("study")), esc(metric), _target_value(r.get("reported"), metric),
+        rows.append([esc(r.get("id")), esc(r.get("study")), esc(metric.replace("_", " ")),
+                     _target_value(r.get("reported"), metric),
                      _target_value(r.get("predicted_median"), metric, reason(r, "predicted_median")
                                    or ("not reached" if metric.endswith("_median") else None)),
                      band, "yes" if r.get("inside") else "<b>no</b>"])
@@ -431,7 +432,8 @@ def validate_report(folder: Path) -> Block:
                      "simulated cohorts of the study's size and follow-up, pooled over posterior draws (so the "
                      "interval holds both the parameter uncertainty and the chance of a small study). Survival "
                      "times are from the first infusion."),
-             table(["target", "study", "metric", "reported", "predicted", "95% predictive interval", "inside"], rows)]
+             table(["target", "study", "metric", "reported", "predicted", "95% predictive interval", "inside"], rows,
+                   text_cols=3)]
     learned = v.get("learning")
     if isinstance(learned, dict) and learned.get("parameters"):
         lrows = [[esc(parameter_label(str(p["parameter"]))),

@@ -357,7 +357,7 @@ def sweep_report(folder: Path) -> Block:
 def power_report(folder: Path) -> Block:
     c = read_json(folder / "power.json")
     target = c.get("target_power")
-    sides = {1: "one-sided ", 2: "two-sided "}.get(c.get("sides"), "")  # type: ignore[call-overload]
+    sides = {1: "one-sided ", 2: "two-sided "}.get(int(c.get("sides") or 0), "")
     lead = (f"Trial {c.get('trial', '?')}: power of the {c.get('test', '?')} test of "
             f"{outcome_label(str(c.get('endpoint', '?')))} ({sides}alpha {c.get('alpha', '?')}) against the total "
             "number of patients, from "

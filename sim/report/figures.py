@@ -55,9 +55,9 @@ def power_figure(curve: dict, path: Path | str, title: str) -> Path:
 
 def month_ticks(horizon_months: float, fewest: int = 4) -> np.ndarray:
     """Tick positions in months from 0 to the horizon: the longest of 24, 12, 6, 3, 2 or
-    1 months, 2 weeks or 1 week that still gives ``fewest`` ticks (two years: every 6
-    months; 100 days: monthly; 6 weeks: weekly)."""
-    steps = (24.0, 12.0, 6.0, 3.0, 2.0, 1.0, 14 / DAYS_PER_MONTH, 7 / DAYS_PER_MONTH)
+    1 months, or 14, 7, 5, 2 days that still gives ``fewest`` ticks (two years: every 6
+    months; 100 days: monthly; 6 weeks: every 2 weeks; 20 days: every 5 days)."""
+    steps = (24.0, 12.0, 6.0, 3.0, 2.0, 1.0, *(d / DAYS_PER_MONTH for d in (14, 7, 5, 2)))
     step = next((s for s in steps if horizon_months / s >= fewest - 1), 1 / DAYS_PER_MONTH)
     return np.arange(0.0, horizon_months + 1e-9, step)
 

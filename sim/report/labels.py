@@ -62,7 +62,8 @@ WORDS: dict[str, str] = {
     "high": "grade 3-4", "crs_none": "without CRS",
     "crs_mild": "after grade 1-2 CRS", "crs_severe": "after grade >= 3 CRS", "after_mild_crs": "after grade 1-2 CRS",
     "after_severe_crs": "after grade >= 3 CRS", "without_crs": "without CRS", "after_one": "after one infusion",
-    "after_two": "after two infusions",
+    "after_two": "after two infusions", "marrow": "marrow only", "cns": "CNS only",
+    "emd_other": "other extramedullary only", "combined": "marrow and extramedullary",
 }
 
 _ELEMENT = re.compile(r"^(?P<name>[^\[]+)\[(?P<element>[^\]]+)\]$")

@@ -21,7 +21,7 @@ WORDS: dict[str, str] = {
     # stages (first part of a name)
     "cohort": "Cohort", "policy": "Policy", "manufacturing": "Manufacturing", "waiting": "Waiting for product",
     "lymphodepletion": "Lymphodepletion", "crs": "CRS", "icans": "ICANS", "gvhd": "Acute GVHD",
-    "response": "Response", "hsct": "Consolidative HSCT", "remission": "Remission", "nrm": "Non-relapse mortality",
+    "response": "Response", "hsct": "Consolidative allo-HSCT", "remission": "Remission", "nrm": "Non-relapse mortality",
     "background": "Background mortality", "salvage": "Salvage",
     # quantities
     "age_median_years": "median age", "age_sdlog": "age spread (SD of log)", "age_min_years": "minimum age",
@@ -81,7 +81,8 @@ def parameter_label(name: str, unit: bool = True) -> str:
         parts.append(WORDS.get(element, element))
     text = parts[0] + (": " + ", ".join(parts[1:]) if len(parts) > 1 else "")
     spec = SPEC_BY_NAME.get(base)
-    if unit and spec is not None and spec.unit not in _QUIET_UNITS and spec.unit.split()[0] != "probability":
+    if (unit and spec is not None and spec.unit not in _QUIET_UNITS and spec.unit.split()[0] != "probability"
+            and "shape" not in spec.unit):  # a shape's unit is a pointer to the code, not a unit
         text += f" ({spec.unit})"
     return text
 

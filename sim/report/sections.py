@@ -245,6 +245,14 @@ def compare_report(folder: Path) -> Block:
     return f"cartsim compare: {', '.join(names)}", lead, parts
 
 
+def _delta(x: float, fmt: str, signed: bool = False) -> str:
+    """A difference or standard error: percentage points for probabilities, days for times."""
+    sign = "+" if signed else ""
+    if fmt in ("probability", "proportion"):
+        return f"{100 * x:{sign}.1f} pp"
+    return f"{x:{sign},.1f} d" if fmt == "days" else f"{x:{sign}.3g}"
+
+
 def _sweep_table(kind: str, s: dict[str, Any]) -> list[str]:
     outcome = str(s.get("outcome", ""))
     unit = outcome_unit(outcome)
@@ -257,21 +265,20 @@ def _sweep_table(kind: str, s: dict[str, Any]) -> list[str]:
             for end in ("low", "high"):
                 v, se = f.get(f"outcome_{end}"), f.get(f"outcome_{end}_se")
                 cells.append(number(v, fmt, reason(f, f"outcome_{end}"))
-                             + ("" if v is None or se is None else
-                                f'<span class="why">MC SE {number(se, fmt if fmt == "days" else "")}</span>'))
-            cells.append(number(f.get("swing"), fmt))
+                             + ("" if v is None or se is None else f'<span class="why">MC SE {_delta(se, fmt)}</span>'))
+            cells.append(missing(reason(f, "swing")) if f.get("swing") is None else _delta(f["swing"], fmt, True))
             rows.append(cells)
         return [caption(f"Each uncertain parameter set to the 2.5% and 97.5% quantiles of its distribution (or the "
                         f"given bounds), the others at their base values; base value of {outcome_label(outcome)}: "
-                        f"{number(t.get('base'), fmt)}. MC SE: Monte Carlo standard error of each end on its own; "
-                        "under common random numbers the ends share their noise, so a swing is more precise than "
-                        "these suggest."),
+                        f"{number(t.get('base'), fmt)}; swing: outcome at high minus outcome at low (pp: percentage "
+                        "points). MC SE: Monte Carlo standard error of each end on its own; under common random "
+                        "numbers the ends share their noise, so a swing is more precise than these suggest."),
                 table(["parameter", "range", "outcome at low", "outcome at high", "swing"], rows)]
     if kind == "twoway" and isinstance(s.get("twoway"), dict):
         g = s["twoway"]
         fa, fb = g["factors"]
         va, vb = g["values"]
-        rows = [[number(a)] + [number(z, fmt) + ("" if se is None else f'<span class="why">± {number(1.96 * se, fmt)}'
+        rows = [[number(a)] + [number(z, fmt) + ("" if se is None else f'<span class="why">± {_delta(1.96 * se, fmt)}'
                                                  "</span>") for z, se in zip(zrow, serow, strict=True)]
                 for a, zrow, serow in zip(va, g["grid"], g["grid_se"], strict=True)]
         return [caption(f"{outcome_label(outcome)} over the grid of {parameter_label(fa)} (rows) and "
@@ -344,7 +351,8 @@ def sweep_report(folder: Path) -> Block:
             f"parameter sets of {number(s.get('patients', meta.get('patients')), 'count')} patients each, followed "
             f"for {_months(s.get('horizon_days', meta.get('horizon_days')))} from the decision to treat; "
             f"outcome {outcome_label(str(s.get('outcome', '')))}. {ORIGIN_NOTE}")
-    prov = {**_provenance(s, meta), "common random numbers": s.get("crn", meta.get("crn")),
+    crn = s.get("crn", meta.get("crn"))
+    prov = {**_provenance(s, meta), "common random numbers": None if crn is None else "yes" if crn else "no",
             "sweep specification hash": s.get("spec_hash", meta.get("spec_hash"))}
     prov.pop("engine", None)
     parts = [_h2("Provenance"), provenance_table(prov), _h2("Results")]

@@ -109,6 +109,13 @@ def test_compare_sweep_power_validate_pages(folders: dict[str, Path]) -> None:
     assert "validation.png" in text and "posterior.png" in text
 
 
+def test_every_cause_of_death_has_words() -> None:
+    from sim.model.states import DeathCause
+    from sim.report.sections import DEATH_LABELS
+
+    assert set(DEATH_LABELS) == {c.name.lower() for c in DeathCause}
+
+
 def test_null_values_show_a_dash_and_their_reason(folders: dict[str, Path], tmp_path: Path) -> None:
     folder = _copy(folders["run"], tmp_path / "run")
     summary = json.loads((folder / "summary.json").read_text())

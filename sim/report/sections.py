@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sim.analysis.compare import OUTCOME_BY_NAME
 from sim.analysis.outcomes import DAYS_PER_MONTH
 from sim.report.html import (
     DASH,
@@ -26,12 +27,15 @@ from sim.report.labels import outcome_label, outcome_unit, parameter_label
 
 Block = tuple[str, str, list[str]]
 
-RATES = (("cr_rate", "CR/CRi at day 28"), ("mrd_neg_cr_rate", "MRD-negative CR"), ("crs_any", "CRS, any grade"),
-         ("crs_grade3plus", "CRS grade >= 3"), ("icans_any", "ICANS, any grade"),
-         ("icans_grade3plus", "ICANS grade >= 3"), ("agvhd_grade2plus", "acute GVHD grade II-IV"))
+RATES = ("cr_rate", "mrd_neg_cr_rate", "crs_any", "crs_grade3plus", "icans_any", "icans_grade3plus", "agvhd_grade2plus")
 ENDPOINT_NAMES = {"os": "Overall survival (OS)", "efs": "Event-free survival (EFS)",
                   "lfs": "Leukaemia-free survival (LFS), patients in CR"}
 LANDMARKS = (6, 12, 24)
+#: sim.model.states.DeathCause members (lower case, as summary.json writes them) in words
+DEATH_LABELS = {"alive": "alive", "disease": "died of leukaemia", "crs": "died of CRS", "icans": "died of ICANS",
+                "gvhd": "died of GVHD", "transplant": "died of transplant-related causes",
+                "other_nrm": "died of infection or other non-relapse causes",
+                "before_infusion": "died waiting for a product"}
 ORIGIN_NOTE = ("Time zero is the first CAR-T infusion for OS, EFS and LFS (infused patients only), and the "
                "decision to treat for the intention-to-treat (ITT) rows (every patient).")
 
@@ -90,7 +94,8 @@ def run_report(folder: Path) -> Block:
         parts.append(caption("summary.json is missing: only the provenance and the figure are shown."))
     if "rates" in s:
         rows = []
-        for key, label in RATES:
+        for key in RATES:
+            label = OUTCOME_BY_NAME[key].label
             r = s["rates"].get(key) or {}
             ci = r.get("ci") or [None, None]
             why = reason(r, "rate") or reason(s["rates"], key)
@@ -138,7 +143,7 @@ def _competing_and_resources(s: dict[str, Any]) -> list[str]:
     causes = s.get("death_causes")
     if isinstance(causes, dict):
         total = sum(v for v in causes.values() if isinstance(v, int)) or 1
-        rows = [[esc(k.replace("_", " ")), number(v, "count"), f"{100 * v / total:.1f}%"]
+        rows = [[esc(DEATH_LABELS.get(k, k.replace("_", " "))), number(v, "count"), f"{100 * v / total:.1f}%"]
                 for k, v in causes.items() if isinstance(v, int)]
         parts += [_h2("Status at the end of follow-up"),
                   caption("Every patient at the horizon: alive, or the cause of death (counts are exact; no "

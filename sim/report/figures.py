@@ -28,7 +28,7 @@ def power_figure(curve: dict, path: Path | str, title: str) -> Path:
     n = np.array([g["n"] for g in grid], float)
     p = np.array([g["power"] for g in grid])
     se = np.array([g["se"] for g in grid])
-    fig, ax = plt.subplots(figsize=(7.0, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(9.5, 4.5), dpi=120)
     ax.plot(n, p, "o-", color="C0", label=f"simulated ({curve['trials']:,} trials per size)")
     ax.fill_between(n, np.clip(p - 1.96 * se, 0, 1), np.clip(p + 1.96 * se, 0, 1), color="C0", alpha=0.2,
                     linewidth=0)
@@ -41,12 +41,13 @@ def power_figure(curve: dict, path: Path | str, title: str) -> Path:
         ax.axvspan(band[0], band[1], color="C0", alpha=0.08, label="n 95% MC interval")
     if curve.get("analytic_n") is not None:
         ax.axvline(curve["analytic_n"], color="C1", linestyle="--", label=f"analytic n = {curve['analytic_n']:,}")
-    ax.set_xlabel("total patients")
-    ax.set_ylabel("power")
+    ax.set_xlabel("total patients enrolled")
+    ax.set_ylabel("power (probability of rejecting the null)")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
+              title="band: 95% Monte Carlo interval", title_fontsize=7)
     fig.tight_layout()
     out = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)

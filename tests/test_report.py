@@ -122,13 +122,32 @@ def test_null_values_show_a_dash_and_their_reason(folders: dict[str, Path], tmp_
     why = f"not estimable: beyond the longest follow-up ({HORIZON_DAYS:.0f} days)"
     summary["os"]["m24"] = None
     summary["os"]["m24_ci"] = [None, None]
-    summary["os"]["reasons"] = {"m24": why}
+    summary["os"]["not_estimable"] = {"m24": why, "m24_ci": why}
     summary["efs"]["median_days"] = None
     write_json(folder / "summary.json", summary)
     _, text = build_report(folder)
     assert f'<span class="na">{DASH}</span><span class="why">{why}</span>' in text
     assert "not reached (the curve stays above 50%)" in text  # a null median without a given reason
     assert "None" not in re.sub(r"<[^>]+>", "", text)
+
+
+def test_null_differences_and_sweep_values_show_their_reason(folders: dict[str, Path], tmp_path: Path) -> None:
+    folder = _copy(folders["compare"], tmp_path / "compare")
+    doc = json.loads((folder / "compare.json").read_text())
+    row = next(d for d in doc["differences"] if d["outcome"] == "os_m24")
+    row.update(diff=None, diff_low=None, diff_high=None, value=None, not_estimable="tandem_for_all: beyond the data")
+    doc["scenarios"][0]["values"]["os_m24"] = None
+    doc["scenarios"][0]["not_estimable"] = {"os_m24": "beyond the maximum follow-up of 300.0 d"}
+    write_json(folder / "compare.json", doc)
+    _, text = build_report(folder)
+    assert text.count('<span class="why">tandem_for_all: beyond the data</span>') == 2  # its value and the difference
+    assert '<span class="why">beyond the maximum follow-up of 300.0 d</span>' in text
+    folder = _copy(folders["psa"], tmp_path / "psa")
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["psa"]["os_m24"].update(mean=None, q025=None, q975=None, note="beyond the follow-up in every set")
+    write_json(folder / "summary.json", summary)
+    _, text = build_report(folder)
+    assert '<span class="why">beyond the follow-up in every set</span>' in text
 
 
 def test_text_from_the_files_is_escaped(folders: dict[str, Path], tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from sim.model.errors import InputError
 
 DASH = "–"  # en dash: a value that is not estimable or not given
 #: keys under which a JSON object may explain why one of its values is null
-REASON_KEYS = ("reasons", "not_estimable", "null_reasons")
+REASON_KEYS = ("not_estimable", "reasons")
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:2em auto;max-width:72em;
@@ -44,20 +44,25 @@ def esc(text: object) -> str:
 
 
 def reason(container: Mapping[str, Any] | None, key: str) -> str | None:
-    """Why ``container[key]`` is null, if the JSON says: ``KEY_reason`` beside it, or an
-    entry of a ``reasons`` (or ``not_estimable``) object."""
+    """Why ``container[key]`` is null, if the JSON says: ``KEY_reason`` beside it, an entry
+    of a ``not_estimable`` (or ``reasons``) object, a ``not_estimable`` string for the
+    whole row, or the row's ``note``."""
     if not isinstance(container, Mapping):
         return None
-    for candidate in (container.get(f"{key}_reason"), container.get(f"{key.removesuffix('_ci')}_reason")):
+    bare = key.removesuffix("_ci")
+    for candidate in (container.get(f"{key}_reason"), container.get(f"{bare}_reason")):
         if isinstance(candidate, str):
             return candidate
     for name in REASON_KEYS:
         table = container.get(name)
-        if isinstance(table, Mapping) and isinstance(table.get(key), str):
-            return str(table[key])
-        if isinstance(table, Mapping) and isinstance(table.get(key.removesuffix("_ci")), str):
-            return str(table[key.removesuffix("_ci")])
-    return None
+        if isinstance(table, str):
+            return table
+        if isinstance(table, Mapping):
+            for k in (key, bare):
+                if isinstance(table.get(k), str):
+                    return str(table[k])
+    note = container.get("note")
+    return note if isinstance(note, str) else None
 
 
 def missing(why: str | None = None) -> str:

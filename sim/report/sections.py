@@ -213,12 +213,14 @@ def compare_report(folder: Path) -> Block:
         first = diffs[0]
         unit = first.get("unit", "")
         fmt = "probability" if unit == "probability" else "days" if unit == "days" else ""
-        ref_vals = scenarios[0].get("values", {}) if scenarios else {}
+        ref = scenarios[0] if scenarios else {}
         row = [esc(f"{first.get('label', outcome)}"),
-               number(ref_vals.get(outcome), fmt, reason(ref_vals, outcome))]
+               number((ref.get("values") or {}).get(outcome), fmt, reason(ref, outcome))]
         for d in diffs:
             why = reason(d, "diff")
-            row.append(number(d.get("value"), fmt, reason(d, "value") or why))
+            k = d.get("scenario_index")
+            own = reason(scenarios[k], outcome) if isinstance(k, int) and 0 <= k < len(scenarios) else None
+            row.append(number(d.get("value"), fmt, own or why))
             diff = d.get("diff")
             text = missing(why) if diff is None else (f"{100 * diff:+.1f} pp" if fmt == "probability" else
                                                        f"{diff:+,.1f} d" if fmt == "days" else f"{diff:+.3g}")

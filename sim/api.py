@@ -115,6 +115,15 @@ def column_documentation() -> dict[str, str]:
     return {c.name: f"{c.unit}: {c.description}" for c in COLUMNS}
 
 
+def write_report(folder: Path | str, out: Path | str | None = None) -> Path:
+    """One self-contained HTML page (tables with intervals, figures, provenance) from an
+    output folder of run, compare, sweep, power or validate; written atomically to
+    ``out`` (default ``folder/report.html``)."""
+    from sim.report.page import write_report as _write  # noqa: PLC0415 - matplotlib-free, but only when asked
+
+    return _write(folder, out)
+
+
 def check_engine(engine: str) -> None:
     if engine not in ENGINES:
         raise InputError("command line", "--engine", f"unknown engine {engine!r}", ", ".join(ENGINES))
@@ -242,15 +251,6 @@ def simon(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8) -> dict
     return {"p0": p0, "p1": p1, "alpha": alpha, "power": power, "optimal": as_dict(designs.optimal),
             "minimax": as_dict(designs.minimax),
             "single_stage": {"r": single.r, "n": single.n, "alpha": single.alpha, "power": single.power}}
-
-
-def write_report(folder: Path | str, out: Path | str | None = None) -> Path:
-    """One self-contained HTML page (tables with intervals, figures, provenance) from an
-    output folder of run, compare, sweep, power or validate; written atomically to
-    ``out`` (default ``folder/report.html``)."""
-    from sim.report.page import write_report as _write  # noqa: PLC0415 - matplotlib-free, but only when asked
-
-    return _write(folder, out)
 
 
 def write_outputs(result: RunResult, out_dir: Path | str) -> dict[str, Path]:

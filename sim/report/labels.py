@@ -71,18 +71,29 @@ _ELEMENT = re.compile(r"^(?P<name>[^\[]+)\[(?P<element>[^\]]+)\]$")
 _QUIET_UNITS = {"probability", "switch", "family", "count", "flag"}
 
 
+_STAGES = {spec.name.split(".")[0] for spec in SPEC_BY_NAME.values()}
+
+
+def _lower_stage(part: str) -> str:
+    word = WORDS.get(part, part)
+    return word[0].lower() + word[1:] if part in _STAGES and word[1:2].islower() else word
+
+
 def parameter_label(name: str, unit: bool = True) -> str:
     """``response.p_cr.first.cd19`` -> ``Response: P(CR), first infusion, CD19``; with the
     registry's unit in parentheses where it adds something (days, per day, odds ratio)."""
     m = _ELEMENT.match(name)
     base, element = (m["name"], m["element"]) if m else (name, None)
-    parts = [WORDS.get(p, p) for p in base.split(".")]
+    names = base.split(".")
+    # a stage's word inside a name (the "hsct" consolidation category) is not capitalised
+    parts = [WORDS.get(names[0], names[0])] + [_lower_stage(p) for p in names[1:]]
     if element is not None:
         parts.append(WORDS.get(element, element))
     text = parts[0] + (": " + ", ".join(parts[1:]) if len(parts) > 1 else "")
     spec = SPEC_BY_NAME.get(base)
     if (unit and spec is not None and spec.unit not in _QUIET_UNITS and spec.unit.split()[0] != "probability"
-            and "shape" not in spec.unit):  # a shape's unit is a pointer to the code, not a unit
+            and not spec.unit.startswith("family-specific")  # a pointer to the code, not a unit
+            and spec.unit not in text):  # "odds ratio of CR" needs no "(odds ratio)"
         text += f" ({spec.unit})"
     return text
 

@@ -142,6 +142,6 @@ def indices_figure(indices: dict[str, Any], path: Path | str, title: str, kind: 
     if indices.get("note"):
         ax.text(0.5, 0.5, f"no indices: {indices['outcome']} is {indices['note']}", transform=ax.transAxes,
                 ha="center")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(title, fontsize=9)
     return _save(fig, path)

@@ -251,3 +251,15 @@ def test_page_renders_in_chromium_without_console_errors(folders: dict[str, Path
     assert console == []
     assert "<h1>cartsim " in dom and "</table>" in dom
     assert dom.count("<img") == len(re.findall(r"<img ", page.read_text()))
+
+
+def test_study_scenario_page_shows_targets_and_why_an_interval_is_missing(tmp_path: Path) -> None:
+    result = sim.run("studies/s004_donor_derived", patients=200, seed=3)
+    sim.write_outputs(result, tmp_path / "study")
+    _, text = build_report(tmp_path / "study")
+    study = result.summary["study"]
+    assert f"<h2>Published study {study['study_id']}</h2>" in text
+    assert all(r["id"] in text for r in study["targets"])
+    infused = study["infused"]
+    assert f"an interval needs 40 cohorts of {study['cohort_patients']} patients" in text
+    assert f"this run has {infused:,}" in text

@@ -174,18 +174,25 @@ def _competing_and_resources(s: dict[str, Any]) -> list[str]:
 
 
 def _study_section(study: dict[str, Any]) -> list[str]:
+    from sim.analysis.study_run import MIN_COHORTS  # noqa: PLC0415 - only for study scenarios
+
     lo, hi = study.get("followup_days") or [None, None]
+    size, infused = study.get("cohort_patients"), study.get("infused")
+    short = (f"an interval needs {MIN_COHORTS} cohorts of {size} patients ({MIN_COHORTS * size:,} infused); this "
+             f"run has {infused:,}" if isinstance(size, int) and isinstance(infused, int)
+             and infused < MIN_COHORTS * size else "no interval for this target")
     rows = []
     for r in study.get("targets", []):
         unit = "days" if "median" in str(r.get("metric")) else "probability"
-        rows.append([esc(r.get("id")), esc(r.get("metric")), number(r.get("reported"), unit),
+        rows.append([esc(r.get("id")), esc(str(r.get("metric")).replace("_", " ")), number(r.get("reported"), unit),
                      number(r.get("simulated"), unit, reason(r, "simulated")),
-                     interval(r.get("low"), r.get("high"), unit, reason(r, "low") or "no interval for this target")])
+                     interval(r.get("low"), r.get("high"), unit, reason(r, "low") or short)])
     return [_h2(f"Published study {study.get('study_id', '')}"),
-            caption(f"{number(study.get('infused'), 'count')} infused patients, follow-up {number(lo)} to "
-                    f"{number(hi)} days. Interval: 95% of simulated cohorts of the study's size at these parameter "
-                    "values."),
-            table(["target", "metric", "reported", "simulated", "95% interval"], rows)]
+            caption(f"{number(infused, 'count')} infused patients simulated; the study had {number(size, 'count')}, "
+                    f"followed from infusion for {number(lo, 'count')} to {number(hi, 'count')} days. Simulated: "
+                    "the statistic on this run's patients censored like the study. Interval: 95% of simulated "
+                    "cohorts of the study's size at these parameter values."),
+            table(["target", "metric", "reported", "simulated", "95% interval"], rows, text_cols=2)]
 
 
 def compare_report(folder: Path) -> Block:

@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,31 @@ def test_page_is_self_contained(folders: dict[str, Path]) -> None:
         assert "<script" not in text.lower() and "@import" not in text and "url(" not in text
         for alt, data in re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', text):
             assert base64.b64decode(data) == (folder / alt).read_bytes()
+
+
+class _Balance(HTMLParser):
+    """Every element that is opened is closed, in order (void elements aside)."""
+
+    VOID = frozenset({"meta", "link", "img", "br", "hr", "input"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, (tag, self.stack[-5:])
+        self.stack.pop()
+
+
+def test_every_element_is_closed_in_order(folders: dict[str, Path]) -> None:
+    for folder in folders.values():
+        parser = _Balance()
+        parser.feed(build_report(folder)[1])
+        assert parser.stack == []
 
 
 def test_a_folder_holding_several_outputs_reports_each(folders: dict[str, Path], tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from sim.api import (
     simulate,
     with_overrides,
     write_outputs,
+    write_report,
 )
 from sim.api_calibration import calibrate, posterior_learning, validate
 from sim.api_sweep import sweep
@@ -40,4 +41,5 @@ __all__ = [
     "validate",
     "with_overrides",
     "write_outputs",
+    "write_report",
 ]

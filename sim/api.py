@@ -124,6 +124,15 @@ def column_documentation() -> dict[str, str]:
     return {c.name: f"{c.unit}: {c.description}" for c in COLUMNS}
 
 
+def write_report(folder: Path | str, out: Path | str | None = None) -> Path:
+    """One self-contained HTML page (tables with intervals, figures, provenance) from an
+    output folder of run, compare, sweep, power or validate; written atomically to
+    ``out`` (default ``folder/report.html``)."""
+    from sim.report.page import write_report as _write  # noqa: PLC0415 - matplotlib-free, but only when asked
+
+    return _write(folder, out)
+
+
 def check_engine(engine: str) -> None:
     if engine not in ENGINES:
         raise InputError("command line", "--engine", f"unknown engine {engine!r}", ", ".join(ENGINES))

@@ -8,41 +8,34 @@ import matplotlib as mpl
 
 mpl.use("Agg")
 import matplotlib.pyplot as plt
-import numpy as np
 
 from sim.analysis.compare import CompareResult
-from sim.analysis.outcomes import DAYS_PER_MONTH, endpoint_data
-from sim.analysis.survival import kaplan_meier
+from sim.analysis.outcomes import endpoint_data
 from sim.io.files import atomic_write
-
-GRID_POINTS = 600  # curves drawn on a grid: 10^7 patients plot as fast as 10^3
+from sim.report.figures import Curve, km_axes, km_layout, time_axis
 
 
 def compare_figure(result: CompareResult, path: Path | str) -> Path:
-    """Two panels, OS and EFS from infusion (Kaplan-Meier), one curve per scenario; the
-    first scenario (the reference of the differences) is drawn thicker."""
+    """Two panels, OS and EFS from infusion (Kaplan-Meier, infused patients), one curve per
+    scenario with the numbers at risk below; the first scenario (the reference of the
+    differences) is drawn thicker. Each curve ends at its longest follow-up."""
     horizon = result.horizon_days
-    grid = np.linspace(0.0, horizon, GRID_POINTS)
-    fig, axes = plt.subplots(1, 2, figsize=(12.0, 4.8), dpi=120, sharey=True)
-    for ax, endpoint in zip(axes, ("os", "efs"), strict=True):
+    k_sc = len(result.scenarios)
+    fig, axes, risks = km_layout(k_sc, panels=2, width=13.0)
+    for ax, risk, endpoint in zip(axes, risks, ("os", "efs"), strict=True):
+        curves = []
         for k, (sc, df) in enumerate(zip(result.scenarios, result.tables, strict=True)):
             t, e = endpoint_data(df, endpoint, "infusion")
-            if len(t) == 0:
-                continue
-            s = kaplan_meier(t, e).survival_at(grid)
-            ax.step(grid / DAYS_PER_MONTH, s, where="post", color=f"C{k % 10}", linewidth=2.2 if k == 0 else 1.4,
-                    label=f"{sc.name} (n={len(t):,})" + (" [reference]" if k == 0 else ""))
+            curves.append(Curve(t, e, f"{sc.name} (n={len(t):,})" + (" [reference]" if k == 0 else ""),
+                                f"C{k % 10}", sc.name, band=False, width=2.2 if k == 0 else 1.4))
+        km_axes(ax, risk, curves, horizon)
         ax.set_title(f"{endpoint.upper()} from infusion")
-        ax.set_xlabel("months")
-        ax.set_xlim(0, horizon / DAYS_PER_MONTH)
-        ax.set_xticks(np.arange(0, horizon / DAYS_PER_MONTH + 1, 6))
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper right", fontsize=8)
-    axes[0].set_ylabel("survival probability")
+        ax.set_xlabel(f"{time_axis(horizon)[2]} from infusion")
+    axes[1].set_ylabel("")
+    axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.suptitle(f"cartsim compare: {result.patients:,} patients per scenario, seed {result.seed} "
                  "(common random numbers)")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.1, right=0.8, top=0.9, bottom=0.04, wspace=0.35)
     out = atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
     return out

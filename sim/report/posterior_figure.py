@@ -5,6 +5,7 @@ their external priors (``sim.analysis.identifiability``)."""
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -15,6 +16,7 @@ import numpy as np
 
 from sim.analysis.identifiability import PRIOR_DOMINATED, Learning
 from sim.report import save_png
+from sim.report.labels import parameter_label
 
 BINS = 40
 LOG_SPAN = 20.0  # positive parameters whose prior 95% interval spans more than this factor get a log axis
@@ -24,7 +26,7 @@ def posterior_figure(learning: Learning, prior: np.ndarray, posterior: np.ndarra
     n = len(learning.labels)
     ncols = 5
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.8 * nrows), squeeze=False)
     flat = axes.ravel()
     ratio = learning.interval_ratio
     for k, ax in enumerate(flat[:n]):
@@ -39,8 +41,7 @@ def posterior_figure(learning: Learning, prior: np.ndarray, posterior: np.ndarra
                 label="posterior")
         if log_axis:
             ax.set_xscale("log")
-        name = learning.labels[k]
-        ax.set_title(name if len(name) <= 38 else "…" + name[-37:], fontsize=7.5)
+        ax.set_title("\n".join(textwrap.wrap(parameter_label(learning.labels[k]), 40)), fontsize=7)
         ax.text(0.98, 0.95, f"interval ratio {ratio[k]:.2f}\nshift {learning.shift[k]:+.2f} SD",
                 transform=ax.transAxes, ha="right", va="top", fontsize=6.5)
         ax.tick_params(labelsize=6.5)

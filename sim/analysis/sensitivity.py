@@ -494,6 +494,10 @@ def psa_summary(results: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+_UNDEFINED = ("undefined (NaN) in some parameter sets: a median not reached, or a landmark or restricted mean "
+              "beyond the maximum follow-up (a longer --horizon-days may help)")
+
+
 def _salib_y(results: pd.DataFrame, outcome: str) -> np.ndarray | None:
     y = results.sort_values("set_id")[outcome].to_numpy(float)
     return y if np.all(np.isfinite(y)) else None
@@ -508,7 +512,7 @@ def sobol_indices(design: Design, results: pd.DataFrame, outcome: str, seed: int
     assert design.problem is not None
     y = _salib_y(results, outcome)
     if y is None:
-        return {"outcome": outcome, "indices": [], "note": "undefined (NaN) in some parameter sets"}
+        return {"outcome": outcome, "indices": [], "note": _UNDEFINED}
     if np.var(y) == 0:
         return {"outcome": outcome, "indices": [], "note": "the same in every parameter set"}
     res = sobol_analyze.analyze(design.problem, y, calc_second_order=False, num_resamples=200, conf_level=0.95,
@@ -530,7 +534,7 @@ def morris_indices(design: Design, results: pd.DataFrame, outcome: str, seed: in
     assert design.unit is not None
     y = _salib_y(results, outcome)
     if y is None:
-        return {"outcome": outcome, "indices": [], "note": "undefined (NaN) in some parameter sets"}
+        return {"outcome": outcome, "indices": [], "note": _UNDEFINED}
     res = morris_analyze.analyze(design.problem, design.unit, y, num_resamples=200, conf_level=0.95,
                                  num_levels=design.options["levels"], seed=seed % 2**32)
     names = [str(n) for n in res["names"]]

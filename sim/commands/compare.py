@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from sim.analysis.compare import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, CompareResult, compare
-from sim.commands.common import check_out_dir, err, progress_bar, stdout_console
+from sim.commands.common import NOT_ESTIMABLE, check_out_dir, err, progress_bar, stdout_console
 from sim.io.files import write_json
 from sim.model.errors import InputError
 
@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 def _fmt(x: float | None, unit: str, signed: bool = False) -> str:
     if x is None:
-        return "-"
+        return NOT_ESTIMABLE
     sign = "+" if signed else ""
     if unit == "probability":
         return f"{100 * x:{sign}.1f}" + (" pp" if signed else "%")
@@ -45,8 +45,8 @@ def _table(result: CompareResult, k: int) -> Table:
         if row["scenario_index"] != k:
             continue
         unit = row["unit"]
-        ci = "-" if row["diff_low"] is None else (f"{_fmt(row['diff_low'], unit, True)} to "
-                                                  f"{_fmt(row['diff_high'], unit, True)}")
+        ci = (row.get("not_estimable") or NOT_ESTIMABLE) if row["diff_low"] is None else (
+            f"{_fmt(row['diff_low'], unit, True)} to {_fmt(row['diff_high'], unit, True)}")
         gain = row["variance_reduction"]
         if gain is not None:
             gain_text = f"{gain:.1f}x"

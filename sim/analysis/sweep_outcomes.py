@@ -102,6 +102,14 @@ O_EFS12, O_EFS24, O_EFSMED = (_IX[k] for k in ("efs_m12", "efs_m24", "efs_median
 O_ITT12, O_ITT24 = _IX["itt_os_m12"], _IX["itt_os_m24"]
 O_ICU, O_INF, O_HSCT = _IX["icu_days_per_infused"], _IX["infusions_per_patient"], _IX["hsct_per_patient"]
 
+#: the follow-up (days from the outcome's origin) a landmark or restricted-mean outcome needs
+OUTCOME_DAYS: dict[str, float] = {
+    name: months * DAYS_PER_MONTH
+    for months in (6, 12, 24)
+    for name in (f"os_m{months}", f"efs_m{months}", f"itt_os_m{months}", f"os_rmst_m{months}_days")
+    if name in _IX
+}
+
 CR_CODE = int(Response.CR_MRD_POS)
 CR_NEG_CODE = int(Response.CR_MRD_NEG)
 M6_DAYS = 6 * DAYS_PER_MONTH

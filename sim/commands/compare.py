@@ -52,8 +52,10 @@ def _table(result: CompareResult, k: int) -> Table:
             gain_text = f"{gain:.1f}x"
         else:  # a paired SE of exactly 0: the change cannot reach this outcome
             gain_text = "identical" if row["se_paired"] == 0.0 else "-"
-        table.add_row(row["label"], _fmt(row["reference_value"], unit), _fmt(row["value"], unit),
-                      _fmt(row["diff"], unit, True), ci, gain_text)
+        # a median with no value was not reached (the curve stays above 1/2)
+        values = ["not reached" if x is None and row["outcome"].endswith("_median_days") else _fmt(x, unit)
+                  for x in (row["reference_value"], row["value"])]
+        table.add_row(row["label"], *values, _fmt(row["diff"], unit, True), ci, gain_text)
     return table
 
 

@@ -21,7 +21,7 @@ from sim import api
 from sim.analysis import sensitivity as sens
 from sim.analysis.outcomes import DAYS_PER_MONTH, endpoint_data, summarise
 from sim.analysis.survival import kaplan_meier
-from sim.analysis.sweep_outcomes import OUTCOME_NAMES, OUTCOMES, reduce_patients, simulate_sets
+from sim.analysis.sweep_outcomes import O_OS24, O_OSRMST, OUTCOME_NAMES, OUTCOMES, _km, reduce_patients, simulate_sets
 from sim.analysis.sweep_runner import run_sweep
 from sim.engine.kernel import run_kernel
 from sim.model.errors import InputError
@@ -93,8 +93,6 @@ def test_fast_reduction_gives_no_number_past_the_follow_up():
     # a curve that reached 0 stays known past the data: S(24 months) = 0 and the full
     # area; with the last patient censored instead, neither is estimable
     t = np.array([10.0, 20.0, 30.0])
-    from sim.analysis.sweep_outcomes import O_OS24, O_OSRMST, _km  # noqa: PLC0415
-
     log_k = np.array([-math.inf, 0.0, math.log(2.0), math.log(3.0)])
     o, e = np.zeros(len(OUTCOMES)), np.zeros(len(OUTCOMES))
     _km(t, np.ones(3, np.bool_), 3, log_k, o, e, -1, -1, O_OS24, -1, O_OSRMST)
@@ -379,7 +377,7 @@ def test_sweep_past_the_follow_up_is_nan_in_the_table_and_null_in_json(tmp_path)
     meta = json.loads(pq.read_table(tmp_path / "s" / "sweep.parquet").schema.metadata[b"cartsim"])
     assert "NaN beyond the follow-up" in meta["outcomes"]["os_m24"]
     # an analysis of one outcome that no cohort can estimate is refused before simulating
-    with pytest.raises(InputError, match="--outcome: os_m24 needs 730.5 days of follow-up but the horizon is 400"):
+    with pytest.raises(InputError, match=r"--outcome: os_m24 needs 730\.5 days of follow-up but the horizon is 400"):
         sim.sweep("oneway", "baseline", out=tmp_path / "t", patients=500, outcome="os_m24", horizon_days=400.0)
     assert not (tmp_path / "t").exists()
 

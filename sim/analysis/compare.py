@@ -718,5 +718,5 @@ def compare(scenarios: Sequence[str | Path | Scenario], patients: int | None = N
                 "method": o.method,
                 "not_estimable": why or None,
             })
-    return CompareResult(loaded, summaries, values, reasons, differences, n, run.seed, run.horizon_days, bootstrap, level,
-                         notes, time.perf_counter() - t0, simulate_s, tables)
+    return CompareResult(loaded, summaries, values, reasons, differences, n, run.seed, run.horizon_days, bootstrap,
+                         level, notes, time.perf_counter() - t0, simulate_s, tables)

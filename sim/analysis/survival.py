@@ -36,8 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import numba as nb
+import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 

@@ -553,6 +553,8 @@ class CompareResult:
                 "interval": "diff +- z * paired SE (normal approximation); Monte Carlo error only, at the "
                             "scenarios' point parameter values (no parameter uncertainty)",
                 "variance_reduction": "(var of scenario + var of reference) / var of the paired difference",
+                "not_estimable": "a landmark, incidence or restricted mean past a scenario's maximum follow-up, or a "
+                                 "median not reached, is null; the row's not_estimable gives the scenario and reason",
             },
             "notes": self.notes,
             "elapsed_s": self.elapsed_s,

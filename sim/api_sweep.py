@@ -77,6 +77,8 @@ def _execute(kind: str, scenario: str | Path | Scenario | None, build: Callable[
     if seed is not None and seed < 0:
         raise InputError("command line", "--seed", f"expected a whole number >= 0, got {seed}")
     sc = api.as_scenario(scenario).with_run(seed=seed, horizon_days=horizon_days)
+    if kind != "psa":  # the other kinds analyse this one outcome
+        sens.check_outcome(outcome, sc.run.horizon_days)
     design = build(sc, sc.run.seed)
     check_out_dir(out)
     kwargs: dict[str, Any] = {"patients": patients, "seed": sc.run.seed, "horizon_days": sc.run.horizon_days,

@@ -108,6 +108,29 @@ def test_cif_rows_agree_with_aalen_johansen() -> None:
         assert got[r] == pytest.approx(float(cif_at(ref, 365.0)), abs=1e-12)
 
 
+def test_compiled_rows_give_no_number_past_each_rows_data() -> None:
+    """The rule of sim.analysis.survival row by row: a landmark after a row's last time
+    is NaN, unless that row's curve reached 0; at the last time it is still a number."""
+    t = np.array([[50.0, 100.0, 150.0, 300.0],   # last time 300, censored: 365 is past the data
+                  [50.0, 100.0, 150.0, 365.0],   # last time exactly at the landmark: inside
+                  [50.0, 100.0, 150.0, 200.0],   # everybody has the event: S = 0 and F final
+                  [50.0, 100.0, 150.0, 400.0]])  # data beyond the landmark
+    e = np.array([[1, 0, 1, 0], [1, 0, 1, 0], [1, 1, 1, 1], [1, 0, 1, 0]], np.int64)
+    cause = np.where(e == 1, np.array([1, 2, 1, 1]), 0).astype(np.int64)
+    mask = np.ones(t.shape, bool)
+    s_at, _ = _km_rows(t, e, mask, 365.0)
+    f_at = _cif_rows(t, cause, mask, 365.0)
+    for r in range(4):
+        km = kaplan_meier(t[r], e[r])
+        ref_s = float(km.survival_at(365.0))
+        ref_f = float(cif_at(aalen_johansen(t[r], cause[r], 1), 365.0))
+        assert (np.isnan(s_at[r]) and np.isnan(ref_s)) or s_at[r] == pytest.approx(ref_s, abs=1e-12), r
+        assert (np.isnan(f_at[r]) and np.isnan(ref_f)) or f_at[r] == pytest.approx(ref_f, abs=1e-12), r
+    assert np.isnan(s_at[0]) and np.isnan(f_at[0])
+    assert s_at[1] == pytest.approx(0.75 * 0.5) and s_at[2] == 0.0 and f_at[2] == pytest.approx(0.75)
+    assert np.isfinite(s_at[3]) and np.isfinite(f_at[3])
+
+
 def test_censoring_follows_the_study_design(targets: TargetSet) -> None:
     c = censoring_days(targets.studies["003"], 1, 20000)
     design = targets.studies["003"].scenario.study

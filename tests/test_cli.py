@@ -159,6 +159,68 @@ def test_different_seed_gives_different_outputs(good_run, repeat_runs):
 
 
 # ---------------------------------------------------------------------------------
+# no number past the data
+# ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def short_runs(good_run, workdir):
+    """A 100-day horizon printed as a table (nobody has 6 months of follow-up) and the
+    README's 730.5-day horizon as JSON (nobody has 24 months from infusion)."""
+    procs = cartsim_many({
+        "h100": ["run", "--patients", PATIENTS, "--seed", SEED, "--horizon-days", 100, "--out", "H100"],
+        "h730": ["run", "--patients", PATIENTS, "--seed", SEED, "--horizon-days", 730.5, "--out", "H730", "--json"],
+    }, workdir)
+    for proc in procs.values():
+        assert proc.returncode == 0, describe(proc)
+    return procs, workdir
+
+
+def test_short_horizon_prints_no_landmark_past_the_follow_up(short_runs):
+    procs, workdir = short_runs
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:4]]
+            for line in procs["h100"].stdout.splitlines() if line.count("│") >= 4}
+    summary = json.loads((workdir / "H100" / "summary.json").read_text(encoding="utf-8"))
+    for endpoint in ("os", "efs", "lfs"):
+        e = summary[endpoint]
+        follow = e["max_followup_days"]
+        assert 0 < follow <= 100
+        for m in (6, 12, 24):
+            assert e[f"m{m}"] is None and e[f"m{m}_ci"] == [None, None]
+            assert e["not_estimable"][f"m{m}"] == f"beyond the maximum follow-up of {follow:.1f} d"
+            value, reason = rows[f"{endpoint.upper()} at {m} months"]
+            assert value == "\u2013" and reason.startswith("beyond the maximum follow-up")  # may wrap
+        assert e["rmst_m24_days"] is None and "rmst_m24_days" in e["not_estimable"]
+        # the curve stays above 1/2 for 100 days: the median is not reached
+        assert e["median_days"] is None and e["not_estimable"]["median_days"].startswith("not reached")
+        assert rows[f"{endpoint.upper()} median"][0] == "not reached"
+    assert summary["cir_m24"] is None and summary["nrm_m24"] is None
+    assert summary["not_estimable"]["cir_m24"].startswith("beyond the maximum follow-up of")
+    assert summary["itt"]["os"]["m12"] is None
+    wrapped = [cells for label, cells in rows.items() if label.startswith(("relapse (CIR)", "OS at 12 months from"))]
+    assert len(wrapped) == 2  # labels may wrap at the terminal's width
+    for value, reason in wrapped:
+        assert value == "\u2013" and reason.startswith("beyond the maximum follow-up")
+
+
+def test_readme_horizon_has_12_but_not_24_month_landmarks(short_runs, good_run):
+    procs, _ = short_runs
+    short, long = json.loads(procs["h730"].stdout), json.loads(good_run[0].stdout)
+    for endpoint in ("os", "efs", "lfs"):
+        e, ref = short[endpoint], long[endpoint]
+        assert e["max_followup_days"] < 730.5 < ref["max_followup_days"]
+        assert e["m24"] is None and e["m24_ci"] == [None, None] and e["rmst_m24_days"] is None
+        assert set(e["not_estimable"]) >= {"m24", "rmst_m24_days"}
+        # within the data the estimate is the 5-year run's (same patients; all are infused well before
+        # day 365, so nobody's first 12 months are cut by the shorter horizon)
+        for key in ("m6", "m12", "m6_ci", "m12_ci"):
+            assert e[key] == ref[key], (endpoint, key)
+        assert "m24" not in ref["not_estimable"] and ref["m24"] is not None
+    assert short["cir_m24"] is None and long["cir_m24"] is not None
+    assert short["competing_risks"]["cir_m12"] == long["competing_risks"]["cir_m12"]
+
+
+# ---------------------------------------------------------------------------------
 # bad input
 # ---------------------------------------------------------------------------------
 

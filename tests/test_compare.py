@@ -95,6 +95,34 @@ def test_weighted_estimators_equal_estimators_on_resampled_patients(baseline_vs_
             assert est[name][0] == pytest.approx(float(aj.cif_at(24 * DAYS_PER_MONTH)), rel=1e-9)
 
 
+def test_a_replicate_gives_no_number_past_its_own_data():
+    """The weighted pass applies the rule of sim.analysis.survival to each replicate:
+    a landmark or restricted mean past the replicate's last resampled time is NaN,
+    unless its curve reached 0."""
+    time = np.array([100.0, 200.0, 300.0, 800.0])
+    code = np.array([1, 0, 1, 0], np.int8)
+    curve = cmp._curve(np.arange(4), time, code)
+    # replicate 0: everybody; 1: without the day-800 patient (the death at 300 empties the
+    # risk set: S = 0, known for ever); 2: patients 0 and 1 only (last time 200, censored)
+    counts = np.array([[1, 1, 1], [1, 1, 2], [1, 1, 0], [1, 0, 0]], np.uint8)
+    st = cmp.curve_statistics(curve, counts)
+    n_land = len(cmp.LANDMARK_MONTHS)
+    cif1 = slice(n_land + 2, 2 * n_land + 2)
+    for r in range(3):
+        rep = np.repeat(np.arange(4), counts[:, r].astype(np.int64))
+        km = kaplan_meier(time[rep], code[rep] > 0)
+        s_ref = km.survival_at(cmp._LANDMARKS_DAYS)
+        np.testing.assert_allclose(st[r, :n_land], s_ref, rtol=1e-12)  # NaN where the reference is NaN
+        np.testing.assert_allclose(st[r, cif1], 1.0 - s_ref, rtol=1e-12)  # one cause: F = 1 - S
+        rmst = km.restricted_mean(cmp._TAU_DAYS)
+        assert np.isnan(st[r, n_land + 1]) if rmst is None else st[r, n_land + 1] == pytest.approx(rmst, rel=1e-12)
+    assert np.isfinite(st[0]).all()
+    np.testing.assert_allclose(st[1, :n_land], [2 / 3, 0.0, 0.0], rtol=1e-12)
+    assert np.isfinite(st[1, n_land + 1])
+    assert st[2, 0] == pytest.approx(2 / 3, rel=1e-12) and np.isnan(st[2, 1:n_land]).all()
+    assert np.isnan(st[2, n_land + 1])
+
+
 def test_bootstrap_replicates_do_not_depend_on_batching():
     """Replicate b is addressed by (seed, b): computing it in another batch changes nothing."""
     whole = cmp.bootstrap_counts(5, range(6), 1000)
@@ -240,8 +268,13 @@ def cli_runs(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("compare_cli")
     (cwd / "bad.toml").write_text(f'[scenario]\nbase = "{REPO / "params" / "defaults.toml"}"\n'
                                   '[policy]\ntarget_share = [1.0, 0.0, 0.0, 0.0]\n')  # a misspelt policy key
+    # the first scenario sets the horizon: 400 days, so no 24-month landmark has data
+    (cwd / "short.toml").write_text(f'[scenario]\nname = "short"\nbase = "{REPO / "params" / "calibrated.toml"}"\n'
+                                    '[run]\nhorizon_days = 400.0\n')
     cases = {"good": ["compare", "baseline", REPO / "scenarios" / "tandem_for_all.toml", "universal_product",
-                      "--patients", 2000, "--seed", 4, "--out", "OUT", "--json"], **BAD_CASES}
+                      "--patients", 2000, "--seed", 4, "--out", "OUT", "--json"],
+             "short": ["compare", "short.toml", "tandem_for_all", "--patients", 2000, "--seed", 4, "--out", "SHORT"],
+             **BAD_CASES}
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         futures = {k: pool.submit(cartsim, *a, cwd=cwd) for k, a in cases.items()}
         return cwd, {k: f.result() for k, f in futures.items()}
@@ -266,6 +299,36 @@ def test_cli_json_has_the_documented_shape_and_writes_its_files(cli_runs):
     assert written["differences"] == doc["differences"]
     assert (cwd / "OUT" / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in (cwd / "OUT").iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_cli_gives_no_difference_past_the_follow_up(cli_runs):
+    cwd, procs = cli_runs
+    proc = procs["short"]
+    assert proc.returncode == 0, describe(proc)
+    doc = json.loads((cwd / "SHORT" / "compare.json").read_text())
+    assert doc["horizon_days"] == 400.0
+    rows = {r["outcome"]: r for r in doc["differences"]}
+    beyond = ("os_m24", "efs_m24", "lfs_m24", "os_rmst_m24_days", "efs_rmst_m24_days", "lfs_rmst_m24_days", "cir_m24",
+              "nrm_m24", "itt_os_m24")
+    for name in beyond:
+        r = rows[name]
+        assert r["reference_value"] is None and r["value"] is None, name
+        assert r["diff"] is r["diff_low"] is r["diff_high"] is r["se_paired"] is r["variance_reduction"] is None
+        assert r["not_estimable"].startswith("short: beyond the maximum follow-up of"), r
+        assert "; tandem_for_all: beyond the maximum follow-up of" in r["not_estimable"], r
+        for sc in doc["scenarios"]:
+            assert sc["values"][name] is None and sc["not_estimable"][name].startswith("beyond the maximum")
+    for name in ("os_m6", "os_m12", "efs_m12", "itt_os_m12"):  # inside the data: numbers with intervals
+        r = rows[name]
+        assert r["diff_low"] <= r["diff"] <= r["diff_high"] and r["not_estimable"] is None, r
+    text = [line for line in proc.stdout.splitlines() if line.count("│") >= 6]
+    os24 = [line.split("│")[1:7] for line in text if line.split("│")[1].strip().startswith("OS at 24")]
+    assert len(os24) == 2  # from infusion, and the ITT row (cells may wrap at the terminal's width)
+    cells = [c.strip() for c in os24[0]]
+    assert cells[1:4] == ["\u2013"] * 3 and cells[4].startswith("short:")
+    median = [line.split("│")[1:7] for line in text if line.split("│")[1].strip() == "OS median"]
+    cells = [c.strip() for c in median[0]]
+    assert cells[1].startswith("not") and cells[2].startswith("not") and cells[3] == "\u2013"  # "not reached"
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -81,6 +82,55 @@ def test_competing_risks_separate_relapse_from_non_relapse_death():
     assert cr["nrm_m6"] == pytest.approx(1 / 3)
     assert cr["cir_m6"] == pytest.approx(0.0)
     assert 12 * DAYS_PER_MONTH > 290
+
+
+def test_no_number_past_the_maximum_follow_up():
+    # the same patients followed to day 400 instead of 1000
+    df = patients([{**r, "t_last_days": 400.0} if r["t_last_days"] == 1000.0 else r for r in ROWS])
+    s = summarise(df)
+    os_ = s["os"]  # from infusion: deaths at 135 and 180, censored at 388 and 390
+    assert os_["max_followup_days"] == 390.0
+    assert os_["m6"] == pytest.approx(0.5) and os_["m12"] == pytest.approx(0.5)  # 365.25 <= 390: inside
+    assert os_["m24"] is None and os_["m24_ci"] == [None, None] and os_["rmst_m24_days"] is None
+    assert os_["not_estimable"] == {"m24": "beyond the maximum follow-up of 390.0 d",
+                                    "rmst_m24_days": "beyond the maximum follow-up of 390.0 d"}
+    assert os_["median_days"] == 180.0  # reached inside the data
+    assert s["efs"]["not_estimable"]["m24"] == "beyond the maximum follow-up of 388.0 d"
+    assert s["lfs"]["m24"] is None and s["lfs"]["m12"] is not None
+    cr = s["competing_risks"]
+    assert cr["max_followup_days"] == 388.0
+    assert cr["cir_m12"] == pytest.approx(1 / 3) and cr["nrm_m12"] == pytest.approx(1 / 3)
+    assert cr["cir_m24"] is None and cr["nrm_m24"] is None
+    assert s["cir_m24"] is None and s["nrm_m24"] is None
+    assert s["not_estimable"] == {"cir_m24": "beyond the maximum follow-up of 388.0 d",
+                                  "nrm_m24": "beyond the maximum follow-up of 388.0 d"}
+    itt = s["itt"]["os"]  # from the decision: deaths at 100, 150, 200; censored at 400
+    assert itt["m12"] == pytest.approx(0.4) and itt["m24"] is None
+    assert itt["not_estimable"]["m24"] == "beyond the maximum follow-up of 400.0 d"
+    # JSON-ready: None, never NaN (this hand-built table has NaN ICU days, so only the survival blocks)
+    json.dumps({k: s[k] for k in ("os", "efs", "lfs", "itt", "competing_risks", "not_estimable")}, allow_nan=False)
+    # followed to day 1000, every value is there and none has a reason
+    full = summarise(patients(ROWS))
+    assert full["os"]["m24"] == pytest.approx(0.5) and full["os"]["not_estimable"] == {}
+    assert full["not_estimable"] == {} and full["cir_m24"] == pytest.approx(1 / 3)
+    assert full["os"]["m12"] == os_["m12"] and full["os"]["m6_ci"] == os_["m6_ci"]
+
+
+def test_a_curve_that_reached_zero_is_known_past_the_data_and_a_median_can_stay_unreached():
+    dead = [{"t_inf_days": 10.0, "n_infusions": 1, "response": Response.NO_RESPONSE, "t_efs_days": 38.0,
+             "t_death_days": d, "t_last_days": d, "death_cause": DeathCause.DISEASE} for d in (60.0, 110.0)]
+    s = summarise(patients(dead))
+    assert s["os"]["max_followup_days"] == 100.0
+    assert s["os"]["m24"] == 0.0 and s["os"]["m24_ci"] == [0.0, 0.0]  # everybody dead by day 100
+    assert s["os"]["rmst_m24_days"] == pytest.approx(50.0 + 0.5 * 50.0)
+    assert s["os"]["not_estimable"] == {}
+    # alive and censored early: above 1/2 to the end of the data
+    alive = [{**r, "t_death_days": NAN, "death_cause": 0, "t_last_days": 200.0} for r in dead]
+    alive[0]["t_death_days"], alive[0]["t_last_days"] = 60.0, 60.0
+    alive.append({**alive[1], "t_last_days": 150.0})
+    km = summarise(patients(alive))["os"]  # deaths: 1 of 3 at day 50; censored at 140, 190
+    assert km["median_days"] is None and km["median_days_ci"][1] is None
+    assert km["not_estimable"]["median_days"] == "not reached: above 1/2 to the maximum follow-up of 190.0 d"
 
 
 def test_rates_are_over_infused_patients():

@@ -121,14 +121,19 @@ def test_km_matches_lifelines(
     np.testing.assert_array_equal(km.events, et["observed"].to_numpy())
     np.testing.assert_array_equal(km.censored, et["censored"].to_numpy())
     assert km.n == n
-    # step evaluation at arbitrary times, including before/after the data
+    # step evaluation at arbitrary times, including before/after the data: the same as
+    # lifelines inside the data; past the maximum follow-up lifelines carries the last
+    # value, we give no estimate (unless the curve reached 0)
     grid = np.concatenate(([0.0], np.linspace(0.0, t.max() * 1.5, 97), km.time[::7]))
-    np.testing.assert_allclose(
-        sv.survival_at(km, grid),
-        ll.survival_function_at_times(grid).to_numpy(),
-        rtol=0,
-        atol=ATOL_LL,
-    )
+    s = sv.survival_at(km, grid)
+    ll_s = ll.survival_function_at_times(grid).to_numpy()
+    inside = grid <= t.max()
+    assert inside.sum() > 60 and (~inside).sum() > 20
+    np.testing.assert_allclose(s[inside], ll_s[inside], rtol=0, atol=ATOL_LL)
+    if km.reached_zero:
+        np.testing.assert_array_equal(s[~inside], 0.0)
+    else:
+        assert np.isnan(s[~inside]).all()
 
 
 @pytest.mark.parametrize("seed,n,cscale,dec", KM_CASES)
@@ -188,7 +193,8 @@ def test_km_all_censored() -> None:
     np.testing.assert_array_equal(km.ci_high, 1.0)
     np.testing.assert_array_equal(km.at_risk, [5, 3, 2, 1])
     assert sv.median_survival(km) == math.inf
-    assert sv.restricted_mean(km, 7.5) == 7.5
+    assert sv.restricted_mean(km, 5.0) == 5.0
+    assert sv.restricted_mean(km, 7.5) is None  # past the last time (5): unknown
 
 
 def test_km_hand_example_and_step_function() -> None:
@@ -255,25 +261,97 @@ def test_restricted_mean_matches_lifelines(
     t, e = _censored_sample(seed, n, cscale, dec)
     km = sv.kaplan_meier(t, e)
     ll = _ll_km(t, e)
-    for tau in (0.3, 6.0, 12.0, float(np.median(t)), float(t.max()) + 5.0):
+    for tau in (0.3, 6.0, 12.0, float(np.median(t)), float(t.max())):
         # exact area of the same step function, summed in a different order
         assert sv.restricted_mean(km, tau) == pytest.approx(
             restricted_mean_survival_time(ll, t=tau), rel=1e-10
+        )
+    # past the data: lifelines extends the last value; we do only where S reached 0
+    late = float(t.max()) + 5.0
+    if km.reached_zero:
+        assert sv.restricted_mean(km, late) == pytest.approx(
+            restricted_mean_survival_time(ll, t=late), rel=1e-10
+        )
+    else:
+        assert sv.restricted_mean(km, late) is None
+        assert sv.not_estimable_reason(km, late) == (
+            f"beyond the maximum follow-up of {t.max():.1f} d"
         )
 
 
 def test_landmarks() -> None:
     t, e = _censored_sample(7, 300, 25.0, 0)
+    t, e = np.append(t, t.max() + 1.0), np.append(e, False)  # the longest follow-up is censored
     km = sv.kaplan_meier(t, e)
     out = sv.landmarks(km, [6, 12, 24, 1e6])
     assert list(out) == [6.0, 12.0, 24.0, 1e6]
-    for day, row in out.items():
+    for day, row in list(out.items())[:3]:
         assert row["survival"] == sv.survival_at(km, day)
         lo, hi = sv.survival_ci_at(km, day)
         assert (row["ci_low"], row["ci_high"]) == (lo, hi)
         assert row["at_risk"] == int(np.sum(t >= day))
         assert row["ci_low"] <= row["survival"] <= row["ci_high"]
-    assert out[1e6]["at_risk"] == 0
+        assert row["not_estimable"] is None
+    assert not km.reached_zero
+    assert out[1e6] == {"survival": None, "ci_low": None, "ci_high": None, "at_risk": 0,
+                        "not_estimable": f"beyond the maximum follow-up of {t.max():.1f} d"}
+
+
+# --------------------------------------------------------------------------- #
+# no estimate beyond the data
+# --------------------------------------------------------------------------- #
+def test_no_estimate_beyond_the_maximum_follow_up() -> None:
+    # deaths at 1 and 3, censored at 2 and 5: S = 0.75 on [1, 3), 0.375 on [3, 5]
+    km = sv.kaplan_meier([1.0, 2.0, 3.0, 5.0], [1, 0, 1, 0])
+    assert km.max_followup == 5.0 and not km.reached_zero
+    s = sv.survival_at(km, [0.0, 4.9, 5.0, 5.0 + 1e-9, 100.0])
+    np.testing.assert_allclose(s[:3], [1.0, 0.375, 0.375], rtol=0, atol=1e-15)
+    assert np.isnan(s[3:]).all()  # the last time is still inside the data, just after it is not
+    lo, hi = sv.survival_ci_at(km, [5.0, 6.0])
+    assert np.isfinite([lo[0], hi[0]]).all() and np.isnan([lo[1], hi[1]]).all()
+    assert sv.restricted_mean(km, 5.0) == pytest.approx(1 + 0.75 * 2 + 0.375 * 2, abs=1e-15)
+    assert sv.restricted_mean(km, 5.5) is None
+    assert sv.not_estimable_reason(km, 5.0) is None
+    assert sv.not_estimable_reason(km, 5.5) == "beyond the maximum follow-up of 5.0 d"
+    assert sv.median_survival(km) == 3.0  # reached: a time inside the data
+    # the median "not reached" when the curve stays above 1/2 to the end of the data
+    assert sv.median_survival(sv.kaplan_meier([1.0, 2.0, 3.0], [1, 0, 0])) == math.inf
+    # empty: no observations
+    empty = sv.kaplan_meier([np.nan], [1])
+    assert sv.not_estimable_reason(empty, 1.0) == "no observations"
+    assert sv.restricted_mean(empty, 1.0) is None
+
+
+def test_a_curve_that_reached_zero_stays_estimable_at_zero() -> None:
+    km = sv.kaplan_meier([1.0, 2.0, 3.0, 4.0], [1, 0, 1, 1])
+    assert km.reached_zero and km.max_followup == 4.0
+    np.testing.assert_array_equal(sv.survival_at(km, [4.0, 10.0, 1e6]), 0.0)
+    lo, hi = sv.survival_ci_at(km, [10.0])
+    assert np.isfinite([lo[0], hi[0]]).all()
+    assert sv.restricted_mean(km, 10.0) == pytest.approx(1 + 0.75 * 2 + 0.375, abs=1e-15)
+    assert sv.landmarks(km, [10.0])[10.0]["survival"] == 0.0
+    assert sv.not_estimable_reason(km, 1e6) is None
+
+
+def test_cumulative_incidence_beyond_the_data() -> None:
+    # relapse at 1, death in remission at 2, censored at 3, relapse at 4 (last: all-cause S = 0)
+    ci = sv.aalen_johansen([1.0, 2.0, 3.0, 4.0], [1, 2, 0, 1], 1)
+    assert ci.reached_zero and ci.max_followup == 4.0
+    np.testing.assert_allclose(ci.cif_at([3.0, 4.0, 50.0]), [0.25, 0.75, 0.75], rtol=0, atol=1e-15)
+    # the same data with the last patient censored: F is unknown after 4
+    ci2 = sv.aalen_johansen([1.0, 2.0, 3.0, 4.0], [1, 2, 0, 0], 1)
+    assert not ci2.reached_zero
+    f = ci2.cif_at([4.0, 4.5])
+    assert f[0] == pytest.approx(0.25, abs=1e-15) and np.isnan(f[1])
+    assert sv.not_estimable_reason(ci2, 4.5) == "beyond the maximum follow-up of 4.0 d"
+    # the competing cause of the same data follows the same rule
+    assert np.isnan(sv.aalen_johansen([1.0, 2.0, 3.0, 4.0], [1, 2, 0, 0], 2).cif_at(5.0))
+
+
+def test_beyond_data_is_one_compiled_rule_for_scalars_and_arrays() -> None:
+    assert sv.beyond_data(5.1, 5.0, False) and not sv.beyond_data(5.0, 5.0, False)
+    assert not sv.beyond_data(5.1, 5.0, True)
+    np.testing.assert_array_equal(sv.beyond_data(np.array([4.0, 5.0, 6.0]), 5.0, False), [False, False, True])
 
 
 # --------------------------------------------------------------------------- #
@@ -402,9 +480,16 @@ def test_aalen_johansen_matches_lifelines(seed: int, n: int, k: int) -> None:
     )
     assert np.all(aj.ci_low <= aj.cif) and np.all(aj.cif <= aj.ci_high)
     # step evaluation: lifelines' table read with "last time <= t" (pad)
+    # (inside the data; past the maximum follow-up no estimate unless all-cause S is 0)
     grid = np.linspace(0.0, t.max() + 1.0, 50)
     ll_steps = ll.cumulative_density_.iloc[:, 0].reindex(grid, method="pad").to_numpy()
-    np.testing.assert_allclose(sv.cif_at(aj, grid), ll_steps, rtol=0, atol=ATOL_LL)
+    inside = grid <= t.max()
+    f = sv.cif_at(aj, grid)
+    np.testing.assert_allclose(f[inside], ll_steps[inside], rtol=0, atol=ATOL_LL)
+    if aj.reached_zero:
+        np.testing.assert_allclose(f[~inside], ll_steps[~inside], rtol=0, atol=ATOL_LL)
+    else:
+        assert np.isnan(f[~inside]).all()
 
 
 def test_aalen_johansen_identities_with_ties() -> None:
@@ -432,7 +517,8 @@ def test_aalen_johansen_identities_with_ties() -> None:
     assert f1.cif[0] == pytest.approx(
         np.sum((t == first) & (cause == 1)) / t.size, abs=1e-15
     )
-    assert sv.cif_at(f1, -1.0) == 0.0 and sv.cif_at(f1, 1e9) == f1.cif[-1]
+    assert sv.cif_at(f1, -1.0) == 0.0 and sv.cif_at(f1, t.max()) == f1.cif[-1]
+    assert f1.reached_zero or np.isnan(sv.cif_at(f1, 1e9))
 
 
 def test_aalen_johansen_large_sample_oracle() -> None:

@@ -21,7 +21,7 @@ from sim import api
 from sim.analysis import sensitivity as sens
 from sim.analysis.outcomes import DAYS_PER_MONTH, endpoint_data, summarise
 from sim.analysis.survival import kaplan_meier
-from sim.analysis.sweep_outcomes import OUTCOME_NAMES, OUTCOMES, reduce_patients, simulate_sets
+from sim.analysis.sweep_outcomes import O_OS24, O_OSRMST, OUTCOME_NAMES, OUTCOMES, _km, reduce_patients, simulate_sets
 from sim.analysis.sweep_runner import run_sweep
 from sim.engine.kernel import run_kernel
 from sim.model.errors import InputError
@@ -69,6 +69,9 @@ def test_fast_reduction_equals_summarise(horizon):
     for m in (6, 12, 24):
         day = m * DAYS_PER_MONTH
         gw = km.greenwood[np.searchsorted(km.time, day, side="right") - 1]
+        if s["os"][f"m{m}"] is None:  # beyond the maximum follow-up: no value, no SE
+            assert math.isnan(out[IX[f"os_m{m}"]]) and math.isnan(se[IX[f"os_m{m}"]])
+            continue
         assert se[IX[f"os_m{m}"]] == pytest.approx(float(km.survival_at(day)) * math.sqrt(gw), rel=1e-10)
     lo, hi = s["os"]["median_days_ci"]
     if hi is not None and lo is not None:
@@ -78,6 +81,24 @@ def test_fast_reduction_equals_summarise(horizon):
     k = s["rates"]["cr_rate"]["k"]
     n = s["rates"]["cr_rate"]["n"]
     assert se[IX["cr_rate"]] == pytest.approx(math.sqrt(k / n * (1 - k / n) / n), rel=1e-12)
+
+
+def test_fast_reduction_gives_no_number_past_the_follow_up():
+    # 300 days from the decision: nobody has 12 months of follow-up from infusion
+    f, i = run_kernel(PARAMS.theta(), 11, 5_000, 300.0)
+    out, se = reduce_patients(f, i)
+    for name in ("os_m12", "os_m24", "os_rmst_m24_days", "efs_m12", "efs_m24", "itt_os_m12", "itt_os_m24"):
+        assert math.isnan(out[IX[name]]) and math.isnan(se[IX[name]]), name
+    assert 0.0 < out[IX["os_m6"]] < 1.0 and se[IX["os_m6"]] > 0.0
+    # a curve that reached 0 stays known past the data: S(24 months) = 0 and the full
+    # area; with the last patient censored instead, neither is estimable
+    t = np.array([10.0, 20.0, 30.0])
+    log_k = np.array([-math.inf, 0.0, math.log(2.0), math.log(3.0)])
+    o, e = np.zeros(len(OUTCOMES)), np.zeros(len(OUTCOMES))
+    _km(t, np.ones(3, np.bool_), 3, log_k, o, e, -1, -1, O_OS24, -1, O_OSRMST)
+    assert o[O_OS24] == 0.0 and o[O_OSRMST] == pytest.approx(20.0, abs=1e-12)
+    _km(t, np.array([True, True, False]), 3, log_k, o, e, -1, -1, O_OS24, -1, O_OSRMST)
+    assert math.isnan(o[O_OS24]) and math.isnan(o[O_OSRMST])
 
 
 def test_sets_reproduce_the_kernel_and_do_not_depend_on_threads():
@@ -337,6 +358,28 @@ def test_sweep_command_writes_table_figure_and_json(tmp_path):
     assert {"remission.relapse.median_days", "os_m12", "os_m12_se", "cr_rate_se"} <= set(df.columns)
     assert (tmp_path / "o" / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["spec_hash"] == s["spec_hash"]
+
+
+def test_sweep_past_the_follow_up_is_nan_in_the_table_and_null_in_json(tmp_path):
+    import sim
+
+    # 400 days from the decision: 12-month landmarks are inside the data, 24-month ones are not
+    s = sim.sweep("psa", "baseline", out=tmp_path / "s", patients=500, draws=12, horizon_days=400.0)
+    for name in ("os_m24", "efs_m24", "itt_os_m24", "os_rmst_m24_days"):
+        entry = s["psa"][name]
+        assert entry["sets"] == 0 and entry["mean"] is None and entry["q975"] is None, name
+        assert "beyond the maximum follow-up" in entry["note"]
+    assert s["psa"]["os_m12"]["sets"] == 12 and "note" not in s["psa"]["os_m12"]
+    df = pq.read_table(tmp_path / "s" / "sweep.parquet").to_pandas()
+    for name in ("os_m24", "os_m24_se", "os_rmst_m24_days", "efs_m24", "itt_os_m24"):
+        assert df[name].isna().all(), name
+    assert df["os_m12"].between(0.0, 1.0).all() and df["os_m6"].between(0.0, 1.0).all()
+    meta = json.loads(pq.read_table(tmp_path / "s" / "sweep.parquet").schema.metadata[b"cartsim"])
+    assert "NaN beyond the follow-up" in meta["outcomes"]["os_m24"]
+    # an analysis of one outcome that no cohort can estimate is refused before simulating
+    with pytest.raises(InputError, match=r"--outcome: os_m24 needs 730\.5 days of follow-up but the horizon is 400"):
+        sim.sweep("oneway", "baseline", out=tmp_path / "t", patients=500, outcome="os_m24", horizon_days=400.0)
+    assert not (tmp_path / "t").exists()
 
 
 def test_python_api_sweep_returns_the_summary_and_writes_the_files(tmp_path):

@@ -39,6 +39,12 @@ probabilistic sweeps are for). A scenario compared with itself
 has identical records, so every difference and its standard error are exactly 0. A
 median that is not reached (in the estimate or in a replicate) has no interval.
 
+No number past the data (the rule of :mod:`sim.analysis.survival`): a landmark,
+incidence or restricted mean beyond a scenario's maximum follow-up is None in that
+scenario, its difference row has no difference and no interval, and the row's
+``not_estimable`` says which scenario and why; the bootstrap applies the same rule to
+every replicate (a replicate past its own data gives no number, so no interval).
+
 Known limit of the pairing: a categorical policy choice (cell source, target,
 consolidation) is drawn by inverse CDF over its categories in code order, so moving
 share from one category to a non-adjacent one re-assigns *which* patients get each
@@ -63,6 +69,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.analysis.outcomes import DAYS_PER_MONTH, LANDMARK_MONTHS, summarise
+from sim.analysis.survival import beyond_data
 from sim.engine.kernel import run_kernel
 from sim.io.files import json_safe
 from sim.model.errors import InputError
@@ -244,8 +251,9 @@ def _weighted_curves(time: np.ndarray, code: np.ndarray, pid: np.ndarray, counts
     S at the landmarks, ``out[r, L]`` the median (inf if not reached, nan if nobody is
     at risk), ``out[r, L+1]`` the restricted mean to ``tau``, ``out[r, L+2:2L+2]`` and ``out[r, 2L+2:3L+2]`` the
     cumulative incidences of causes 1 and 2 at the landmarks. Ties: all events at a
-    time count together, censorings at that time stay at risk for it (the
-    conventions of ``sim.analysis.survival``).
+    time count together, censorings at that time stay at risk for it; a landmark or
+    ``tau`` beyond the replicate's largest resampled time is NaN unless the curve
+    reached 0 (the conventions of ``sim.analysis.survival``).
     """
     n = time.shape[0]
     n_rep = r1 - r0
@@ -356,6 +364,22 @@ def _weighted_curves(time: np.ndarray, code: np.ndarray, pid: np.ndarray, counts
             area[r] += s[r] * (tau - last_t)
         out[r0 + r, n_land] = median[r]
         out[r0 + r, n_land + 1] = area[r]
+        # no estimate past the replicate's own data: its largest time with a positive weight
+        t_max = -math.inf
+        j = n - 1
+        while j >= 0:
+            if counts[pid[j], r0 + r] > 0:
+                t_max = time[j]
+                break
+            j -= 1
+        done = s[r] <= 0.0
+        for q in range(n_land):
+            if beyond_data(landmarks[q], t_max, done):
+                out[r0 + r, q] = math.nan
+                out[r0 + r, n_land + 2 + q] = math.nan
+                out[r0 + r, 2 * n_land + 2 + q] = math.nan
+        if beyond_data(tau, t_max, done):
+            out[r0 + r, n_land + 1] = math.nan
 
 
 _LANDMARKS_DAYS = np.array([m * DAYS_PER_MONTH for m in LANDMARK_MONTHS])
@@ -442,6 +466,21 @@ def _summary_value(summary: dict[str, Any], name: str) -> float | None:
     return None
 
 
+def _summary_reason(summary: dict[str, Any], name: str) -> str | None:
+    """Why ``cartsim run`` has no value for an outcome (its ``not_estimable`` entry), or None."""
+    if name in ("cir_m24", "nrm_m24"):
+        block, key = summary, name
+    elif name.startswith("itt_os_"):
+        block, key = summary["itt"]["os"], name.removeprefix("itt_os_")
+    else:
+        endpoint, _, key = name.partition("_")
+        if endpoint not in ("os", "efs", "lfs"):
+            return None
+        block = summary[endpoint]
+    reason: str | None = block.get("not_estimable", {}).get(key)
+    return reason
+
+
 def _ratio_value(y: np.ndarray, x: np.ndarray) -> float | None:
     sx = x.sum()
     return float(y.sum() / sx) if sx > 0 else None
@@ -459,11 +498,16 @@ class CompareResult:
     and scenario k >= 1 against scenario 0 (keys ``outcome``, ``label``, ``unit``,
     ``scenario``, ``scenario_index``, ``reference``, ``reference_value``, ``value``,
     ``diff``, ``diff_low``, ``diff_high``, ``se_paired``, ``se_independent``,
-    ``variance_reduction``, ``method``)."""
+    ``variance_reduction``, ``method``, ``not_estimable``). No number past the data: where
+    either scenario has no value (a landmark or restricted mean beyond its maximum
+    follow-up, a median not reached), the difference and its interval are None and
+    ``not_estimable`` names the scenario(s) and the reason (else None); no bootstrap
+    replicate is used there. ``reasons[outcome][k]`` is scenario k's reason or None."""
 
     scenarios: list[Scenario]
     summaries: list[dict[str, Any]]
     values: dict[str, list[float | None]]
+    reasons: dict[str, list[str | None]]
     differences: list[dict[str, Any]]
     patients: int
     seed: int
@@ -490,6 +534,8 @@ class CompareResult:
                 "index": k, "name": sc.name, "file": sc.file, "description": sc.description,
                 "parameter_hash": sc.params.digest(), "patients": summary["patients"], "infused": summary["infused"],
                 "values": {o.name: self.values[o.name][k] for o in OUTCOMES},
+                "not_estimable": {o.name: self.reasons[o.name][k] for o in OUTCOMES
+                                  if self.reasons[o.name][k] is not None},
             })
         return json_safe({
             "scenarios": scenarios,
@@ -507,6 +553,8 @@ class CompareResult:
                 "interval": "diff +- z * paired SE (normal approximation); Monte Carlo error only, at the "
                             "scenarios' point parameter values (no parameter uncertainty)",
                 "variance_reduction": "(var of scenario + var of reference) / var of the paired difference",
+                "not_estimable": "a landmark, incidence or restricted mean past a scenario's maximum follow-up, or a "
+                                 "median not reached, is null; the row's not_estimable gives the scenario and reason",
             },
             "notes": self.notes,
             "elapsed_s": self.elapsed_s,
@@ -609,6 +657,9 @@ def compare(scenarios: Sequence[str | Path | Scenario], patients: int | None = N
     summaries = [summarise(df) for df in tables]
     ratio = [_ratio_data(df) for df in tables]
     values = {o.name: [_finite(_summary_value(s, o.name)) for s in summaries] for o in OUTCOMES}
+    reasons = {o.name: [_summary_reason(s, o.name) if v is None else None for s, v in zip(summaries, values[o.name],
+                                                                                          strict=True)]
+               for o in OUTCOMES}
     for name in ratio[0]:  # outcomes that summarise() does not report (access to infusion)
         if all(v is None for v in values[name]):
             values[name] = [_ratio_value(*r[name]) for r in ratio]
@@ -654,6 +705,8 @@ def compare(scenarios: Sequence[str | Path | Scenario], patients: int | None = N
             ref, val = values[o.name][0], values[o.name][k]
             se_p, se_i = se[o.name, k]
             diff = None if ref is None or val is None else val - ref
+            why = "; ".join(f"{loaded[j].name}: {reasons[o.name][j]}" for j in (0, k)
+                            if reasons[o.name][j] is not None) if diff is None else ""
             ok = diff is not None and math.isfinite(se_p)
             differences.append({
                 "outcome": o.name, "label": o.label, "unit": o.unit, "scenario": loaded[k].name,
@@ -665,6 +718,7 @@ def compare(scenarios: Sequence[str | Path | Scenario], patients: int | None = N
                 "se_independent": se_i if ok else None,
                 "variance_reduction": (se_i / se_p) ** 2 if ok and se_p > 0 else None,
                 "method": o.method,
+                "not_estimable": why or None,
             })
-    return CompareResult(loaded, summaries, values, differences, n, run.seed, run.horizon_days, bootstrap, level,
-                         notes, time.perf_counter() - t0, simulate_s, tables)
+    return CompareResult(loaded, summaries, values, reasons, differences, n, run.seed, run.horizon_days, bootstrap,
+                         level, notes, time.perf_counter() - t0, simulate_s, tables)

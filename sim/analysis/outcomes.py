@@ -13,6 +13,13 @@ Endpoint definitions (times in days; months are 30.4375 days):
   transplant, infection/other) as competing risks (Aalen-Johansen).
 * Rates (CR, MRD-negative CR, CRS, ICANS, aGVHD) are over infused patients and
   describe the first infusion; 95% Wilson intervals.
+
+No number past the data (the rule of :mod:`sim.analysis.survival`): a landmark, its
+CI, a cumulative incidence or a restricted mean at a time beyond the analysis'
+maximum follow-up (``max_followup_days``, the largest observed time) is ``None``
+(JSON null), and the block's ``not_estimable`` mapping gives, for every key that is
+None, the reason (e.g. ``{"m24": "beyond the maximum follow-up of 709.2 d"}``); a
+median is None with the reason "not reached" when the curve stays above 1/2.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import pandas as pd
 from sim.analysis.survival import (
     aalen_johansen,
     kaplan_meier,
+    not_estimable_reason,
     wilson_interval,
 )
 from sim.model.states import NRM_CAUSES, DeathCause, Response
@@ -64,18 +72,37 @@ def endpoint_data(df: pd.DataFrame, endpoint: str, origin: str = "infusion") -> 
 
 
 def survival_summary(time: np.ndarray, event: np.ndarray) -> dict[str, Any]:
-    """Landmarks (with CIs), median (with CI) and 24-month restricted mean."""
+    """Landmarks (with CIs), median (with CI) and 24-month restricted mean.
+
+    Keys ``n``, ``events``, ``max_followup_days`` (None without patients), ``m6``,
+    ``m6_ci`` ([low, high]), ... ``m24_ci``, ``median_days``, ``median_days_ci``
+    (a bound the band never takes below 1/2 is None: "not reached"),
+    ``rmst_m24_days`` and ``not_estimable`` (key -> reason for every None
+    estimate; module docstring)."""
     km = kaplan_meier(time, event)
-    out: dict[str, Any] = {"n": len(time), "events": int(np.sum(event))}
+    out: dict[str, Any] = {"n": len(time), "events": int(np.sum(event)),
+                           "max_followup_days": _finite_or_none(km.max_followup)}
+    why: dict[str, str] = {}
     for months in LANDMARK_MONTHS:
         day = months * DAYS_PER_MONTH
-        s = float(km.survival_at(day))
-        lo, hi = (float(x) for x in km.survival_ci_at(day))
-        out[f"m{months}"] = s
-        out[f"m{months}_ci"] = [lo, hi]
+        reason = not_estimable_reason(km, day)
+        if reason is None:
+            out[f"m{months}"] = float(km.survival_at(day))
+            out[f"m{months}_ci"] = [float(x) for x in km.survival_ci_at(day)]
+        else:
+            out[f"m{months}"] = None
+            out[f"m{months}_ci"] = [None, None]
+            why[f"m{months}"] = reason
     out["median_days"] = _finite_or_none(km.median())
     out["median_days_ci"] = [_finite_or_none(x) for x in km.median_ci()]
-    out["rmst_m24_days"] = float(km.restricted_mean(24 * DAYS_PER_MONTH))
+    if out["median_days"] is None:
+        why["median_days"] = (not_estimable_reason(km, 0.0)
+                              or f"not reached: above 1/2 to the maximum follow-up of {km.max_followup:.1f} d")
+    tau = 24 * DAYS_PER_MONTH
+    out["rmst_m24_days"] = km.restricted_mean(tau)
+    if out["rmst_m24_days"] is None:
+        why["rmst_m24_days"] = not_estimable_reason(km, tau) or "not estimable"
+    out["not_estimable"] = why
     return out
 
 
@@ -84,7 +111,10 @@ def _finite_or_none(x: float) -> float | None:
 
 
 def competing_risks(df: pd.DataFrame) -> dict[str, Any]:
-    """CIR and NRM at the landmarks among first-infusion CRs, from infusion."""
+    """CIR and NRM at the landmarks among first-infusion CRs, from infusion.
+
+    Keys ``n``, ``max_followup_days``, ``cir_m6`` ... ``nrm_m24`` and
+    ``not_estimable`` (key -> reason for every None value; module docstring)."""
     cr = (df["response"].to_numpy() >= Response.CR_MRD_POS) & df["t_inf_days"].notna().to_numpy()
     sub = df.loc[cr]
     t_inf = sub["t_inf_days"].to_numpy(np.float64)
@@ -95,17 +125,25 @@ def competing_risks(df: pd.DataFrame) -> dict[str, Any]:
     nrm = ~relapsed & np.isin(death_cause, [int(c) for c in NRM_CAUSES])
     cause = np.where(relapsed, 1, np.where(nrm, 2, 0))
     time = np.where(relapsed, t_rel, np.where(nrm, t_death, sub["t_last_days"].to_numpy(np.float64))) - t_inf
-    out: dict[str, Any] = {"n": len(time)}
+    out: dict[str, Any] = {"n": len(time), "max_followup_days": None}
+    why: dict[str, str] = {}
     if len(time) == 0:
         for months in LANDMARK_MONTHS:
             out[f"cir_m{months}"] = out[f"nrm_m{months}"] = None
+            why[f"cir_m{months}"] = why[f"nrm_m{months}"] = "no patients in complete remission"
+        out["not_estimable"] = why
         return out
     cir = aalen_johansen(time, cause, 1)
     nrm_ci = aalen_johansen(time, cause, 2)
+    out["max_followup_days"] = cir.max_followup
     for months in LANDMARK_MONTHS:
         day = months * DAYS_PER_MONTH
-        out[f"cir_m{months}"] = float(cir.cif_at(day))
-        out[f"nrm_m{months}"] = float(nrm_ci.cif_at(day))
+        for key, curve in ((f"cir_m{months}", cir), (f"nrm_m{months}", nrm_ci)):
+            reason = not_estimable_reason(curve, day)
+            out[key] = None if reason else float(curve.cif_at(day))
+            if reason:
+                why[key] = reason
+    out["not_estimable"] = why
     return out
 
 
@@ -116,7 +154,13 @@ def _rate(k: int, n: int) -> dict[str, Any]:
 
 
 def summarise(df: pd.DataFrame) -> dict[str, Any]:
-    """Every outcome of ``cartsim run`` from a patient table (see module docstring)."""
+    """Every outcome of ``cartsim run`` from a patient table (see module docstring).
+
+    Survival blocks ``os``, ``efs``, ``lfs`` (from infusion), ``itt.os``, ``itt.efs``
+    (from the decision to treat) have the keys of :func:`survival_summary`;
+    ``competing_risks`` those of :func:`competing_risks`, whose 24-month values are
+    repeated at the top level as ``cir_m24`` / ``nrm_m24`` with their reasons in the
+    top-level ``not_estimable``."""
     infused = df["t_inf_days"].notna().to_numpy()
     n_inf = int(infused.sum())
     resp = df["response"].to_numpy()[infused]
@@ -143,6 +187,8 @@ def summarise(df: pd.DataFrame) -> dict[str, Any]:
     out["cir_m24"] = cr["cir_m24"]
     out["nrm_m24"] = cr["nrm_m24"]
     out["competing_risks"] = cr
+    # the reasons for the top-level copies of cir_m24 / nrm_m24
+    out["not_estimable"] = {k: cr["not_estimable"][k] for k in ("cir_m24", "nrm_m24") if k in cr["not_estimable"]}
     causes = df["death_cause"].to_numpy()
     out["death_causes"] = {c.name.lower(): int(np.sum(causes == c)) for c in DeathCause}
     n = max(len(df), 1)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.sweep_outcomes import OUTCOME_NAMES
+from sim.analysis.sweep_outcomes import OUTCOME_DAYS, OUTCOME_NAMES
 from sim.model.errors import InputError, nearest
 from sim.model.parameter_set import ParameterSet, check_value
 from sim.model.parameters import OFFSETS, SPEC_BY_NAME, Support
@@ -425,11 +425,20 @@ def _bounds_json(bounds: dict[str, tuple[float, float]] | None) -> dict[str, lis
     return {k: [float(v[0]), float(v[1])] for k, v in sorted((bounds or {}).items())}
 
 
-def check_outcome(name: str) -> str:
+def check_outcome(name: str, horizon_days: float | None = None) -> str:
+    """``name`` if it is a sweep outcome that the horizon (days) can estimate: a landmark
+    or restricted mean at or past the horizon lies beyond every cohort's follow-up, so it
+    would be NaN (not estimable) in every parameter set."""
     if name not in OUTCOME_NAMES:
         guess = nearest(name, OUTCOME_NAMES)
         hint = f"did you mean '{guess}'? " if guess else ""
         raise InputError(CLI, "--outcome", f"unknown outcome {name!r}", hint + ", ".join(OUTCOME_NAMES))
+    needs = OUTCOME_DAYS.get(name)
+    if horizon_days is not None and needs is not None and needs >= horizon_days:
+        raise InputError(CLI, "--outcome", f"{name} needs {needs:g} days of follow-up but the horizon is "
+                         f"{horizon_days:g} days: it is beyond the data in every parameter set",
+                         f"--horizon-days well above {needs:g} (follow-up starts at the infusion), or an outcome "
+                         "within the horizon")
     return name
 
 
@@ -481,7 +490,12 @@ def psa_summary(results: pd.DataFrame) -> dict[str, Any]:
         se = results[f"{name}_se"].to_numpy(float)
         ok = np.isfinite(y)
         entry: dict[str, Any] = {"sets": int(ok.sum())}
-        if ok.sum() >= 1:
+        if ok.sum() < len(y):
+            entry["note"] = _UNDEFINED
+        if ok.sum() == 0:
+            entry.update(dict.fromkeys(("mean", "sd", "q025", "q50", "q975", "mc_var", "total_var",
+                                        "parameter_share")))
+        else:
             y = y[ok]
             mc_var = float(np.nanmean(se[ok] ** 2)) if np.isfinite(se[ok]).any() else float("nan")
             var = float(np.var(y, ddof=1)) if len(y) > 1 else float("nan")
@@ -492,6 +506,10 @@ def psa_summary(results: pd.DataFrame) -> dict[str, Any]:
                           "total_var": _finite(var), "parameter_share": share})
         out[name] = entry
     return out
+
+
+_UNDEFINED = ("undefined (NaN) in some parameter sets: a median not reached, or a landmark or restricted mean "
+              "beyond the maximum follow-up (a longer --horizon-days may help)")
 
 
 def _salib_y(results: pd.DataFrame, outcome: str) -> np.ndarray | None:
@@ -508,7 +526,7 @@ def sobol_indices(design: Design, results: pd.DataFrame, outcome: str, seed: int
     assert design.problem is not None
     y = _salib_y(results, outcome)
     if y is None:
-        return {"outcome": outcome, "indices": [], "note": "undefined (NaN) in some parameter sets"}
+        return {"outcome": outcome, "indices": [], "note": _UNDEFINED}
     if np.var(y) == 0:
         return {"outcome": outcome, "indices": [], "note": "the same in every parameter set"}
     res = sobol_analyze.analyze(design.problem, y, calc_second_order=False, num_resamples=200, conf_level=0.95,
@@ -530,7 +548,7 @@ def morris_indices(design: Design, results: pd.DataFrame, outcome: str, seed: in
     assert design.unit is not None
     y = _salib_y(results, outcome)
     if y is None:
-        return {"outcome": outcome, "indices": [], "note": "undefined (NaN) in some parameter sets"}
+        return {"outcome": outcome, "indices": [], "note": _UNDEFINED}
     res = morris_analyze.analyze(design.problem, design.unit, y, num_resamples=200, conf_level=0.95,
                                  num_levels=design.options["levels"], seed=seed % 2**32)
     names = [str(n) for n in res["names"]]

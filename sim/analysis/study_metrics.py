@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from sim.analysis.survival import beyond_data
 from sim.analysis.targets import CONTRASTS, LANDMARKS, MEDIANS, PROPORTIONS, CalibrationTarget, Study
 from sim.engine.kernel import run_kernel
 from sim.model.outputs import F, I
@@ -137,8 +138,9 @@ def simulate_study(study: Study, theta: np.ndarray, n_patients: int, seed: int, 
 @nb.njit(cache=True)
 def _km_rows(time: np.ndarray, event: np.ndarray, mask: np.ndarray, landmark: float) -> tuple[np.ndarray, np.ndarray]:
     """Kaplan-Meier survival at ``landmark`` and median (inf if not reached) of each row
-    over the masked entries; NaN for a row without entries. Ties: events at a time are
-    counted before censorings at that time (the usual convention)."""
+    over the masked entries; NaN for a row without entries, and a landmark NaN when it
+    lies beyond the row's data (:func:`sim.analysis.survival.beyond_data`). Ties: events
+    at a time are counted before censorings at that time (the usual convention)."""
     rows = time.shape[0]
     s_at = np.full(rows, np.nan)
     med = np.full(rows, np.nan)
@@ -170,8 +172,8 @@ def _km_rows(time: np.ndarray, event: np.ndarray, mask: np.ndarray, landmark: fl
                 median = tk
             at_risk -= m
             k += m
-        if s_land < 0.0:
-            s_land = s  # landmark beyond the last time: last value (censored tail)
+        if s_land < 0.0:  # landmark at or after the last time: the last value, if within the data
+            s_land = np.nan if beyond_data(landmark, t[order[n - 1]], s <= 0.0) else s
         s_at[r] = s_land
         med[r] = median
     return s_at, med
@@ -179,7 +181,9 @@ def _km_rows(time: np.ndarray, event: np.ndarray, mask: np.ndarray, landmark: fl
 
 @nb.njit(cache=True)
 def _cif_rows(time: np.ndarray, cause: np.ndarray, mask: np.ndarray, landmark: float) -> np.ndarray:
-    """Aalen-Johansen cumulative incidence of cause 1 at ``landmark`` for each row."""
+    """Aalen-Johansen cumulative incidence of cause 1 at ``landmark`` for each row; NaN
+    for a row without entries or whose data end before ``landmark``
+    (:func:`sim.analysis.survival.beyond_data`)."""
     rows = time.shape[0]
     out = np.full(rows, np.nan)
     for r in range(rows):
@@ -212,6 +216,8 @@ def _cif_rows(time: np.ndarray, cause: np.ndarray, mask: np.ndarray, landmark: f
             s *= 1.0 - d / at_risk
             at_risk -= m
             k += m
+        if k == n and beyond_data(landmark, t[order[n - 1]], s <= 0.0):
+            continue  # every time <= landmark and the last one before it: past the data
         out[r] = cif
     return out
 

@@ -14,7 +14,17 @@ Conventions shared by all estimators:
   other times must be finite and >= 0;
 * at a tied time, events are counted before censorings (a subject censored
   at ``t`` is at risk at ``t``);
-* confidence bands use the normal quantile ``z = Phi^-1(1/2 + level/2)``.
+* confidence bands use the normal quantile ``z = Phi^-1(1/2 + level/2)``;
+* **no estimate beyond the data** (:func:`beyond_data`, the one statement of the
+  rule, used by every estimator in the package, compiled ones included): S(t), its
+  band and F(t) at a time ``t`` later than the largest observed time (event or
+  censoring), and a restricted mean to such a ``tau``, are not estimable, unless the
+  curve is already final there (the Kaplan-Meier curve reached 0; for a cumulative
+  incidence, the all-cause curve reached 0, so F stays at its last value).
+  Vectorised evaluators return NaN there, scalar ones ``None``, and
+  :func:`not_estimable_reason` says why (e.g. "beyond the maximum follow-up of
+  709.2 d"). A median is "not reached" (``inf`` here, ``None`` in summaries) when
+  the curve stays above 1/2 to the end of the data.
 
 The estimates agree with lifelines (KaplanMeierFitter,
 ``logrank_test``/``multivariate_logrank_test``, AalenJohansenFitter); see
@@ -26,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numba as nb
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
@@ -35,12 +46,15 @@ __all__ = [
     "KaplanMeier",
     "LogRank",
     "aalen_johansen",
+    "beyond_data",
+    "beyond_reason",
     "cif_at",
     "kaplan_meier",
     "landmarks",
     "logrank_test",
     "median_ci",
     "median_survival",
+    "not_estimable_reason",
     "restricted_mean",
     "survival_at",
     "survival_ci_at",
@@ -134,6 +148,47 @@ def _step_index(times: FloatArray, t: FloatArray) -> IntArray:
 
 
 # --------------------------------------------------------------------------- #
+# the rule: no estimate beyond the data
+# --------------------------------------------------------------------------- #
+@nb.njit(cache=True, nogil=True)
+def beyond_data(t: Any, max_followup: float, reached_zero: bool) -> Any:
+    """True where an estimate at time ``t`` (days; a float or an array) lies beyond the data.
+
+    ``max_followup``: the largest observed time (event or censoring) of the
+    analysis; ``reached_zero``: the (all-cause) survival curve is 0 at that time,
+    so nothing can change later and the last value stands for every later time.
+    ``t == max_followup`` is still inside the data. Compiled (numba), so the
+    compiled estimators of :mod:`sim.analysis.compare`, :mod:`sim.analysis.sweep_outcomes`
+    and :mod:`sim.analysis.study_metrics` call this same function.
+    """
+    return (t > max_followup) & (not reached_zero)
+
+
+def beyond_reason(max_followup: float) -> str:
+    """The reason given for a value past the data, naming the maximum follow-up (days)."""
+    return f"beyond the maximum follow-up of {max_followup:.1f} d"
+
+
+def not_estimable_reason(curve: KaplanMeier | CumulativeIncidence, t: float) -> str | None:
+    """Why ``curve`` has no estimate at time ``t`` (days), or None if it has one
+    (see :func:`beyond_data`)."""
+    if curve.n == 0:
+        return "no observations"
+    if beyond_data(float(t), curve.max_followup, curve.reached_zero):
+        return beyond_reason(curve.max_followup)
+    return None
+
+
+def _mask_beyond(curve: KaplanMeier | CumulativeIncidence, t: ArrayLike, values: FloatArray) -> FloatArray:
+    """``values`` at times ``t`` with NaN where :func:`beyond_data`."""
+    if curve.n == 0:
+        return values
+    tq = np.asarray(t, dtype=np.float64)
+    beyond = beyond_data(np.ascontiguousarray(tq.ravel()), curve.max_followup, curve.reached_zero)
+    return np.where(beyond.reshape(tq.shape), np.nan, values)
+
+
+# --------------------------------------------------------------------------- #
 # binomial proportion
 # --------------------------------------------------------------------------- #
 def wilson_interval(
@@ -169,6 +224,8 @@ class KaplanMeier:
     ``greenwood`` the cumulative Greenwood sum = Var[log S(t)];
     ``at_risk`` the number at risk just before ``time``; ``events`` and
     ``censored`` the counts at ``time``; ``n`` the number of observations used.
+    Evaluated at a time past ``max_followup`` the curve has no estimate (NaN),
+    unless ``reached_zero`` (module docstring).
     """
 
     time: FloatArray
@@ -181,6 +238,16 @@ class KaplanMeier:
     censored: IntArray
     n: int
     level: float
+
+    @property
+    def max_followup(self) -> float:
+        """The largest observed time, event or censoring (days; NaN without observations)."""
+        return float(self.time[-1]) if self.time.size else float("nan")
+
+    @property
+    def reached_zero(self) -> bool:
+        """The curve reached 0 (everybody still at risk had the event at the last time)."""
+        return bool(self.survival.size and self.survival[-1] <= 0.0)
 
     def survival_at(self, t: ArrayLike) -> FloatArray:
         """S(t) at the given times (see :func:`survival_at`)."""
@@ -198,7 +265,7 @@ class KaplanMeier:
         """Confidence interval of the median (see :func:`median_ci`)."""
         return median_ci(self)
 
-    def restricted_mean(self, tau: float) -> float:
+    def restricted_mean(self, tau: float) -> float | None:
         """Restricted mean survival time up to ``tau`` (see :func:`restricted_mean`)."""
         return restricted_mean(self, tau)
 
@@ -260,17 +327,18 @@ def _step_eval(
 def survival_at(km: KaplanMeier, t: ArrayLike) -> FloatArray:
     """S(t), right-continuous, vectorised over ``t`` (days).
 
-    1 before the first time, the last value beyond the last time, NaN for NaN
-    ``t`` or for an estimate built from no observations.
+    1 before the first time; NaN beyond the maximum follow-up (0 there if the
+    curve reached 0), for NaN ``t``, or for an estimate built from no observations.
     """
-    return _step_eval(km.time, km.survival, t, 1.0)
+    return _mask_beyond(km, t, _step_eval(km.time, km.survival, t, 1.0))
 
 
 def survival_ci_at(km: KaplanMeier, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    """Pointwise confidence band ``(low, high)`` of S(t) at ``t`` (days)."""
+    """Pointwise confidence band ``(low, high)`` of S(t) at ``t`` (days); NaN where
+    S(t) is (see :func:`survival_at`)."""
     return (
-        _step_eval(km.time, km.ci_low, t, 1.0),
-        _step_eval(km.time, km.ci_high, t, 1.0),
+        _mask_beyond(km, t, _step_eval(km.time, km.ci_low, t, 1.0)),
+        _mask_beyond(km, t, _step_eval(km.time, km.ci_high, t, 1.0)),
     )
 
 
@@ -285,7 +353,8 @@ def _first_time_at_or_below(times: FloatArray, values: FloatArray, q: float) -> 
 
 
 def median_survival(km: KaplanMeier) -> float:
-    """Median survival time: smallest time with S(t) <= 0.5 (inf if never reached).
+    """Median survival time: smallest time with S(t) <= 0.5; inf when "not reached"
+    (the curve stays above 0.5 to the maximum follow-up).
 
     Same definition as lifelines' ``median_survival_time_``, except that a
     1e-12 allowance lets a curve equal to one half up to rounding count as
@@ -307,26 +376,29 @@ def median_ci(km: KaplanMeier) -> tuple[float, float]:
     )
 
 
-def restricted_mean(km: KaplanMeier, tau: float) -> float:
+def restricted_mean(km: KaplanMeier, tau: float) -> float | None:
     """Restricted mean survival time: area under the KM step curve on [0, tau] (days).
 
-    Beyond the last observed time the curve is carried flat at its last value.
+    None when not estimable (:func:`not_estimable_reason` says why): no
+    observations, or ``tau`` beyond the maximum follow-up of a curve that has not
+    reached 0 (its area past the data is unknown).
     """
     if not tau >= 0:
         raise ValueError(f"tau must be >= 0, got {tau!r}")
-    if km.time.size == 0:
-        return float("nan")
+    if not_estimable_reason(km, tau) is not None:
+        return None
     inside = km.time < tau
     knots = np.concatenate(([0.0], km.time[inside], [tau]))
     heights = np.concatenate(([1.0], km.survival[inside]))
     return float(np.sum(heights * np.diff(knots)))
 
 
-def landmarks(km: KaplanMeier, days: ArrayLike) -> dict[float, dict[str, float]]:
+def landmarks(km: KaplanMeier, days: ArrayLike) -> dict[float, dict[str, Any]]:
     """Survival, band and number at risk at landmark times (days).
 
-    Returns ``{day: {"survival", "ci_low", "ci_high", "at_risk"}}``, where
-    ``at_risk`` counts observations with time >= day.
+    Returns ``{day: {"survival", "ci_low", "ci_high", "at_risk", "not_estimable"}}``,
+    where ``at_risk`` counts observations with time >= day; past the data
+    survival and band are None and ``not_estimable`` gives the reason (else None).
     """
     d = np.atleast_1d(np.asarray(days, dtype=np.float64))
     s = survival_at(km, d)
@@ -335,15 +407,17 @@ def landmarks(km: KaplanMeier, days: ArrayLike) -> dict[float, dict[str, float]]
     risk = np.zeros(d.shape, dtype=np.int64)
     valid = first_ge < km.time.size
     risk[valid] = km.at_risk[first_ge[valid]]
-    return {
-        float(day): {
-            "survival": float(s[i]),
-            "ci_low": float(lo[i]),
-            "ci_high": float(hi[i]),
+    out: dict[float, dict[str, Any]] = {}
+    for i, day in enumerate(d):
+        reason = not_estimable_reason(km, float(day))
+        out[float(day)] = {
+            "survival": None if reason else float(s[i]),
+            "ci_low": None if reason else float(lo[i]),
+            "ci_high": None if reason else float(hi[i]),
             "at_risk": int(risk[i]),
+            "not_estimable": reason,
         }
-        for i, day in enumerate(d)
-    }
+    return out
 
 
 # --------------------------------------------------------------------------- #
@@ -426,6 +500,8 @@ class CumulativeIncidence:
     F is 0 or 1);
     ``at_risk`` just before ``time``; ``events`` of the cause of interest,
     ``competing`` events of other causes, ``censored`` at ``time``.
+    Evaluated past ``max_followup`` it has no estimate (NaN), unless
+    ``reached_zero`` (module docstring).
     """
 
     time: FloatArray
@@ -440,6 +516,17 @@ class CumulativeIncidence:
     cause_of_interest: int
     n: int
     level: float
+
+    @property
+    def max_followup(self) -> float:
+        """The largest observed time, event or censoring (days; NaN without observations)."""
+        return float(self.time[-1]) if self.time.size else float("nan")
+
+    @property
+    def reached_zero(self) -> bool:
+        """The all-cause survival curve reached 0: everybody at risk at the last time
+        had an event of some cause there, so F is final."""
+        return bool(self.time.size and self.at_risk[-1] == self.events[-1] + self.competing[-1])
 
     def cif_at(self, t: ArrayLike) -> FloatArray:
         """F(t) at the given times (see :func:`cif_at`)."""
@@ -518,5 +605,6 @@ def aalen_johansen(
 
 
 def cif_at(ci: CumulativeIncidence, t: ArrayLike) -> FloatArray:
-    """F(t), right-continuous, vectorised over ``t`` (days); 0 before the first time."""
-    return _step_eval(ci.time, ci.cif, t, 0.0)
+    """F(t), right-continuous, vectorised over ``t`` (days); 0 before the first time,
+    NaN beyond the maximum follow-up unless the all-cause curve reached 0."""
+    return _mask_beyond(ci, t, _step_eval(ci.time, ci.cif, t, 0.0))

@@ -16,6 +16,12 @@ d_i))) with A_i the area under the curve from event time i to the horizon of the
 medians, the width of the log-log (Brookmeyer-Crowley) 95% interval / (2 x 1.96), NaN
 when the interval is open; means, sd / sqrt(n).
 
+No number past the data (:func:`sim.analysis.survival.beyond_data`): a landmark or
+restricted mean whose time lies beyond the cohort's maximum follow-up (the largest
+observed time of that analysis; e.g. ``os_m24`` with ``--horizon-days 730.5``, since
+follow-up starts at the infusion) is NaN in the table, with a NaN SE, unless the curve
+reached 0; a median not reached is NaN too. The JSON summaries turn NaN into null.
+
 :func:`simulate_sets` runs the kernel's patient walk for many parameter sets and
 reduces each set as soon as it is simulated, so memory holds one cohort per thread.
 """
@@ -29,6 +35,7 @@ import numba as nb
 import numpy as np
 
 from sim.analysis.outcomes import DAYS_PER_MONTH
+from sim.analysis.survival import beyond_data
 from sim.engine.kernel import KEY_BLOCK, N_FLOAT, N_INT, simulate_patient
 from sim.engine.rng import make_key, patient_key
 from sim.model.outputs import F, I
@@ -57,19 +64,24 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("agvhd_grade2plus", "proportion", "acute GVHD grade II-IV, first infusion, over infused",
             ("agvhd_grade2plus",)),
     Outcome("infused_fraction", "proportion", "patients infused by the horizon, over all patients", ()),
-    Outcome("os_m6", "probability", "OS at 6 months from infusion (Kaplan-Meier)", ("os", "m6")),
-    Outcome("os_m12", "probability", "OS at 12 months from infusion (Kaplan-Meier)", ("os", "m12")),
-    Outcome("os_m24", "probability", "OS at 24 months from infusion (Kaplan-Meier)", ("os", "m24")),
+    Outcome("os_m6", "probability", "OS at 6 months from infusion (Kaplan-Meier; NaN beyond the follow-up)",
+            ("os", "m6")),
+    Outcome("os_m12", "probability", "OS at 12 months from infusion (Kaplan-Meier; NaN beyond the follow-up)",
+            ("os", "m12")),
+    Outcome("os_m24", "probability", "OS at 24 months from infusion (Kaplan-Meier; NaN beyond the follow-up)",
+            ("os", "m24")),
     Outcome("os_median_days", "days", "median OS from infusion (NaN when not reached)", ("os", "median_days")),
-    Outcome("os_rmst_m24_days", "days", "OS restricted mean to 24 months from infusion",
+    Outcome("os_rmst_m24_days", "days", "OS restricted mean to 24 months from infusion (NaN beyond the follow-up)",
             ("os", "rmst_m24_days")),
-    Outcome("efs_m12", "probability", "EFS at 12 months from infusion (Kaplan-Meier)", ("efs", "m12")),
-    Outcome("efs_m24", "probability", "EFS at 24 months from infusion (Kaplan-Meier)", ("efs", "m24")),
+    Outcome("efs_m12", "probability", "EFS at 12 months from infusion (Kaplan-Meier; NaN beyond the follow-up)",
+            ("efs", "m12")),
+    Outcome("efs_m24", "probability", "EFS at 24 months from infusion (Kaplan-Meier; NaN beyond the follow-up)",
+            ("efs", "m24")),
     Outcome("efs_median_days", "days", "median EFS from infusion (NaN when not reached)", ("efs", "median_days")),
-    Outcome("itt_os_m12", "probability", "OS at 12 months from the decision to treat, all patients",
-            ("itt", "os", "m12")),
-    Outcome("itt_os_m24", "probability", "OS at 24 months from the decision to treat, all patients",
-            ("itt", "os", "m24")),
+    Outcome("itt_os_m12", "probability", "OS at 12 months from the decision to treat, all patients (NaN beyond "
+            "the follow-up)", ("itt", "os", "m12")),
+    Outcome("itt_os_m24", "probability", "OS at 24 months from the decision to treat, all patients (NaN beyond "
+            "the follow-up)", ("itt", "os", "m24")),
     Outcome("icu_days_per_infused", "days", "ICU days (grade >= 3 CRS/ICANS, all infusions) per infused patient",
             ("resource_use", "icu_days_per_infused")),
     Outcome("infusions_per_patient", "infusions", "CAR-T infusions per patient",
@@ -89,6 +101,14 @@ O_OS6, O_OS12, O_OS24, O_OSMED, O_OSRMST = (
 O_EFS12, O_EFS24, O_EFSMED = (_IX[k] for k in ("efs_m12", "efs_m24", "efs_median_days"))
 O_ITT12, O_ITT24 = _IX["itt_os_m12"], _IX["itt_os_m24"]
 O_ICU, O_INF, O_HSCT = _IX["icu_days_per_infused"], _IX["infusions_per_patient"], _IX["hsct_per_patient"]
+
+#: the follow-up (days from the outcome's origin) a landmark or restricted-mean outcome needs
+OUTCOME_DAYS: dict[str, float] = {
+    name: months * DAYS_PER_MONTH
+    for months in (6, 12, 24)
+    for name in (f"os_m{months}", f"efs_m{months}", f"itt_os_m{months}", f"os_rmst_m{months}_days")
+    if name in _IX
+}
 
 CR_CODE = int(Response.CR_MRD_POS)
 CR_NEG_CODE = int(Response.CR_MRD_NEG)
@@ -189,7 +209,8 @@ def _sorted_keys(time: np.ndarray, event: np.ndarray, m: int) -> np.ndarray:
 def _km(time: np.ndarray, event: np.ndarray, m: int, log_k: np.ndarray, out: np.ndarray, se: np.ndarray,
         j6: int, j12: int, j24: int, jmed: int, jrmst: int) -> None:
     """Kaplan-Meier of the first ``m`` (time, event) pairs: landmarks at 6/12/24 months,
-    median and 24-month restricted mean into ``out`` (index -1 = not wanted).
+    median and 24-month restricted mean into ``out`` (index -1 = not wanted); NaN for a
+    landmark or restricted mean beyond the data (module docstring).
     ``log_k[k]`` = log(k) (a table: the same numbers math.log gives, computed once)."""
     if m == 0:
         for j in (j6, j12, j24, jmed, jrmst):
@@ -231,11 +252,18 @@ def _km(time: np.ndarray, event: np.ndarray, m: int, log_k: np.ndarray, out: np.
         gw_after[n_u] = gw
         gw_terms[n_u] = term
         n_u += 1
+    tbits[0] = (keys[m - 1] >> 1) + _KEY_CENTRE
+    t_max = tval[0]  # the maximum follow-up: the largest time, event or censoring
+    reached_zero = n_u > 0 and s_after[n_u - 1] <= 0.0
     # landmarks: the step value at the last event time <= the landmark
     marks = (M6_DAYS, M12_DAYS, M24_DAYS)
     slots = (j6, j12, j24)
     for q in range(3):
         if slots[q] < 0:
+            continue
+        if beyond_data(marks[q], t_max, reached_zero):
+            out[slots[q]] = _NAN
+            se[slots[q]] = _NAN
             continue
         s = 1.0
         g = 0.0
@@ -262,7 +290,10 @@ def _km(time: np.ndarray, event: np.ndarray, m: int, log_k: np.ndarray, out: np.
                 break  # hi is reached last (the upper band lies above the curve)
         out[jmed] = med if med < math.inf else _NAN
         se[jmed] = (hi - lo) / (2.0 * Z95) if hi < math.inf and med < math.inf else _NAN
-    if jrmst >= 0:
+    if jrmst >= 0 and beyond_data(M24_DAYS, t_max, reached_zero):
+        out[jrmst] = _NAN
+        se[jrmst] = _NAN
+    elif jrmst >= 0:
         tau = M24_DAYS
         area = 0.0
         prev_t = 0.0

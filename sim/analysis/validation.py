@@ -32,7 +32,8 @@ CURVE_DAYS = np.linspace(0.0, 1096.0, 121)  # 3 years, ~9-day steps
 class ValidationResult:
     rows: list[dict[str, Any]]
     inside_fraction: float
-    curves: dict[str, dict[str, np.ndarray]]  # study -> {"os": (draws, grid), "efs": ...}
+    # study -> {"os": (draws, grid), "efs": ...}; NaN past a draw's maximum follow-up (sim.analysis.survival)
+    curves: dict[str, dict[str, np.ndarray]]
     draws: int
     seed: int
 

@@ -25,6 +25,10 @@ def stdout_console() -> Console:
     return Console(width=PIPE_WIDTH)
 
 
+#: a table cell with no estimate (e.g. a landmark beyond the maximum follow-up); the reason goes beside it
+NOT_ESTIMABLE = "\u2013"
+
+
 def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 

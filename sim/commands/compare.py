@@ -12,7 +12,7 @@ from rich.table import Table
 
 from sim import api
 from sim.analysis.compare import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, CompareResult, compare
-from sim.commands.common import check_out_dir, compile_notice, err, progress_bar, stdout_console
+from sim.commands.common import NOT_ESTIMABLE, check_out_dir, compile_notice, err, progress_bar, stdout_console
 from sim.io.files import write_json
 from sim.model.errors import InputError
 
@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
 def _fmt(x: float | None, unit: str, signed: bool = False) -> str:
     if x is None:
-        return "-"
+        return NOT_ESTIMABLE
     sign = "+" if signed else ""
     if unit == "probability":
         return f"{100 * x:{sign}.1f}" + (" pp" if signed else "%")
@@ -46,15 +46,17 @@ def _table(result: CompareResult, k: int) -> Table:
         if row["scenario_index"] != k:
             continue
         unit = row["unit"]
-        ci = "-" if row["diff_low"] is None else (f"{_fmt(row['diff_low'], unit, True)} to "
-                                                  f"{_fmt(row['diff_high'], unit, True)}")
+        ci = (row.get("not_estimable") or NOT_ESTIMABLE) if row["diff_low"] is None else (
+            f"{_fmt(row['diff_low'], unit, True)} to {_fmt(row['diff_high'], unit, True)}")
         gain = row["variance_reduction"]
         if gain is not None:
             gain_text = f"{gain:.1f}x"
         else:  # a paired SE of exactly 0: the change cannot reach this outcome
             gain_text = "identical" if row["se_paired"] == 0.0 else "-"
-        table.add_row(row["label"], _fmt(row["reference_value"], unit), _fmt(row["value"], unit),
-                      _fmt(row["diff"], unit, True), ci, gain_text)
+        # a median with no value was not reached (the curve stays above 1/2)
+        values = ["not reached" if x is None and row["outcome"].endswith("_median_days") else _fmt(x, unit)
+                  for x in (row["reference_value"], row["value"])]
+        table.add_row(row["label"], *values, _fmt(row["diff"], unit, True), ci, gain_text)
     return table
 
 

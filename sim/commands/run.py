@@ -12,7 +12,16 @@ from rich.table import Table
 
 from sim import api
 from sim.analysis.study_run import MIN_COHORTS
-from sim.commands.common import check_out_dir, compile_notice, days, err, pct, progress_bar, stdout_console
+from sim.commands.common import (
+    NOT_ESTIMABLE,
+    check_out_dir,
+    compile_notice,
+    days,
+    err,
+    pct,
+    progress_bar,
+    stdout_console,
+)
 from sim.model.errors import InputError
 
 
@@ -34,19 +43,31 @@ def _summary_table(s: dict[str, Any]) -> Table:
     for endpoint in ("os", "efs", "lfs"):
         e = s[endpoint]
         for m in (6, 12, 24):
-            lo, hi = e[f"m{m}_ci"]
-            table.add_row(f"{endpoint.upper()} at {m} months", pct(e[f"m{m}"]), f"{pct(lo)} - {pct(hi)}")
+            table.add_row(f"{endpoint.upper()} at {m} months", *_estimate(e, f"m{m}"))
         ci = e.get("median_days_ci") or [None, None]
-        band = "" if ci[0] is None else f"{ci[0]:.0f} - {'not reached' if ci[1] is None else f'{ci[1]:.0f} d'}"
+        lo, hi = ("not reached" if x is None else f"{x:.0f}" for x in ci)
+        band = (e.get("not_estimable", {}).get("median_days", "") if ci == [None, None]
+                else f"{lo} - {hi}" + ("" if ci[1] is None else " d"))
         table.add_row(f"{endpoint.upper()} median", days(e["median_days"]), band)
-    table.add_row("relapse (CIR) at 24 months, CR patients", pct(s["cir_m24"]), "")
-    table.add_row("non-relapse mortality at 24 months, CR patients", pct(s["nrm_m24"]), "")
-    table.add_row("OS at 12 months from decision to treat (ITT)", pct(s["itt"]["os"]["m12"]), "")
+    table.add_row("relapse (CIR) at 24 months, CR patients", *_estimate(s, "cir_m24", band=False))
+    table.add_row("non-relapse mortality at 24 months, CR patients", *_estimate(s, "nrm_m24", band=False))
+    table.add_row("OS at 12 months from decision to treat (ITT)", *_estimate(s["itt"]["os"], "m12", band=False))
     res = s["resource_use"]
     table.add_row("ICU days per infused patient", f"{res['icu_days_per_infused']:.2f}", "")
     table.add_row("CAR-T infusions per patient", f"{res['infusions_per_patient']:.2f}", "")
     table.add_row("consolidative allo-HSCT per patient", pct(res["hsct_per_patient"]), "")
     return table
+
+
+def _estimate(block: dict[str, Any], key: str, band: bool = True) -> tuple[str, str]:
+    """(value, CI) cells of a survival estimate; a value past the data is a dash with its
+    reason in the CI column (``block["not_estimable"]``)."""
+    if block[key] is None:
+        return NOT_ESTIMABLE, block.get("not_estimable", {}).get(key, "")
+    if not band:
+        return pct(block[key]), ""
+    lo, hi = block[f"{key}_ci"]
+    return pct(block[key]), f"{pct(lo)} - {pct(hi)}"
 
 
 def _resource_table(resources: dict[str, Any]) -> Table:

@@ -136,6 +136,10 @@ def _print(kind: str, s: dict[str, Any]) -> None:
             share = e.get("parameter_share")
             table.add_row(name, _fmt(e.get("mean")), _fmt(e.get("q025")), _fmt(e.get("q975")), _fmt(mc, 2),
                           "-" if share is None else f"{100 * share:.0f}%")
+        undefined = [name for name, e in s["psa"].items() if e.get("note")]
+        if undefined:  # e.g. landmarks past the horizon: NaN in sweep.parquet, null in summary.json
+            table.caption = f"{', '.join(undefined)}: {s['psa'][undefined[0]]['note']}"
+            table.caption_justify = "left"
     else:
         ind = s["indices"]
         table = Table(title=f"{head}\n{ind['outcome']}" + (f": {ind['note']}" if ind.get("note") else ""),

@@ -21,7 +21,7 @@ from sim.analysis.outcomes import summarise
 from sim.analysis.study_run import study_report
 from sim.engine.des import EVENT_NAMES, RESOURCES, DesResult, run_des
 from sim.engine.kernel import run_kernel
-from sim.io.files import SCENARIOS_DIR, json_safe, load_scenario, write_json
+from sim.io.files import SCENARIOS_DIR, OutputSet, json_safe, load_scenario, write_json
 from sim.io.parquet import write_events, write_patients
 from sim.model.errors import InputError
 from sim.model.outputs import COLUMNS, F, I
@@ -244,18 +244,27 @@ def simon(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8) -> dict
             "single_stage": {"r": single.r, "n": single.n, "alpha": single.alpha, "power": single.power}}
 
 
-def write_outputs(result: RunResult, out_dir: Path | str) -> dict[str, Path]:
-    """patients.parquet, summary.json and km.png in ``out_dir`` (each written atomically)."""
+RUN_FILES = ("patients.parquet", "summary.json", "km.png", "events.parquet")
+
+
+def write_outputs(result: RunResult, out_dir: Path | str | OutputSet) -> dict[str, Path]:
+    """patients.parquet, summary.json, km.png (and events.parquet for the SimPy engine) in
+    ``out_dir``, written as one set: all replace the earlier run's files or none does, and
+    an events.parquet of an earlier SimPy run is removed. Returns the final paths.
+    ``out_dir`` may be an open :class:`~sim.io.files.OutputSet` (committed by its owner)."""
     from sim.report.figures import km_figure  # noqa: PLC0415 - matplotlib only when figures are asked for
 
-    out = Path(out_dir)
-    paths = {
-        "patients": write_patients(out / "patients.parquet", result.patients, result.provenance()),
-        "summary": write_json(out / "summary.json", result.summary),
-        "km": km_figure(result.patients, out / "km.png",
-                        f"{result.scenario.name}: {result.scenario.run.patients:,} patients, "
-                        f"seed {result.scenario.run.seed}", result.scenario.run.horizon_days),
-    }
+    if not isinstance(out_dir, OutputSet):
+        with OutputSet(out_dir, retire=RUN_FILES) as outs:
+            return write_outputs(result, outs)
+    outs = out_dir
+    write_patients(outs.stage("patients.parquet"), result.patients, result.provenance())
+    write_json(outs.stage("summary.json"), result.summary)
+    km_figure(result.patients, outs.stage("km.png"), f"{result.scenario.name}: {result.scenario.run.patients:,} "
+              f"patients, seed {result.scenario.run.seed}", result.scenario.run.horizon_days)
+    paths = {"patients": outs.target("patients.parquet"), "summary": outs.target("summary.json"),
+             "km": outs.target("km.png")}
     if result.events is not None:
-        paths["events"] = write_events(out / "events.parquet", result.events, result.provenance())
+        write_events(outs.stage("events.parquet"), result.events, result.provenance())
+        paths["events"] = outs.target("events.parquet")
     return paths

@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from sim import api
-from sim.commands.common import check_out_dir, days, err, pct, progress_bar, stdout_console
+from sim.commands.common import days, err, pct, progress_bar, stdout_console
+from sim.io.files import OutputSet
 from sim.model.errors import InputError
 
 
@@ -103,19 +104,19 @@ def run(
         raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
     api.check_threads(threads)
     api.check_engine(engine)
-    check_out_dir(out)
     sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
-    if err.is_terminal:
-        with progress_bar() as bar:
-            task = bar.add_task("simulating", total=sc.run.patients)
+    with OutputSet(out, retire=api.RUN_FILES) as outs:  # locked and checked before simulating
+        if err.is_terminal:
+            with progress_bar() as bar:
+                task = bar.add_task("simulating", total=sc.run.patients)
 
-            def tick(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+                def tick(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
 
-            result = api.run(sc, threads=threads, engine=engine, progress=tick)
-    else:  # no bar when stderr is a file or a pipe: it would only add blank lines
-        result = api.run(sc, threads=threads, engine=engine)
-    paths = api.write_outputs(result, out)
+                result = api.run(sc, threads=threads, engine=engine, progress=tick)
+        else:  # no bar when stderr is a file or a pipe: it would only add blank lines
+            result = api.run(sc, threads=threads, engine=engine)
+        api.write_outputs(result, outs)
     if json_out:
         sys.stdout.write(json.dumps(result.summary, allow_nan=False) + "\n")
         return
@@ -126,4 +127,4 @@ def run(
     if "study" in result.summary:
         console.print(_study_table(result.summary["study"]))
     console.print(f"simulated in {result.elapsed_s:.2f} s ({result.summary['patients_per_s']:,.0f} patients/s); "
-                  f"wrote {paths['patients']}, {paths['summary']}, {paths['km']}")
+                  "wrote " + ", ".join(map(str, outs.written)))

@@ -12,8 +12,8 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from sim import api
-from sim.commands.common import check_out_dir, err, progress_bar, stdout_console
-from sim.io.files import write_json
+from sim.commands.common import err, progress_bar, stdout_console
+from sim.io.files import OutputSet, write_json
 
 
 def register(app: typer.Typer) -> None:
@@ -32,26 +32,27 @@ def power(
     """Power and sample size from whole trials simulated through the pathway; writes power.json and power.png."""
     from sim.report.figures import power_figure  # noqa: PLC0415 - matplotlib only when needed
 
-    check_out_dir(out)
-    if err.is_terminal:
-        with progress_bar("trials") as bar:
-            tasks: dict[str, TaskID] = {}
+    with OutputSet(out) as outs:  # locked and checked before simulating
+        if err.is_terminal:
+            with progress_bar("trials") as bar:
+                tasks: dict[str, TaskID] = {}
 
-            def tick(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(f"simulating trials: {stage}", total=total)
-                bar.update(tasks[stage], completed=done, total=total)
+                def tick(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(f"simulating trials: {stage}", total=total)
+                    bar.update(tasks[stage], completed=done, total=total)
 
-            curve = api.power(trial, trials=trials, seed=seed, threads=threads, progress=tick)
-    else:  # no bar when stderr is a file or a pipe
-        curve = api.power(trial, trials=trials, seed=seed, threads=threads)
-    write_json(out / "power.json", curve)
-    power_figure(curve, out / "power.png", f"{curve['trial']}: {curve['endpoint']}, {curve['test']}, "
-                 f"alpha {curve['alpha']}")
+                curve = api.power(trial, trials=trials, seed=seed, threads=threads, progress=tick)
+        else:  # no bar when stderr is a file or a pipe
+            curve = api.power(trial, trials=trials, seed=seed, threads=threads)
+        write_json(outs.stage("power.json"), curve)
+        power_figure(curve, outs.stage("power.png"), f"{curve['trial']}: {curve['endpoint']}, {curve['test']}, "
+                     f"alpha {curve['alpha']}")
     if json_out:
         sys.stdout.write(json.dumps(curve, allow_nan=False) + "\n")
         return
     _print_power(curve)
+    stdout_console().print("wrote " + ", ".join(map(str, outs.written)))
 
 
 ANALYTIC_NAMES = {"logrank": "Schoenfeld", "cox": "Schoenfeld", "cox_score": "Schoenfeld",

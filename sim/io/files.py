@@ -222,7 +222,7 @@ class OutputSet:
         self.written: list[Path] = []  # final paths, in the order staged
         self._moves: list[tuple[Path, Path]] = []
         self._staging: dict[Path, Path] = {}
-        self._locks: list[int] = []
+        self._locks: list[tuple[Path, int]] = []
 
     def __enter__(self) -> OutputSet:
         try:
@@ -241,20 +241,31 @@ class OutputSet:
                              f"inputs ({folder.resolve()})",
                              f"another path (or add {self.force_option} to overwrite the committed files)")
         check_out_dir(folder, option)
-        try:
-            fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as exc:
-            raise InputError("command line", option, f"cannot write in folder {str(folder)!r} ({exc.strerror})",
-                             "a writable folder") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
+        lock = folder / LOCK_NAME
+        while True:
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as exc:
+                raise InputError("command line", option, f"cannot write in folder {str(folder)!r} ({exc.strerror})",
+                                 "a writable folder") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise
+                raise InputError("command line", option, f"another cartsim command is writing into {str(folder)!r}",
+                                 "wait for it to finish, or another folder") from None
+            # the holder before us removes the file on release: our lock counts only if it is on
+            # the file the path still names (else a third writer could lock a new file alongside)
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(lock))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
-            raise InputError("command line", option, f"another cartsim command is writing into {str(folder)!r}",
-                             "wait for it to finish, or another folder") from None
-        self._locks.append(fd)
+        self._locks.append((lock, fd))
         recover(folder)
 
     def _staging_dir(self, folder: Path) -> Path:
@@ -306,7 +317,8 @@ class OutputSet:
         self._moves.clear()
 
     def _release(self) -> None:
-        for fd in self._locks:
+        for lock, fd in self._locks:
+            lock.unlink(missing_ok=True)  # while held: a writer that opened it meanwhile sees it gone, retries
             os.close(fd)  # closing the descriptor releases the lock
         self._locks.clear()
 

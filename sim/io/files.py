@@ -153,6 +153,11 @@ def _protected(folder: Path) -> bool:
     return any(resolved == d.resolve() or d.resolve() in resolved.parents for d in (PARAMS_DIR, SCENARIOS_DIR))
 
 
+def _absolute(path: Path) -> str:
+    """An absolute path that survives a change of folder (a symlinked file is replaced, not its target)."""
+    return os.path.join(os.path.realpath(path.parent), path.name)
+
+
 def _apply_commit(staging: Path) -> None:
     """Finish the renames of a commit record (idempotent: a file already moved is skipped)
     and remove the staging folders it names."""
@@ -184,7 +189,7 @@ def recover(folder: Path | str) -> None:
             if (primary / COMMIT_NAME).is_file():
                 _apply_commit(primary)
             shutil.rmtree(entry, ignore_errors=True)
-    for sub in (folder, folder / "chunks"):
+    for sub in (folder, folder / "chunks"):  # chunks/: a sweep's resumable chunk files (sim.io.chunks)
         if sub.is_dir():
             for entry in sub.iterdir():
                 if _STALE_TMP.match(entry.name) and entry.is_file():
@@ -213,7 +218,7 @@ class OutputSet:
             raise ValueError("an output set needs a folder")
         self.folders: dict[Path, str] = {}
         for folder, opt in folders.items():  # one lock per folder, however it is spelt
-            if not any(os.path.abspath(f) == os.path.abspath(folder) for f in self.folders):
+            if not any(os.path.realpath(f) == os.path.realpath(folder) for f in self.folders):
                 self.folders[Path(folder)] = opt
         self.primary = next(iter(self.folders))
         self.retire = list(retire)
@@ -234,8 +239,6 @@ class OutputSet:
         return self
 
     def _open(self, folder: Path, option: str) -> None:
-        if str(folder).strip() == "":
-            raise InputError("command line", option, "empty path", "a folder path")
         if _protected(folder) and not self.force:
             raise InputError("command line", option, f"{str(folder)!r} is inside the installed package's committed "
                              f"inputs ({folder.resolve()})",
@@ -285,7 +288,7 @@ class OutputSet:
     def stage(self, name: Path | str) -> Path:
         """The temporary path to write output ``name`` to (renamed into place on commit)."""
         target = self.target(name)
-        folder = next((f for f in self.folders if os.path.abspath(f) == os.path.abspath(target.parent)), None)
+        folder = next((f for f in self.folders if os.path.realpath(f) == os.path.realpath(target.parent)), None)
         if folder is None:
             raise ValueError(f"{target} is outside the folders of this output set")
         staged = self._staging_dir(folder) / target.name
@@ -301,8 +304,8 @@ class OutputSet:
             if missing:
                 raise RuntimeError(f"staged output never written: {missing[0]}")
             primary = self._staging_dir(self.primary)
-            record = {"moves": [[str(s.resolve()), str(t.resolve())] for s, t in self._moves],
-                      "remove": [str(self.target(n).resolve()) for n in self.retire],
+            record = {"moves": [[_absolute(s), _absolute(t)] for s, t in self._moves],
+                      "remove": [_absolute(self.target(n)) for n in self.retire],
                       "secondaries": [str(d.resolve()) for f, d in self._staging.items() if f != self.primary]}
             write_json(primary / COMMIT_NAME, record)  # from here on the set is committed
             _apply_commit(primary)
@@ -310,8 +313,9 @@ class OutputSet:
         return self.written
 
     def _discard(self) -> None:
-        for path in self._staging.values():
-            if not (path / COMMIT_NAME).is_file():  # a record left by a failed rename waits for recovery
+        primary = self._staging.get(self.primary)
+        if primary is None or not (primary / COMMIT_NAME).is_file():  # else a failed rename waits for recovery
+            for path in self._staging.values():
                 shutil.rmtree(path, ignore_errors=True)
         self._staging.clear()
         self._moves.clear()
@@ -329,6 +333,6 @@ class OutputSet:
                 self.commit()
             else:
                 self.written = []
-                self._discard()
         finally:
+            self._discard()
             self._release()

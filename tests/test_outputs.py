@@ -5,6 +5,7 @@ into the package's committed params/ unless asked for."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from pathlib import Path
@@ -156,6 +157,17 @@ def test_two_folders_uncommitted_are_both_rolled_back(tmp_path):
     with pytest.raises(Killed):
         write_pair(a, b, then=Killed)
     assert list(a.iterdir()) == list(b.iterdir()) == []
+
+
+def test_an_opened_set_never_committed_is_discarded_when_collected(tmp_path):
+    (tmp_path / "summary.json").write_text("old\n")
+    outs = OutputSet(tmp_path).open()
+    outs.stage("summary.json").write_text("new\n")
+    del outs  # the command failed before committing (at exit, the same finaliser runs)
+    gc.collect()
+    assert snapshot(tmp_path) == {"summary.json": b"old\n"}  # nothing staged left, lock released and removed
+    with OutputSet(tmp_path):
+        pass
 
 
 # --- one writer per folder ------------------------------------------------------------------------

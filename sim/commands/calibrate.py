@@ -112,15 +112,16 @@ def validate(
     from sim.report.posterior_figure import posterior_figure  # noqa: PLC0415 - matplotlib only when needed
     from sim.report.validation_figure import validation_figure  # noqa: PLC0415
 
-    with OutputSet(out, force=force) as outs:  # locked and checked before simulating
-        result, target_set = _with_bar("draws", "validating", lambda tick: api.validate(
-            draws=draws, patients_per_draw=patients, seed=seed, posterior=posterior, targets=targets, threads=threads,
-            progress=tick))
-        taught = api.posterior_learning(posterior, seed=seed)
-        payload = {**result.to_json(), "learning": taught.learning.to_json()}
-        write_json(outs.stage("validation.json"), payload)
-        validation_figure(result, target_set, outs.stage("validation.png"))
-        posterior_figure(taught.learning, taught.prior, taught.posterior, outs.stage("posterior.png"))
+    outs = OutputSet(out, force=force).open()  # locked and checked before simulating
+    result, target_set = _with_bar("draws", "validating", lambda tick: api.validate(
+        draws=draws, patients_per_draw=patients, seed=seed, posterior=posterior, targets=targets, threads=threads,
+        progress=tick))
+    taught = api.posterior_learning(posterior, seed=seed)
+    payload = {**result.to_json(), "learning": taught.learning.to_json()}
+    write_json(outs.stage("validation.json"), payload)
+    validation_figure(result, target_set, outs.stage("validation.png"))
+    posterior_figure(taught.learning, taught.prior, taught.posterior, outs.stage("posterior.png"))
+    outs.commit()
     if json_out:
         sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
         return

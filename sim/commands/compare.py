@@ -80,23 +80,24 @@ def compare_command(
         raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
     if bootstrap < MIN_BOOTSTRAP:
         raise InputError("command line", "--bootstrap", f"expected a whole number >= {MIN_BOOTSTRAP}, got {bootstrap}")
+    outs = OutputSet(out).open()  # locked and checked before simulating
     kwargs: dict[str, Any] = {"patients": patients, "seed": seed, "threads": threads, "bootstrap": bootstrap}
-    with OutputSet(out) as outs:  # locked and checked before simulating
-        if err.is_terminal:
-            with progress_bar() as bar:
-                task = bar.add_task("simulating", total=None)
+    if err.is_terminal:
+        with progress_bar() as bar:
+            task = bar.add_task("simulating", total=None)
 
-                def tick(done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
 
-                result = compare(scenarios, progress=tick, **kwargs)
-        else:  # no bar when stderr is a file or a pipe
-            result = compare(scenarios, **kwargs)
-        doc = result.to_dict()
-        write_json(outs.stage("compare.json"), doc)
-        compare_figure(result, outs.stage("compare.png"))
+            result = compare(scenarios, progress=tick, **kwargs)
+    else:  # no bar when stderr is a file or a pipe
+        result = compare(scenarios, **kwargs)
     for note in result.notes:
         err.print(f"cartsim: note: {note}", highlight=False, soft_wrap=True)
+    doc = result.to_dict()
+    write_json(outs.stage("compare.json"), doc)
+    compare_figure(result, outs.stage("compare.png"))
+    outs.commit()
     if json_out:
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
         return

@@ -104,19 +104,20 @@ def run(
         raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
     api.check_threads(threads)
     api.check_engine(engine)
+    outs = OutputSet(out, retire=api.RUN_FILES).open()  # locked and checked before simulating
     sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
-    with OutputSet(out, retire=api.RUN_FILES) as outs:  # locked and checked before simulating
-        if err.is_terminal:
-            with progress_bar() as bar:
-                task = bar.add_task("simulating", total=sc.run.patients)
+    if err.is_terminal:
+        with progress_bar() as bar:
+            task = bar.add_task("simulating", total=sc.run.patients)
 
-                def tick(done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
 
-                result = api.run(sc, threads=threads, engine=engine, progress=tick)
-        else:  # no bar when stderr is a file or a pipe: it would only add blank lines
-            result = api.run(sc, threads=threads, engine=engine)
-        api.write_outputs(result, outs)
+            result = api.run(sc, threads=threads, engine=engine, progress=tick)
+    else:  # no bar when stderr is a file or a pipe: it would only add blank lines
+        result = api.run(sc, threads=threads, engine=engine)
+    api.write_outputs(result, outs)
+    outs.commit()
     if json_out:
         sys.stdout.write(json.dumps(result.summary, allow_nan=False) + "\n")
         return

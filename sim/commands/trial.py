@@ -32,22 +32,23 @@ def power(
     """Power and sample size from whole trials simulated through the pathway; writes power.json and power.png."""
     from sim.report.figures import power_figure  # noqa: PLC0415 - matplotlib only when needed
 
-    with OutputSet(out) as outs:  # locked and checked before simulating
-        if err.is_terminal:
-            with progress_bar("trials") as bar:
-                tasks: dict[str, TaskID] = {}
+    outs = OutputSet(out).open()  # locked and checked before simulating
+    if err.is_terminal:
+        with progress_bar("trials") as bar:
+            tasks: dict[str, TaskID] = {}
 
-                def tick(stage: str, done: int, total: int) -> None:
-                    if stage not in tasks:
-                        tasks[stage] = bar.add_task(f"simulating trials: {stage}", total=total)
-                    bar.update(tasks[stage], completed=done, total=total)
+            def tick(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(f"simulating trials: {stage}", total=total)
+                bar.update(tasks[stage], completed=done, total=total)
 
-                curve = api.power(trial, trials=trials, seed=seed, threads=threads, progress=tick)
-        else:  # no bar when stderr is a file or a pipe
-            curve = api.power(trial, trials=trials, seed=seed, threads=threads)
-        write_json(outs.stage("power.json"), curve)
-        power_figure(curve, outs.stage("power.png"), f"{curve['trial']}: {curve['endpoint']}, {curve['test']}, "
-                     f"alpha {curve['alpha']}")
+            curve = api.power(trial, trials=trials, seed=seed, threads=threads, progress=tick)
+    else:  # no bar when stderr is a file or a pipe
+        curve = api.power(trial, trials=trials, seed=seed, threads=threads)
+    write_json(outs.stage("power.json"), curve)
+    power_figure(curve, outs.stage("power.png"), f"{curve['trial']}: {curve['endpoint']}, {curve['test']}, "
+                 f"alpha {curve['alpha']}")
+    outs.commit()
     if json_out:
         sys.stdout.write(json.dumps(curve, allow_nan=False) + "\n")
         return

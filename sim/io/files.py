@@ -25,6 +25,7 @@ import re
 import shutil
 import tempfile
 import tomllib
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -234,8 +235,16 @@ class OutputSet:
             for folder, option in self.folders.items():
                 self._open(folder, option)
         except BaseException:
-            self._release()
+            _release(self._locks)
             raise
+        return self
+
+    def open(self) -> OutputSet:
+        """Enter without a ``with`` block; :meth:`commit` ends it. Left uncommitted (an
+        error, or the program ending), the staged files are discarded and the locks
+        released when the set is collected or at interpreter exit."""
+        self.__enter__()
+        weakref.finalize(self, _abandon, self._staging, self.primary, self._locks)
         return self
 
     def _open(self, folder: Path, option: str) -> None:
@@ -298,41 +307,47 @@ class OutputSet:
         return staged
 
     def commit(self) -> list[Path]:
-        """Rename every staged file into place (done on leaving the block normally)."""
-        if self._moves:
-            missing = [str(s) for s, _ in self._moves if not s.is_file()]
-            if missing:
-                raise RuntimeError(f"staged output never written: {missing[0]}")
-            primary = self._staging_dir(self.primary)
-            record = {"moves": [[_absolute(s), _absolute(t)] for s, t in self._moves],
-                      "remove": [_absolute(self.target(n)) for n in self.retire],
-                      "secondaries": [str(d.resolve()) for f, d in self._staging.items() if f != self.primary]}
-            write_json(primary / COMMIT_NAME, record)  # from here on the set is committed
-            _apply_commit(primary)
-        self._discard()
+        """Rename every staged file into place and release the folders (done on leaving the
+        ``with`` block normally); returns the final paths."""
+        try:
+            if self._moves:
+                missing = [str(s) for s, _ in self._moves if not s.is_file()]
+                if missing:
+                    raise RuntimeError(f"staged output never written: {missing[0]}")
+                primary = self._staging_dir(self.primary)
+                record = {"moves": [[_absolute(s), _absolute(t)] for s, t in self._moves],
+                          "remove": [_absolute(self.target(n)) for n in self.retire],
+                          "secondaries": [str(d.resolve()) for f, d in self._staging.items() if f != self.primary]}
+                write_json(primary / COMMIT_NAME, record)  # from here on the set is committed
+                _apply_commit(primary)
+        finally:
+            self._moves.clear()
+            _abandon(self._staging, self.primary, self._locks)
         return self.written
-
-    def _discard(self) -> None:
-        primary = self._staging.get(self.primary)
-        if primary is None or not (primary / COMMIT_NAME).is_file():  # else a failed rename waits for recovery
-            for path in self._staging.values():
-                shutil.rmtree(path, ignore_errors=True)
-        self._staging.clear()
-        self._moves.clear()
-
-    def _release(self) -> None:
-        for lock, fd in self._locks:
-            lock.unlink(missing_ok=True)  # while held: a writer that opened it meanwhile sees it gone, retries
-            os.close(fd)  # closing the descriptor releases the lock
-        self._locks.clear()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        try:
-            if exc_type is None:
-                self.commit()
-            else:
-                self.written = []
-        finally:
-            self._discard()
-            self._release()
+        if exc_type is None:
+            self.commit()
+        else:
+            self.written = []
+            self._moves.clear()
+            _abandon(self._staging, self.primary, self._locks)
+
+
+def _abandon(staging: dict[Path, Path], primary: Path, locks: list[tuple[Path, int]]) -> None:
+    """Discard an output set's staging folders (kept once its commit record exists: a
+    failed rename waits for recovery) and release its locks."""
+    record = staging.get(primary)
+    if record is None or not (record / COMMIT_NAME).is_file():
+        for path in staging.values():
+            shutil.rmtree(path, ignore_errors=True)
+    staging.clear()
+    _release(locks)
+
+
+def _release(locks: list[tuple[Path, int]]) -> None:
+    for lock, fd in locks:
+        lock.unlink(missing_ok=True)  # while held: a writer that opened it meanwhile sees it gone, retries
+        os.close(fd)  # closing the descriptor releases the lock
+    locks.clear()

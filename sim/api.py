@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from sim.io.parquet import write_events, write_patients
 from sim.model.errors import InputError
 from sim.model.outputs import COLUMNS, F, I
 from sim.model.scenario import Scenario
+
+if TYPE_CHECKING:
+    from sim.analysis.trials import TrialSpec
 
 __version__ = "0.1.0"
 CHUNK_PATIENTS = 1_000_000  # progress granularity; results do not depend on it
@@ -181,14 +184,11 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     return RunResult(sc, table, json_safe(summary), elapsed, engine, events)
 
 
-def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
-          threads: int | None = None, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Power and sample size of a trial spec (scenarios/trials/*.toml) simulated from the
-    pathway, with the analytic answer beside it and the assurance (probability of
-    success for a single-arm trial); a JSON-ready dict. ``progress(stage, done, total)``
-    is called as simulated trials finish (stages "power grid" and "assurance")."""
-    from sim.analysis.trials import assurance, load_trial, power_curve  # noqa: PLC0415 - compile only when used
-    from sim.model.posterior import load_posterior  # noqa: PLC0415
+def power_spec(trial: str | Path, trials: int | None = None, seed: int | None = None,
+                threads: int | None = None) -> TrialSpec:
+    """The trial spec :func:`power` would simulate, with its options checked (InputErrors):
+    a command validates everything before it takes its output folder."""
+    from sim.analysis.trials import load_trial  # noqa: PLC0415 - compile only when used
 
     check_threads(threads)
     for name, given, lowest in (("--trials", trials, 1), ("--seed", seed, 0)):
@@ -197,7 +197,19 @@ def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
     path = Path(trial)
     if not path.is_file() and (SCENARIOS_DIR / "trials" / f"{trial}.toml").is_file():
         path = SCENARIOS_DIR / "trials" / f"{trial}.toml"
-    spec = load_trial(path)
+    return load_trial(path)
+
+
+def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
+          threads: int | None = None, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Power and sample size of a trial spec (scenarios/trials/*.toml) simulated from the
+    pathway, with the analytic answer beside it and the assurance (probability of
+    success for a single-arm trial); a JSON-ready dict. ``progress(stage, done, total)``
+    is called as simulated trials finish (stages "power grid" and "assurance")."""
+    from sim.analysis.trials import assurance, power_curve  # noqa: PLC0415 - compile only when used
+    from sim.model.posterior import load_posterior  # noqa: PLC0415
+
+    spec = power_spec(trial, trials, seed, threads)
     t0 = time.perf_counter()
 
     def stage(name: str) -> Callable[[int, int], None] | None:

@@ -154,17 +154,28 @@ def posterior_slots(posterior_file: Path | str | None, transform: PriorTransform
     return post.values[:, cols]
 
 
-def validate(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
-             seed: int = DEFAULT_SEED, posterior: Path | str | None = None, targets: Path | str | None = None,
-             threads: int | None = None, progress: Progress | None = None) -> tuple[ValidationResult, TargetSet]:
-    """Posterior-predictive check of every target (``posterior`` default: params/posterior.parquet)."""
+def _validation_inputs(draws: int, patients_per_draw: int, posterior: Path | str | None,
+                       targets: Path | str | None) -> tuple[TargetSet, PriorTransform, np.ndarray]:
     for key, v in (("draws", draws), ("patients", patients_per_draw)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InputError("command line", f"--{key}", f"expected a whole number >= 1, got {v!r}")
     target_set = load_targets(targets)
-    params = load_parameter_set(DEFAULTS_PATH)
-    transform = PriorTransform(params)
-    values = posterior_slots(posterior, transform)
+    transform = PriorTransform(load_parameter_set(DEFAULTS_PATH))
+    return target_set, transform, posterior_slots(posterior, transform)
+
+
+def check_validation(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
+                     posterior: Path | str | None = None, targets: Path | str | None = None) -> None:
+    """What :func:`validate` reads and checks, without simulating (InputErrors): a command
+    validates everything before it takes its output folder."""
+    _validation_inputs(draws, patients_per_draw, posterior, targets)
+
+
+def validate(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
+             seed: int = DEFAULT_SEED, posterior: Path | str | None = None, targets: Path | str | None = None,
+             threads: int | None = None, progress: Progress | None = None) -> tuple[ValidationResult, TargetSet]:
+    """Posterior-predictive check of every target (``posterior`` default: params/posterior.parquet)."""
+    target_set, transform, values = _validation_inputs(draws, patients_per_draw, posterior, targets)
     model = TargetModel(target_set, transform, patients_per_draw, seed, threads)
     return _validate(target_set, model, values, draws, patients_per_draw, seed, progress), target_set
 

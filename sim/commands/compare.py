@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from sim.analysis.compare import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, CompareResult, compare
+from sim.api import as_scenario
 from sim.commands.common import err, progress_bar, stdout_console
 from sim.io.files import OutputSet, write_json
 from sim.model.errors import InputError
@@ -80,6 +81,7 @@ def compare_command(
         raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
     if bootstrap < MIN_BOOTSTRAP:
         raise InputError("command line", "--bootstrap", f"expected a whole number >= {MIN_BOOTSTRAP}, got {bootstrap}")
+    loaded = [as_scenario(name) for name in scenarios]  # bad input is reported before the folder is taken
     outs = OutputSet(out).open()  # locked and checked before simulating
     kwargs: dict[str, Any] = {"patients": patients, "seed": seed, "threads": threads, "bootstrap": bootstrap}
     if err.is_terminal:
@@ -89,9 +91,9 @@ def compare_command(
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = compare(scenarios, progress=tick, **kwargs)
+            result = compare(loaded, progress=tick, **kwargs)
     else:  # no bar when stderr is a file or a pipe
-        result = compare(scenarios, **kwargs)
+        result = compare(loaded, **kwargs)
     for note in result.notes:
         err.print(f"cartsim: note: {note}", highlight=False, soft_wrap=True)
     doc = result.to_dict()

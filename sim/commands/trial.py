@@ -32,6 +32,7 @@ def power(
     """Power and sample size from whole trials simulated through the pathway; writes power.json and power.png."""
     from sim.report.figures import power_figure  # noqa: PLC0415 - matplotlib only when needed
 
+    api.power_spec(trial, trials, seed, threads)  # bad input is reported before the folder is taken
     outs = OutputSet(out).open()  # locked and checked before simulating
     if err.is_terminal:
         with progress_bar("trials") as bar:

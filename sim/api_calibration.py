@@ -111,7 +111,7 @@ def calibrate(samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
             raise InputError("command line", option, f"{str(target)!r} is a folder", "a file path")
     folders = {post_target.parent: "--out" if posterior_path is None else "--posterior",
                cal_target.parent: "--out" if calibrated_path is None else "--calibrated"}
-    with OutputSet(folders, force=force) as outs:
+    with OutputSet(folders, force=force, force_option="--force") as outs:
         result = _calibrate(target_set, params, samples=samples, seed=seed, patients_per_study=patients_per_study,
                             n_initial=n_initial, iterations=iterations, batch=batch, threads=threads,
                             progress=progress)

@@ -203,7 +203,7 @@ def test_unwritable_out_is_one_line_before_any_work(tmp_path):
 
 def test_package_params_need_force(tmp_path):
     for folder in (PARAMS, PARAMS / "sub"):
-        with pytest.raises(InputError, match="--force"), OutputSet(folder):
+        with pytest.raises(InputError, match="params"), OutputSet(folder):
             pass
     assert not (PARAMS / "sub").exists()
 

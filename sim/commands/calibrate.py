@@ -113,7 +113,7 @@ def validate(
     from sim.report.validation_figure import validation_figure  # noqa: PLC0415
 
     api.check_validation(draws, patients, posterior, targets)  # bad input is reported before the folder is taken
-    outs = OutputSet(out, force=force).open()  # locked and checked before simulating
+    outs = OutputSet(out, force=force, force_option="--force").open()  # locked and checked before simulating
     result, target_set = _with_bar("draws", "validating", lambda tick: api.validate(
         draws=draws, patients_per_draw=patients, seed=seed, posterior=posterior, targets=targets, threads=threads,
         progress=tick))

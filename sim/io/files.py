@@ -208,11 +208,12 @@ class OutputSet:
     the block normally renames every staged file into place and removes the files named
     in ``retire`` that were not written this time (outputs of an earlier, different run
     that would otherwise sit beside these); leaving it by an exception discards them.
-    A folder inside the package's params/ or scenarios/ needs ``force``.
+    A folder inside the package's params/ or scenarios/ needs ``force`` (``force_option``:
+    the command's option that sets it, named in the error).
     """
 
     def __init__(self, folders: Path | str | dict[Path, str], option: str = "--out", *,
-                 retire: Iterable[str] = (), force: bool = False, force_option: str = "--force") -> None:
+                 retire: Iterable[str] = (), force: bool = False, force_option: str | None = None) -> None:
         if not isinstance(folders, dict):
             folders = {Path(folders): option}
         if not folders:
@@ -249,9 +250,10 @@ class OutputSet:
 
     def _open(self, folder: Path, option: str) -> None:
         if _protected(folder) and not self.force:
+            allowed = "a folder outside the package's params/ and scenarios/" + (
+                "" if self.force_option is None else f" (or add {self.force_option} to overwrite the committed files)")
             raise InputError("command line", option, f"{str(folder)!r} is inside the installed package's committed "
-                             f"inputs ({folder.resolve()})",
-                             f"another path (or add {self.force_option} to overwrite the committed files)")
+                             f"inputs ({folder.resolve()})", allowed)
         check_out_dir(folder, option)
         lock = folder / LOCK_NAME
         while True:

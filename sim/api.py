@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,11 +21,14 @@ from sim.analysis.outcomes import summarise
 from sim.analysis.study_run import study_report
 from sim.engine.des import EVENT_NAMES, RESOURCES, DesResult, run_des
 from sim.engine.kernel import _simulate_range, run_kernel
-from sim.io.files import SCENARIOS_DIR, json_safe, load_scenario, write_json
+from sim.io.files import SCENARIOS_DIR, OutputSet, json_safe, load_scenario, write_json
 from sim.io.parquet import write_events, write_patients
 from sim.model.errors import InputError
 from sim.model.outputs import COLUMNS, F, I
 from sim.model.scenario import Scenario
+
+if TYPE_CHECKING:
+    from sim.analysis.trials import TrialSpec
 
 __version__ = "0.1.0"
 CHUNK_PATIENTS = 1_000_000  # progress granularity; results do not depend on it
@@ -199,14 +202,11 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     return RunResult(sc, table, json_safe(summary), elapsed, engine, events)
 
 
-def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
-          threads: int | None = None, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Power and sample size of a trial spec (scenarios/trials/*.toml) simulated from the
-    pathway, with the analytic answer beside it and the assurance (probability of
-    success for a single-arm trial); a JSON-ready dict. ``progress(stage, done, total)``
-    is called as simulated trials finish (stages "power grid" and "assurance")."""
-    from sim.analysis.trials import assurance, load_trial, power_curve  # noqa: PLC0415 - compile only when used
-    from sim.model.posterior import load_posterior  # noqa: PLC0415
+def power_spec(trial: str | Path, trials: int | None = None, seed: int | None = None,
+                threads: int | None = None) -> TrialSpec:
+    """The trial spec :func:`power` would simulate, with its options checked (InputErrors):
+    a command validates everything before it takes its output folder."""
+    from sim.analysis.trials import load_trial  # noqa: PLC0415 - compile only when used
 
     check_threads(threads)
     for name, given, lowest in (("--trials", trials, 1), ("--seed", seed, 0)):
@@ -215,7 +215,19 @@ def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
     path = Path(trial)
     if not path.is_file() and (SCENARIOS_DIR / "trials" / f"{trial}.toml").is_file():
         path = SCENARIOS_DIR / "trials" / f"{trial}.toml"
-    spec = load_trial(path)
+    return load_trial(path)
+
+
+def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
+          threads: int | None = None, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Power and sample size of a trial spec (scenarios/trials/*.toml) simulated from the
+    pathway, with the analytic answer beside it and the assurance (probability of
+    success for a single-arm trial); a JSON-ready dict. ``progress(stage, done, total)``
+    is called as simulated trials finish (stages "power grid" and "assurance")."""
+    from sim.analysis.trials import assurance, power_curve  # noqa: PLC0415 - compile only when used
+    from sim.model.posterior import load_posterior  # noqa: PLC0415
+
+    spec = power_spec(trial, trials, seed, threads)
     t0 = time.perf_counter()
 
     def stage(name: str) -> Callable[[int, int], None] | None:
@@ -262,18 +274,27 @@ def simon(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8) -> dict
             "single_stage": {"r": single.r, "n": single.n, "alpha": single.alpha, "power": single.power}}
 
 
-def write_outputs(result: RunResult, out_dir: Path | str) -> dict[str, Path]:
-    """patients.parquet, summary.json and km.png in ``out_dir`` (each written atomically)."""
+RUN_FILES = ("patients.parquet", "summary.json", "km.png", "events.parquet")
+
+
+def write_outputs(result: RunResult, out_dir: Path | str | OutputSet) -> dict[str, Path]:
+    """patients.parquet, summary.json, km.png (and events.parquet for the SimPy engine) in
+    ``out_dir``, written as one set: all replace the earlier run's files or none does, and
+    an events.parquet of an earlier SimPy run is removed. Returns the final paths.
+    ``out_dir`` may be an open :class:`~sim.io.files.OutputSet` (committed by its owner)."""
     from sim.report.figures import km_figure  # noqa: PLC0415 - matplotlib only when figures are asked for
 
-    out = Path(out_dir)
-    paths = {
-        "patients": write_patients(out / "patients.parquet", result.patients, result.provenance()),
-        "summary": write_json(out / "summary.json", result.summary),
-        "km": km_figure(result.patients, out / "km.png",
-                        f"{result.scenario.name}: {result.scenario.run.patients:,} patients, "
-                        f"seed {result.scenario.run.seed}", result.scenario.run.horizon_days),
-    }
+    if not isinstance(out_dir, OutputSet):
+        with OutputSet(out_dir, retire=RUN_FILES) as outs:
+            return write_outputs(result, outs)
+    outs = out_dir
+    write_patients(outs.stage("patients.parquet"), result.patients, result.provenance())
+    write_json(outs.stage("summary.json"), result.summary)
+    km_figure(result.patients, outs.stage("km.png"), f"{result.scenario.name}: {result.scenario.run.patients:,} "
+              f"patients, seed {result.scenario.run.seed}", result.scenario.run.horizon_days)
+    paths = {"patients": outs.target("patients.parquet"), "summary": outs.target("summary.json"),
+             "km": outs.target("km.png")}
     if result.events is not None:
-        paths["events"] = write_events(out / "events.parquet", result.events, result.provenance())
+        write_events(outs.stage("events.parquet"), result.events, result.provenance())
+        paths["events"] = outs.target("events.parquet")
     return paths

@@ -1,5 +1,7 @@
 """The public API of calibration and validation (re-exported by ``sim.api``):
-``calibrate`` writes ``params/posterior.parquet`` and ``params/calibrated.toml``;
+``calibrate`` writes ``posterior.parquet`` and ``calibrated.toml`` (by default in
+``cartsim_calibration/`` of the current folder; the committed pair in the package's
+``params/`` is replaced only when asked with ``force``);
 ``validate`` compares every target with its posterior-predictive interval.
 
 >>> import sim
@@ -17,20 +19,22 @@ from typing import Any
 
 import numpy as np
 
-from sim.analysis.calibration import CALIBRATED, CalibrationResult, PriorTransform, TargetModel
+from sim.analysis.calibration import CALIBRATED, CalibrationResult, PriorTransform, TargetModel, check_settings
 from sim.analysis.calibration import calibrate as _calibrate
 from sim.analysis.identifiability import Learning, learning, prior_draws
 from sim.analysis.targets import TargetSet, load_targets
 from sim.analysis.validation import ValidationResult
 from sim.analysis.validation import validate as _validate
 from sim.io.calibration_files import write_calibrated, write_posterior
-from sim.io.files import PARAMS_DIR, PROJECT_ROOT, load_parameter_set, write_json
+from sim.io.files import PARAMS_DIR, PROJECT_ROOT, OutputSet, load_parameter_set, write_json
 from sim.model.errors import InputError
-from sim.model.posterior import POSTERIOR_PATH, load_posterior
+from sim.model.posterior import load_posterior
 
 DEFAULTS_PATH = PARAMS_DIR / "defaults.toml"
 CALIBRATED_PATH = PARAMS_DIR / "calibrated.toml"
 VALIDATION_PATH = PARAMS_DIR / "validation.json"
+#: where a re-fit goes unless told otherwise (relative to the current folder)
+DEFAULT_CALIBRATION_DIR = Path("cartsim_calibration")
 #: the settings of the committed posterior (`cartsim calibrate` with no options)
 DEFAULT_SAMPLES = 1000
 DEFAULT_SEED = 20261121
@@ -90,32 +94,52 @@ def _relative(path: Path | str) -> str:
 def calibrate(samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
               patients_per_study: int = DEFAULT_PATIENTS_PER_STUDY, n_initial: int = DEFAULT_N_INITIAL,
               iterations: int = DEFAULT_ITERATIONS, batch: int = DEFAULT_BATCH, targets: Path | str | None = None,
-              posterior_path: Path | str = POSTERIOR_PATH, calibrated_path: Path | str = CALIBRATED_PATH,
-              threads: int | None = None, progress: Progress | None = None) -> CalibrationRun:
-    """Calibrate to the targets and write the posterior sample and the point values."""
+              out: Path | str = DEFAULT_CALIBRATION_DIR, posterior_path: Path | str | None = None,
+              calibrated_path: Path | str | None = None, force: bool = False, threads: int | None = None,
+              progress: Progress | None = None) -> CalibrationRun:
+    """Calibrate to the targets and write the posterior sample and the point values, both or
+    neither (``posterior_path`` default ``out/posterior.parquet``, ``calibrated_path``
+    default ``out/calibrated.toml``). Their folders are checked and locked before the
+    calibration starts; a path in the package's params/ needs ``force``."""
+    check_settings(samples, patients_per_study, n_initial, iterations, batch)
     target_set = load_targets(targets)
     params = load_parameter_set(DEFAULTS_PATH)
-    result = _calibrate(target_set, params, samples=samples, seed=seed, patients_per_study=patients_per_study,
-                        n_initial=n_initial, iterations=iterations, batch=batch, threads=threads, progress=progress)
+    post_target = Path(out) / "posterior.parquet" if posterior_path is None else Path(posterior_path)
+    cal_target = Path(out) / "calibrated.toml" if calibrated_path is None else Path(calibrated_path)
+    for target, option in ((post_target, "--posterior"), (cal_target, "--calibrated")):
+        if target.name == "" or target.is_dir():
+            raise InputError("command line", option, f"{str(target)!r} is a folder", "a file path")
+    folders = {post_target.parent: "--out" if posterior_path is None else "--posterior",
+               cal_target.parent: "--out" if calibrated_path is None else "--calibrated"}
+    with OutputSet(folders, force=force, force_option="--force") as outs:
+        result = _calibrate(target_set, params, samples=samples, seed=seed, patients_per_study=patients_per_study,
+                            n_initial=n_initial, iterations=iterations, batch=batch, threads=threads,
+                            progress=progress)
+        _write_calibration(result, outs.stage(post_target), outs.stage(cal_target), target_set, samples, seed,
+                           patients_per_study)
+    return CalibrationRun(result, post_target, cal_target)
+
+
+def _write_calibration(result: CalibrationResult, post_path: Path, cal_path: Path, target_set: TargetSet,
+                       samples: int, seed: int, patients_per_study: int) -> None:
     meta = {**result.meta(), "targets": _relative(target_set.file), "prior": _relative(DEFAULTS_PATH)}
-    post = write_posterior(posterior_path, result.labels, result.posterior, meta)
+    write_posterior(post_path, result.labels, result.posterior, meta)
     points = _point_values(result)
     notes = {name: f"posterior {'mean' if isinstance(v, list) else 'median'} of {samples} draws "
              f"(IMIS, seed {seed}; {CALIBRATED[name]})" for name, v in points.items()}
     header = (
-        "# cartsim — calibrated point values (params/calibrated.toml), written by `cartsim calibrate`.\n"
+        "# cartsim — calibrated point values, written by `cartsim calibrate`.\n"
         "# Do not edit by hand: re-run `cartsim calibrate` after changing params/defaults.toml or\n"
         "# params/targets.toml. Identical to params/defaults.toml except the calibrated parameters,\n"
         "# whose value is the posterior median (Dirichlet vectors: the posterior mean) of the sample\n"
-        "# in params/posterior.parquet; their `uncertainty` entries remain the PRIORS (the posterior\n"
+        "# in the posterior.parquet written with it; their `uncertainty` entries remain the PRIORS (the posterior\n"
         "# is the sample itself). Parameters the abstracts cannot identify keep their external priors:\n"
         + "\n".join(textwrap.wrap(", ".join(result.prior_only) + ".", 88, initial_indent="#   ",
                                   subsequent_indent="#   ")) + "\n"
         f"# Calibration: IMIS, {result.evaluations} parameter sets, ESS {result.ess:.0f}, "
         f"{result.unique} distinct draws, seed {seed}, {patients_per_study} patients per study."
     )
-    cal = write_calibrated(DEFAULTS_PATH, calibrated_path, points, header, notes)
-    return CalibrationRun(result, post, cal)
+    write_calibrated(DEFAULTS_PATH, cal_path, points, header, notes)
 
 
 def posterior_slots(posterior_file: Path | str | None, transform: PriorTransform) -> np.ndarray:
@@ -130,17 +154,28 @@ def posterior_slots(posterior_file: Path | str | None, transform: PriorTransform
     return post.values[:, cols]
 
 
-def validate(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
-             seed: int = DEFAULT_SEED, posterior: Path | str | None = None, targets: Path | str | None = None,
-             threads: int | None = None, progress: Progress | None = None) -> tuple[ValidationResult, TargetSet]:
-    """Posterior-predictive check of every target (``posterior`` default: params/posterior.parquet)."""
+def _validation_inputs(draws: int, patients_per_draw: int, posterior: Path | str | None,
+                       targets: Path | str | None) -> tuple[TargetSet, PriorTransform, np.ndarray]:
     for key, v in (("draws", draws), ("patients", patients_per_draw)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InputError("command line", f"--{key}", f"expected a whole number >= 1, got {v!r}")
     target_set = load_targets(targets)
-    params = load_parameter_set(DEFAULTS_PATH)
-    transform = PriorTransform(params)
-    values = posterior_slots(posterior, transform)
+    transform = PriorTransform(load_parameter_set(DEFAULTS_PATH))
+    return target_set, transform, posterior_slots(posterior, transform)
+
+
+def check_validation(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
+                     posterior: Path | str | None = None, targets: Path | str | None = None) -> None:
+    """What :func:`validate` reads and checks, without simulating (InputErrors): a command
+    validates everything before it takes its output folder."""
+    _validation_inputs(draws, patients_per_draw, posterior, targets)
+
+
+def validate(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
+             seed: int = DEFAULT_SEED, posterior: Path | str | None = None, targets: Path | str | None = None,
+             threads: int | None = None, progress: Progress | None = None) -> tuple[ValidationResult, TargetSet]:
+    """Posterior-predictive check of every target (``posterior`` default: params/posterior.parquet)."""
+    target_set, transform, values = _validation_inputs(draws, patients_per_draw, posterior, targets)
     model = TargetModel(target_set, transform, patients_per_draw, seed, threads)
     return _validate(target_set, model, values, draws, patients_per_draw, seed, progress), target_set
 

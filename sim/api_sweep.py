@@ -1,8 +1,10 @@
 """The public API of sensitivity sweeps (re-exported by ``sim``): build a table of
 parameter sets for a scenario (``sim.analysis.sensitivity``), run it in resumable chunks
-locally or on Dask (``sim.analysis.sweep_runner``), summarise it and write, in ``out``:
-``sweep.parquet`` (one row per parameter set, provenance in the metadata),
-``summary.json`` and a figure.
+locally or on Dask (``sim.analysis.sweep_runner``), summarise it and write, in ``out``
+(default ``cartsim_sweep_KIND``, one folder per kind): ``sweep.parquet`` (one row per
+parameter set, provenance in the metadata), ``summary.json`` and a figure, as one set
+(``sim.io.files.OutputSet``: all or none; another kind's figure left in the folder is
+removed, so a figure never sits beside the table of a different sweep).
 
 >>> import sim
 >>> s = sim.sweep("oneway", "baseline", out="sweep1", patients=2000, outcome="cr_rate")   # doctest: +SKIP
@@ -20,11 +22,19 @@ from sim.analysis import sensitivity as sens
 from sim.analysis.sweep_outcomes import OUTCOMES, _sets_parallel
 from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, run_sweep
 from sim.io.chunks import write_table
-from sim.io.files import check_out_dir, json_safe, write_json
+from sim.io.files import OutputSet, json_safe, write_json
 from sim.model.errors import InputError
 from sim.model.scenario import Scenario
 
 KINDS = ("oneway", "twoway", "psa", "sobol", "morris")
+FIGURES = {"oneway": "tornado.png", "twoway": "heatmap.png", "psa": "psa.png", "sobol": "sobol.png",
+           "morris": "morris.png"}
+SWEEP_FILES = ("sweep.parquet", "summary.json", *FIGURES.values())
+
+
+def default_out(kind: str) -> Path:
+    """Each kind's own default output folder (relative to the current folder)."""
+    return Path(f"cartsim_sweep_{kind}")
 Progress = Callable[[int, int], None]
 #: compiled entry points whose first call compiles them (the CLI announces it)
 COMPILED_ENTRIES = (_sets_parallel,)
@@ -47,7 +57,7 @@ def _design_builder(kind: str, params: list[str] | None, bounds: Path | str | No
     return build
 
 
-def sweep(kind: str, scenario: str | Path | Scenario | None = None, *, out: Path | str = "cartsim_sweep",
+def sweep(kind: str, scenario: str | Path | Scenario | None = None, *, out: Path | str | None = None,
           outcome: str = "os_m12", patients: int = sens.DEFAULT_PATIENTS, seed: int | None = None,
           horizon_days: float | None = None, params: list[str] | None = None, bounds: Path | str | None = None,
           grid: int = 5, draws: int = 1000, prior: bool = False, n: int = 256, trajectories: int = 20,
@@ -55,12 +65,14 @@ def sweep(kind: str, scenario: str | Path | Scenario | None = None, *, out: Path
           chunk_sets: int = CHUNK_SETS, threads: int | None = None, crn: bool = True,
           progress: Progress | None = None) -> dict[str, Any]:
     """Run one sweep (``kind`` in oneway, twoway, psa, sobol, morris) and return its summary
-    (the object ``cartsim sweep KIND --json`` prints); files are written in ``out``."""
+    (the object ``cartsim sweep KIND --json`` prints); files are written in ``out`` (default
+    :func:`default_out`)."""
     if kind not in KINDS:
         raise InputError("sweep", "kind", f"unknown sweep {kind!r}", ", ".join(KINDS))
     build = _design_builder(kind, params, bounds, grid, draws, prior, n, trajectories, levels)
+    folder = default_out(kind) if out is None else Path(out)
     return _execute(kind, scenario, build, patients=patients, seed=seed, horizon_days=horizon_days, outcome=outcome,
-                    out=Path(out), resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
+                    out=folder, resume=resume, cluster=cluster, workers=workers, chunk_sets=chunk_sets,
                     threads=threads, crn=crn, progress=progress)
 
 
@@ -80,15 +92,17 @@ def _execute(kind: str, scenario: str | Path | Scenario | None, build: Callable[
     if kind != "psa":  # the other kinds analyse this one outcome
         sens.check_outcome(outcome, sc.run.horizon_days)
     design = build(sc, sc.run.seed)
-    check_out_dir(out)
     kwargs: dict[str, Any] = {"patients": patients, "seed": sc.run.seed, "horizon_days": sc.run.horizon_days,
                               "crn": crn, "chunk_sets": chunk_sets, "resume": resume, "cluster": cluster,
                               "workers": workers, "threads": threads}
-    results, info = run_sweep(design, out, progress=progress, **kwargs)
-    summary = _summarise(kind, design, results, info, outcome, sc)
-    files = _write(kind, design, results, info, summary, out, sc)
-    summary["files"] = {k: str(v) for k, v in files.items()}
-    write_json(out / "summary.json", json_safe(summary))
+    # the lock covers the chunks too: a second sweep into this folder is refused, not interleaved
+    with OutputSet(out, retire=SWEEP_FILES) as outs:
+        results, info = run_sweep(design, out, progress=progress, **kwargs)
+        summary = _summarise(kind, design, results, info, outcome, sc)
+        _write(kind, design, results, info, summary, outs, sc)
+        summary["files"] = {"table": str(outs.target("sweep.parquet")), "summary": str(outs.target("summary.json")),
+                            "figure": str(outs.target(FIGURES[kind]))}
+        write_json(outs.stage("summary.json"), json_safe(summary))
     return json_safe(summary)
 
 
@@ -116,8 +130,8 @@ def _summarise(kind: str, design: sens.Design, results: Any, info: dict[str, Any
     return summary
 
 
-def _write(kind: str, design: sens.Design, results: Any, info: dict[str, Any], summary: dict[str, Any], out: Path,
-           sc: Scenario) -> dict[str, Path]:
+def _write(kind: str, design: sens.Design, results: Any, info: dict[str, Any], summary: dict[str, Any],
+           outs: OutputSet, sc: Scenario) -> None:
     from sim.report import sweep_figures as figs  # noqa: PLC0415 - matplotlib only when writing figures
 
     spec = info["spec"]
@@ -125,16 +139,16 @@ def _write(kind: str, design: sens.Design, results: Any, info: dict[str, Any], s
                   "seed": spec["seed"], "patients": spec["patients"], "horizon_days": spec["horizon_days"],
                   "parameter_hash": spec["parameter_hash"], "crn": spec["crn"], "spec_hash": info["spec_hash"],
                   "sweep_spec": spec, "outcomes": {o.name: f"{o.unit}: {o.description}" for o in OUTCOMES}}
-    files = {"table": write_table(out / "sweep.parquet", results, json_safe(provenance))}
+    write_table(outs.stage("sweep.parquet"), results, json_safe(provenance))
     title = (f"{sc.name}: {kind}, {info['sets']:,} parameter sets x {spec['patients']:,} patients, seed {spec['seed']}"
              f"{'' if spec['crn'] else ', independent streams'}")
+    figure = outs.stage(FIGURES[kind])
     if kind == "oneway":
-        files["figure"] = figs.tornado_figure(summary["tornado"], out / "tornado.png", title)
+        figs.tornado_figure(summary["tornado"], figure, title)
     elif kind == "twoway":
-        files["figure"] = figs.heatmap_figure(summary["twoway"], out / "heatmap.png", title)
+        figs.heatmap_figure(summary["twoway"], figure, title)
     elif kind == "psa":
-        files["figure"] = figs.psa_figure(results, summary["psa"], out / "psa.png",
-                                          f"{title} (from the {design.options['draws_from']})", summary["outcome"])
+        figs.psa_figure(results, summary["psa"], figure, f"{title} (from the {design.options['draws_from']})",
+                        summary["outcome"])
     else:
-        files["figure"] = figs.indices_figure(summary["indices"], out / f"{kind}.png", title, kind)
-    return files
+        figs.indices_figure(summary["indices"], figure, title, kind)

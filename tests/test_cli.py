@@ -246,6 +246,8 @@ BAD_CASES = [
     ("threads-zero", ["run", "--patients", "10", "--threads", "0"], ["--threads", "0"], ()),
     ("unknown-option", ["run", "--no-such-option"], ["--no-such-option"], ()),
     ("out-is-a-file", ["run", "--patients", "10", "--out", "{folder}/km.png"], ["km.png"], ()),
+    ("out-under-a-file", ["run", "--patients", "10", "--out", "{folder}/km.png/sub"], ["--out", "km.png"], ()),
+    ("out-in-package-params", ["run", "--patients", "10", "--out", str(REPO / "params")], ["--out", "params"], ()),
 ]
 
 

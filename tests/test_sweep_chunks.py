@@ -19,6 +19,7 @@ from sim.analysis import sensitivity as sens
 from sim.analysis.sweep_outcomes import OUTCOME_NAMES
 from sim.analysis.sweep_runner import run_sweep
 from sim.io.chunks import ChunkStore, read_table
+from sim.io.files import LOCK_NAME
 from sim.model.errors import InputError
 
 SC = api.as_scenario(None)
@@ -125,10 +126,13 @@ def test_killed_process_resumes_to_the_same_table(tmp_path):
         proc.wait(timeout=60)
     n_before = len(list(chunks.glob("chunk_*.parquet")))
     assert 2 <= n_before < 60
+    assert (tmp_path / "killed" / LOCK_NAME).is_file()  # the kill left its lock file; the lock itself died with it
     resumed = subprocess.run([*cmd, "--out", "killed", "--resume", "--json"], cwd=tmp_path, capture_output=True,
                              text=True, timeout=300, check=False)
     assert resumed.returncode == 0, resumed.stderr
     assert f'"resumed_chunks": {n_before}' in resumed.stdout
+    assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == [  # nothing hidden left behind
+        "chunks", "psa.png", "summary.json", "sweep.parquet"]
     whole = subprocess.run([*cmd, "--out", "whole"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                            check=False)
     assert whole.returncode == 0, whole.stderr

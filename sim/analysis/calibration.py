@@ -327,17 +327,22 @@ def systematic_resample(log_weights: np.ndarray, samples: int, seed: int) -> np.
     return np.searchsorted(cdf, (u0 + np.arange(samples)) / samples, side="left")
 
 
-def calibrate(targets: TargetSet, params: ParameterSet, samples: int = 1000, seed: int = 20261121,
-              patients_per_study: int = 2000, n_initial: int = 3000, iterations: int = 10, batch: int = 300,
-              names: list[str] | None = None, threads: int | None = None,
-              progress: Callable[[int, int], None] | None = None) -> CalibrationResult:
-    """Run IMIS and return ``samples`` posterior draws of the calibrated slots."""
+def check_settings(samples: int, patients_per_study: int, n_initial: int, iterations: int, batch: int) -> None:
+    """The IMIS settings are whole numbers in range (an InputError naming the option)."""
     for key, v in (("samples", samples), ("patients_per_study", patients_per_study), ("n_initial", n_initial),
                    ("batch", batch)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InputError("command line", f"--{key.replace('_', '-')}", f"expected a whole number >= 1, got {v!r}")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
         raise InputError("command line", "--iterations", f"expected a whole number >= 0, got {iterations!r}")
+
+
+def calibrate(targets: TargetSet, params: ParameterSet, samples: int = 1000, seed: int = 20261121,
+              patients_per_study: int = 2000, n_initial: int = 3000, iterations: int = 10, batch: int = 300,
+              names: list[str] | None = None, threads: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> CalibrationResult:
+    """Run IMIS and return ``samples`` posterior draws of the calibrated slots."""
+    check_settings(samples, patients_per_study, n_initial, iterations, batch)
     transform = PriorTransform(params, names)
     model = TargetModel(targets, transform, patients_per_study, seed, threads)
     t0 = time.perf_counter()

@@ -14,8 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from sim import api_calibration as api
-from sim.commands.common import check_out_dir, compile_notice, err, progress_bar, stdout_console
-from sim.io.files import write_json
+from sim.commands.common import compile_notice, err, progress_bar, stdout_console
+from sim.io.files import OutputSet, write_json
 
 
 def register(app: typer.Typer) -> None:
@@ -47,16 +47,23 @@ def calibrate(
     iterations: Annotated[int, typer.Option(help="IMIS: mixture components added")] = api.DEFAULT_ITERATIONS,
     batch: Annotated[int, typer.Option(help="IMIS: draws per added component")] = api.DEFAULT_BATCH,
     targets: Annotated[Path | None, typer.Option(help="targets file (default params/targets.toml)")] = None,
-    posterior: Annotated[Path, typer.Option(help="where to write the posterior sample")] = api.POSTERIOR_PATH,
-    calibrated: Annotated[Path, typer.Option(help="where to write the point values")] = api.CALIBRATED_PATH,
+    out: Annotated[Path, typer.Option(help="output folder of posterior.parquet and calibrated.toml")] = (
+        api.DEFAULT_CALIBRATION_DIR),
+    posterior: Annotated[Path | None, typer.Option(help="where to write the posterior sample (default: "
+                                                   "OUT/posterior.parquet)")] = None,
+    calibrated: Annotated[Path | None, typer.Option(help="where to write the point values (default: "
+                                                    "OUT/calibrated.toml)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="allow writing into the package's params/ (replaces the "
+                                        "committed posterior and calibrated values)")] = False,
     threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
 ) -> None:
-    """Calibrate to params/targets.toml by IMIS; write the posterior sample and calibrated point values."""
+    """Calibrate to params/targets.toml by IMIS; write the posterior sample and calibrated point values (both or
+    neither) in --out; the committed files in the package's params/ are replaced only with --force."""
     run = _with_bar("parameter sets", "calibrating", lambda tick: api.calibrate(
         samples=samples, seed=seed, patients_per_study=patients_per_study, n_initial=initial, iterations=iterations,
-        batch=batch, targets=targets, posterior_path=posterior, calibrated_path=calibrated, threads=threads,
-        progress=tick))
+        batch=batch, targets=targets, out=out, posterior_path=posterior, calibrated_path=calibrated, force=force,
+        threads=threads, progress=tick))
     summary = run.summary()
     if json_out:
         sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")
@@ -93,21 +100,25 @@ def validate(
     threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
     out: Annotated[Path, typer.Option(help="output folder (validation.json, validation.png, posterior.png)")] = Path(
         "cartsim_output"),
+    force: Annotated[bool, typer.Option("--force", help="allow --out inside the package's params/ (overwrites the "
+                                        "committed validation files)")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
 ) -> None:
     """Posterior-predictive check of every target for a cohort of the study's size and follow-up."""
     from sim.report.posterior_figure import posterior_figure  # noqa: PLC0415 - matplotlib only when needed
     from sim.report.validation_figure import validation_figure  # noqa: PLC0415
 
-    check_out_dir(out)
+    api.check_validation(draws, patients, posterior, targets)  # bad input is reported before the folder is taken
+    outs = OutputSet(out, force=force, force_option="--force").open()  # locked and checked before simulating
     result, target_set = _with_bar("draws", "validating", lambda tick: api.validate(
         draws=draws, patients_per_draw=patients, seed=seed, posterior=posterior, targets=targets, threads=threads,
         progress=tick))
     taught = api.posterior_learning(posterior, seed=seed)
     payload = {**result.to_json(), "learning": taught.learning.to_json()}
-    write_json(out / "validation.json", payload)
-    validation_figure(result, target_set, out / "validation.png")
-    posterior_figure(taught.learning, taught.prior, taught.posterior, out / "posterior.png")
+    write_json(outs.stage("validation.json"), payload)
+    validation_figure(result, target_set, outs.stage("validation.png"))
+    posterior_figure(taught.learning, taught.prior, taught.posterior, outs.stage("posterior.png"))
+    outs.commit()
     if json_out:
         sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
         return
@@ -126,7 +137,7 @@ def validate(
                   f"predictive interval ({100 * payload['inside_fraction']:.0f}%); qualitative statements "
                   f"reproducible: {payload['qualitative_inside']}/{payload['qualitative_targets']}.")
     _print_learning(console, payload["learning"])
-    console.print(f"Wrote {out / 'validation.json'}, {out / 'validation.png'} and {out / 'posterior.png'}")
+    console.print("wrote " + ", ".join(map(str, outs.written)))
 
 
 def _print_learning(console: Console, learned: dict[str, Any]) -> None:

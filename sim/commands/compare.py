@@ -12,8 +12,9 @@ from rich.table import Table
 
 from sim import api
 from sim.analysis.compare import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, CompareResult, compare
-from sim.commands.common import NOT_ESTIMABLE, check_out_dir, compile_notice, err, progress_bar, stdout_console
-from sim.io.files import write_json
+from sim.api import as_scenario
+from sim.commands.common import NOT_ESTIMABLE, compile_notice, err, progress_bar, stdout_console
+from sim.io.files import OutputSet, write_json
 from sim.model.errors import InputError
 
 
@@ -83,7 +84,8 @@ def compare_command(
         raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
     if bootstrap < MIN_BOOTSTRAP:
         raise InputError("command line", "--bootstrap", f"expected a whole number >= {MIN_BOOTSTRAP}, got {bootstrap}")
-    check_out_dir(out)
+    loaded = [as_scenario(name) for name in scenarios]  # bad input is reported before the folder is taken
+    outs = OutputSet(out).open()  # locked and checked before simulating
     kwargs: dict[str, Any] = {"patients": patients, "seed": seed, "threads": threads, "bootstrap": bootstrap}
     compile_notice(*api.COMPILED_ENTRIES)
     if err.is_terminal:
@@ -93,14 +95,15 @@ def compare_command(
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = compare(scenarios, progress=tick, **kwargs)
+            result = compare(loaded, progress=tick, **kwargs)
     else:  # no bar when stderr is a file or a pipe
-        result = compare(scenarios, **kwargs)
+        result = compare(loaded, **kwargs)
     for note in result.notes:
         err.print(f"cartsim: note: {note}", highlight=False, soft_wrap=True)
     doc = result.to_dict()
-    json_path = write_json(out / "compare.json", doc)
-    png_path = compare_figure(result, out / "compare.png")
+    write_json(outs.stage("compare.json"), doc)
+    compare_figure(result, outs.stage("compare.png"))
+    outs.commit()
     if json_out:
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
         return
@@ -110,5 +113,5 @@ def compare_command(
     console.print(f"CI method: rates and means by the delta method on paired patients; survival outcomes by a paired "
                   f"bootstrap over patient ids ({result.bootstrap} replicates). CRN gain = variance of the "
                   f"independent-samples difference / variance of the paired difference.")
-    console.print(f"compared in {result.elapsed_s:.1f} s (simulation {result.simulate_s:.1f} s); wrote {json_path}, "
-                  f"{png_path}")
+    console.print(f"compared in {result.elapsed_s:.1f} s (simulation {result.simulate_s:.1f} s); wrote "
+                  + ", ".join(map(str, outs.written)))

@@ -12,16 +12,8 @@ from rich.table import Table
 
 from sim import api
 from sim.analysis.study_run import MIN_COHORTS
-from sim.commands.common import (
-    NOT_ESTIMABLE,
-    check_out_dir,
-    compile_notice,
-    days,
-    err,
-    pct,
-    progress_bar,
-    stdout_console,
-)
+from sim.commands.common import NOT_ESTIMABLE, compile_notice, days, err, pct, progress_bar, stdout_console
+from sim.io.files import OutputSet
 from sim.model.errors import InputError
 
 
@@ -144,7 +136,7 @@ def run(
         raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
     api.check_threads(threads)
     api.check_engine(engine)
-    check_out_dir(out)
+    outs = OutputSet(out, retire=api.RUN_FILES).open()  # locked and checked before simulating
     sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
     compile_notice(*api.COMPILED_ENTRIES)
     if err.is_terminal:
@@ -157,7 +149,8 @@ def run(
             result = api.run(sc, threads=threads, engine=engine, progress=tick)
     else:  # no bar when stderr is a file or a pipe: it would only add blank lines
         result = api.run(sc, threads=threads, engine=engine)
-    paths = api.write_outputs(result, out)
+    api.write_outputs(result, outs)
+    outs.commit()
     if json_out:
         sys.stdout.write(json.dumps(result.summary, allow_nan=False) + "\n")
         return
@@ -168,4 +161,4 @@ def run(
     if "study" in result.summary:
         console.print(_study_table(result.summary["study"]))
     console.print(f"simulated in {result.elapsed_s:.2f} s ({result.summary['patients_per_s']:,.0f} patients/s); "
-                  f"wrote {paths['patients']}, {paths['summary']}, {paths['km']}")
+                  "wrote " + ", ".join(map(str, outs.written)))

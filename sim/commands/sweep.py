@@ -41,7 +41,7 @@ SeedOpt = Annotated[int | None, typer.Option(help="root seed (default: the scena
 HorizonOpt = Annotated[float | None, typer.Option(help="follow-up horizon in days (default: the scenario's)")]
 OutcomeOpt = Annotated[str, typer.Option(help="outcome drawn in the figure and indices: " + ", ".join(
     o.name for o in OUTCOMES))]
-OutOpt = Annotated[Path, typer.Option(help="output folder")]
+OutOpt = Annotated[Path, typer.Option(help="output folder (each kind has its own default)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="continue an interrupted sweep in --out "
                                          "(same command line); finished chunks are kept")]
@@ -160,7 +160,7 @@ def _print(kind: str, s: dict[str, Any]) -> None:
 @sweep_app.command()
 def oneway(scenario: ScenarioArg = None, params: ParamsOpt = None, bounds: BoundsOpt = None,
            outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
-           horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep"), json_out: JsonOpt = False,
+           horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep_oneway"), json_out: JsonOpt = False,
            resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
            chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
     """Each uncertain parameter at its 2.5% and 97.5% quantiles (or --bounds); tornado.png."""
@@ -175,7 +175,7 @@ def twoway(scenario: ScenarioArg = None, params: TwoParamsOpt = None,
            grid: Annotated[int, typer.Option(help="grid points per parameter (>= 2)")] = 5,
            bounds: BoundsOpt = None, outcome: OutcomeOpt = "os_m12",
            patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None, horizon_days: HorizonOpt = None,
-           out: OutOpt = Path("cartsim_sweep"), json_out: JsonOpt = False, resume: ResumeOpt = False,
+           out: OutOpt = Path("cartsim_sweep_twoway"), json_out: JsonOpt = False, resume: ResumeOpt = False,
            cluster: ClusterOpt = None, workers: WorkersOpt = None, chunk_sets: ChunkOpt = CHUNK_SETS,
            threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
     """Two parameters (--param A --param B) on a K x K grid over their 2.5-97.5% ranges; heatmap.png."""
@@ -191,7 +191,7 @@ def psa(scenario: ScenarioArg = None,
         prior: Annotated[bool, typer.Option("--prior", help="draw from the prior distributions even when a "
                                             "calibrated posterior exists")] = False,
         outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
-        horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep"), json_out: JsonOpt = False,
+        horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep_psa"), json_out: JsonOpt = False,
         resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
         chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
     """Probabilistic sensitivity analysis: parameter sets from the posterior (default) or the priors; psa.png."""
@@ -205,7 +205,7 @@ def psa(scenario: ScenarioArg = None,
 def sobol(scenario: ScenarioArg = None, params: ParamsOpt = None,
           n: Annotated[int, typer.Option("--n", help="base sample size N (a power of 2); N (D + 2) sets")] = 256,
           outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
-          horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep"), json_out: JsonOpt = False,
+          horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep_sobol"), json_out: JsonOpt = False,
           resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
           chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
     """Sobol first-order and total indices (SALib, priors through their quantile functions); sobol.png."""
@@ -220,7 +220,7 @@ def morris(scenario: ScenarioArg = None, params: ParamsOpt = None,
            trajectories: Annotated[int, typer.Option(help="Morris trajectories R; R (D + 1) sets")] = 20,
            levels: Annotated[int, typer.Option(help="grid levels (even)")] = 4,
            outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
-           horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep"), json_out: JsonOpt = False,
+           horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep_morris"), json_out: JsonOpt = False,
            resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
            chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
     """Morris elementary effects (mu*, sigma) through SALib; morris.png."""

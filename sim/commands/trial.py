@@ -12,8 +12,8 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from sim import api
-from sim.commands.common import check_out_dir, compile_notice, err, progress_bar, stdout_console
-from sim.io.files import write_json
+from sim.commands.common import compile_notice, err, progress_bar, stdout_console
+from sim.io.files import OutputSet, write_json
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +32,8 @@ def power(
     """Power and sample size from whole trials simulated through the pathway; writes power.json and power.png."""
     from sim.report.figures import power_figure  # noqa: PLC0415 - matplotlib only when needed
 
-    check_out_dir(out)
+    api.power_spec(trial, trials, seed, threads)  # bad input is reported before the folder is taken
+    outs = OutputSet(out).open()  # locked and checked before simulating
     compile_notice(*api.trial_compiled_entries())
     if err.is_terminal:
         with progress_bar("trials") as bar:
@@ -46,13 +47,15 @@ def power(
             curve = api.power(trial, trials=trials, seed=seed, threads=threads, progress=tick)
     else:  # no bar when stderr is a file or a pipe
         curve = api.power(trial, trials=trials, seed=seed, threads=threads)
-    write_json(out / "power.json", curve)
-    power_figure(curve, out / "power.png", f"{curve['trial']}: {curve['endpoint']}, {curve['test']}, "
+    write_json(outs.stage("power.json"), curve)
+    power_figure(curve, outs.stage("power.png"), f"{curve['trial']}: {curve['endpoint']}, {curve['test']}, "
                  f"alpha {curve['alpha']}")
+    outs.commit()
     if json_out:
         sys.stdout.write(json.dumps(curve, allow_nan=False) + "\n")
         return
     _print_power(curve)
+    stdout_console().print("wrote " + ", ".join(map(str, outs.written)))
 
 
 ANALYTIC_NAMES = {"logrank": "Schoenfeld", "cox": "Schoenfeld", "cox_score": "Schoenfeld",

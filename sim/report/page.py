@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sim.io.files import atomic_write
+from sim.io.files import OutputSet
 from sim.model.errors import InputError
 from sim.report import sections
 from sim.report.html import page, read_json
@@ -65,7 +65,7 @@ def write_report(folder: Path | str, out: Path | str | None = None) -> Path:
     target = Path(out) if out is not None else folder / REPORT_NAME
     if target.is_dir():
         raise InputError("command line", "--out", f"{str(target)!r} is a folder", "a file path for the HTML page")
-    try:
-        return atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    except OSError as exc:
-        raise InputError("command line", "--out", f"cannot write {str(target)!r} ({exc.strerror})") from None
+    # the folder's lock and staging, like every other command's outputs
+    with OutputSet(target.parent if str(target.parent) else Path(".")) as outs:
+        outs.stage(target.name).write_text(text, encoding="utf-8")
+    return target

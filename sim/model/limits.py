@@ -100,7 +100,7 @@ def check_number(value: Any, limit: Limit | str, file: str, key: str) -> None:
         kind = "a whole number" if lim.integer else "a finite number"
         raise InputError(file, key, f"expected {kind}, got {value!r}", lim.describe())
     if not lim.low <= value <= lim.high:
-        raise InputError(file, key, f"{_fmt(value)} is out of range", lim.describe())
+        raise InputError(file, key, f"got {value!r}, out of range", lim.describe())
 
 
 def check_option(option: str, value: Any, limit: Limit | str, file: str = "command line") -> None:

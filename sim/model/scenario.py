@@ -77,7 +77,11 @@ class Scenario:
 
     def with_run(self, patients: int | None = None, seed: int | None = None,
                  horizon_days: float | None = None, source: str = "command line") -> Scenario:
-        """A copy with run settings replaced (validated like the file's)."""
+        """A copy with run settings replaced (validated like the file's, and named as
+        command-line options: ``--horizon-days``)."""
+        for key, value in (("patients", patients), ("seed", seed), ("horizon_days", horizon_days)):
+            if value is not None:
+                check_number(value, key, source, "--" + key.replace("_", "-"))
         merged = {
             "patients": self.run.patients if patients is None else patients,
             "seed": self.run.seed if seed is None else seed,

@@ -26,6 +26,7 @@ from sim.analysis.validation import validate as _validate
 from sim.io.calibration_files import write_calibrated, write_posterior
 from sim.io.files import PARAMS_DIR, PROJECT_ROOT, load_parameter_set, write_json
 from sim.model.errors import InputError
+from sim.model.limits import check_option
 from sim.model.posterior import POSTERIOR_PATH, load_posterior
 
 DEFAULTS_PATH = PARAMS_DIR / "defaults.toml"
@@ -93,6 +94,11 @@ def calibrate(samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
               posterior_path: Path | str = POSTERIOR_PATH, calibrated_path: Path | str = CALIBRATED_PATH,
               threads: int | None = None, progress: Progress | None = None) -> CalibrationRun:
     """Calibrate to the targets and write the posterior sample and the point values."""
+    for key, value, limit in (("--samples", samples, "samples"), ("--seed", seed, "seed"),
+                              ("--patients-per-study", patients_per_study, "patients"),
+                              ("--initial", n_initial, "initial"), ("--iterations", iterations, "iterations"),
+                              ("--batch", batch, "batch"), ("--threads", threads, "threads")):
+        check_option(key, value, limit)
     target_set = load_targets(targets)
     params = load_parameter_set(DEFAULTS_PATH)
     result = _calibrate(target_set, params, samples=samples, seed=seed, patients_per_study=patients_per_study,
@@ -134,13 +140,16 @@ def validate(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEF
              seed: int = DEFAULT_SEED, posterior: Path | str | None = None, targets: Path | str | None = None,
              threads: int | None = None, progress: Progress | None = None) -> tuple[ValidationResult, TargetSet]:
     """Posterior-predictive check of every target (``posterior`` default: params/posterior.parquet)."""
-    for key, v in (("draws", draws), ("patients", patients_per_draw)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise InputError("command line", f"--{key}", f"expected a whole number >= 1, got {v!r}")
+    check_option("--draws", draws, "draws")
+    check_option("--patients", patients_per_draw, "patients")
+    check_option("--seed", seed, "seed")
     target_set = load_targets(targets)
     params = load_parameter_set(DEFAULTS_PATH)
     transform = PriorTransform(params)
     values = posterior_slots(posterior, transform)
+    if draws > len(values):  # each draw is simulated once: more than the sample holds would repeat draws
+        raise InputError("command line", "--draws", f"{draws:,} draws asked for, the posterior "
+                         f"{posterior or POSTERIOR_PATH} holds {len(values):,}", f"1 to {len(values):,}")
     model = TargetModel(target_set, transform, patients_per_draw, seed, threads)
     return _validate(target_set, model, values, draws, patients_per_draw, seed, progress), target_set
 

@@ -19,7 +19,7 @@ from typing import Any
 from sim import api
 from sim.analysis import sensitivity as sens
 from sim.analysis.sweep_outcomes import OUTCOMES
-from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, run_sweep
+from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, check_scheduler, run_sweep
 from sim.io.chunks import write_table
 from sim.io.files import check_out_dir, json_safe, write_json
 from sim.model.errors import InputError
@@ -76,6 +76,8 @@ def _execute(kind: str, scenario: str | Path | Scenario | None, build: Callable[
     sens.check_outcome(outcome)
     api.check_threads(threads)
     check_cluster(cluster)
+    if cluster is not None and cluster != "local":
+        check_scheduler(cluster)  # before any work: a wrong address fails within seconds
     for key, value, limit in (("--patients", patients, "patients"), ("--chunk-sets", chunk_sets, "chunk_sets"),
                               ("--workers", workers, "workers")):
         check_option(key, value, limit)

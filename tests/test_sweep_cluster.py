@@ -98,7 +98,8 @@ def test_a_scheduler_that_lost_all_its_workers_times_out(tmp_path, monkeypatch):
     from distributed import Client, LocalCluster
 
     monkeypatch.setattr(sweep_runner, "WORKER_LOSS_TIMEOUT_S", 2.0)
-    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", dashboard_address=None)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
+                           dashboard_address=None)
     try:
         with Client(cluster) as client:
             cluster.scale(0)

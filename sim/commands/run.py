@@ -105,6 +105,7 @@ def run(
     api.check_engine(engine)
     check_out_dir(out)
     sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
+    api.check_run_memory(sc, patients_given=patients is not None)
     if err.is_terminal:
         with progress_bar() as bar:
             task = bar.add_task("simulating", total=sc.run.patients)

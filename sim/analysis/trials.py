@@ -517,8 +517,8 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
     grid = doc.get("grid", {}).get("n", [])
     if not isinstance(grid, list) or not grid:
         raise InputError(file, "grid.n", "the sample-size grid is empty", "a list of total sample sizes >= 2")
-    for i, n in enumerate(grid):
-        check_number(n, "trial_size", file, f"grid.n[{i}]")
+    for n in grid:
+        check_number(n, "trial_size", file, "grid.n")
 
     run = doc.get("run", {})
     trials = run.get("trials", DEFAULT_TRIALS)

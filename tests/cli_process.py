@@ -29,9 +29,9 @@ def cartsim_in_process(args: list[str], capsys: Any, monkeypatch: Any) -> subpro
     monkeypatch.setattr(sys, "argv", ["cartsim", *map(str, args)])
     try:
         main()
-        code: int | str | None = 0
+        code = 0
     except SystemExit as exc:
-        code = exc.code
+        code = exc.code if isinstance(exc.code, int) else 1  # a message instead of a status: failure
     out, err = capsys.readouterr()
     return subprocess.CompletedProcess(args, code, out, err)
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from sim.engine.kernel import _simulate_range, run_kernel
 from sim.io.files import SCENARIOS_DIR, OutputSet, json_safe, load_scenario, write_json
 from sim.io.parquet import write_events, write_patients
 from sim.model.errors import InputError
+from sim.model.limits import LIMITS, RUN_BYTES_PER_PATIENT, check_memory, check_option
 from sim.model.outputs import COLUMNS, F, I
 from sim.model.scenario import Scenario
 
@@ -90,8 +92,13 @@ def with_overrides(scenario: str | Path | Scenario | None, overrides: dict[str, 
 
 
 def check_threads(threads: int | None) -> None:
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise InputError("command line", "--threads", f"expected a whole number >= 1, got {threads!r}")
+    check_option("--threads", threads, "threads")
+
+
+def check_run_memory(sc: Scenario, patients_given: bool) -> None:
+    """Refuse up front a run whose patient table cannot fit in the memory available."""
+    key, file = ("--patients", "command line") if patients_given else ("run.patients", sc.file)
+    check_memory(sc.run.patients * RUN_BYTES_PER_PATIENT, file, key, f"{sc.run.patients:,} patients")
 
 
 def simulate(scenario: Scenario, threads: int | None = None, chunk_patients: int = CHUNK_PATIENTS,
@@ -178,6 +185,7 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     check_threads(threads)
     check_engine(engine)
     sc = as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
+    check_run_memory(sc, patients is not None)
     t0 = time.perf_counter()
     events = None
     resources = None
@@ -203,19 +211,21 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
 
 
 def power_spec(trial: str | Path, trials: int | None = None, seed: int | None = None,
-                threads: int | None = None) -> TrialSpec:
+               threads: int | None = None) -> TrialSpec:
     """The trial spec :func:`power` would simulate, with its options checked (InputErrors):
     a command validates everything before it takes its output folder."""
-    from sim.analysis.trials import load_trial  # noqa: PLC0415 - compile only when used
+    from sim.analysis.trials import check_trial_memory, load_trial  # noqa: PLC0415 - compile only when used
 
     check_threads(threads)
-    for name, given, lowest in (("--trials", trials, 1), ("--seed", seed, 0)):
-        if given is not None and (isinstance(given, bool) or not isinstance(given, int) or given < lowest):
-            raise InputError("command line", name, f"expected a whole number >= {lowest}, got {given!r}")
+    check_option("--trials", trials, "trials")
+    check_option("--seed", seed, "seed")
     path = Path(trial)
     if not path.is_file() and (SCENARIOS_DIR / "trials" / f"{trial}.toml").is_file():
         path = SCENARIOS_DIR / "trials" / f"{trial}.toml"
-    return load_trial(path)
+    spec = load_trial(path)
+    check_trial_memory(spec.trials if trials is None else trials, max(spec.grid), *(
+        ("command line", "--trials") if trials is not None else (spec.file, "run.trials")))
+    return spec
 
 
 def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
@@ -260,8 +270,19 @@ def simon(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8) -> dict
     """Simon's optimal and minimax two-stage designs and the single-stage exact
     binomial design, as a JSON-ready dict; bad arguments are InputErrors."""
     try:
-        designs = simon_two_stage(p0, p1, alpha, power)
         single = exact_binomial_design(p0, p1, alpha, power)
+        # the two-stage search enumerates sizes up to 1.5 n + 10 with work ~ n^4 and
+        # tables ~ n^2: refuse what would run for hours or exhaust the memory
+        nmax = math.ceil(1.5 * single.n) + 10
+        limit = LIMITS["simon_nmax"]
+        if nmax > limit.high:
+            raise InputError("command line", "--p1", f"p1 - p0 = {p1 - p0:g} needs a single-stage n of "
+                             f"{single.n:,}: the two-stage search would enumerate sizes up to {nmax:,}",
+                             f"p0 and p1 far enough apart that sizes stay <= {limit.high:,.0f} (a single-stage n "
+                             f"<= {math.floor((limit.high - 10) / 1.5)})")
+        designs = simon_two_stage(p0, p1, alpha, power, nmax=nmax)
+    except InputError:
+        raise
     except ValueError as exc:
         raise InputError("command line", "", str(exc)) from None
 

@@ -28,7 +28,8 @@ from sim.analysis.validation import validate as _validate
 from sim.io.calibration_files import write_calibrated, write_posterior
 from sim.io.files import PARAMS_DIR, PROJECT_ROOT, OutputSet, load_parameter_set, write_json
 from sim.model.errors import InputError
-from sim.model.posterior import load_posterior
+from sim.model.limits import check_option
+from sim.model.posterior import POSTERIOR_PATH, load_posterior
 
 DEFAULTS_PATH = PARAMS_DIR / "defaults.toml"
 CALIBRATED_PATH = PARAMS_DIR / "calibrated.toml"
@@ -101,6 +102,11 @@ def calibrate(samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
     neither (``posterior_path`` default ``out/posterior.parquet``, ``calibrated_path``
     default ``out/calibrated.toml``). Their folders are checked and locked before the
     calibration starts; a path in the package's params/ needs ``force``."""
+    for key, value, limit in (("--samples", samples, "samples"), ("--seed", seed, "seed"),
+                              ("--patients-per-study", patients_per_study, "patients"),
+                              ("--initial", n_initial, "initial"), ("--iterations", iterations, "iterations"),
+                              ("--batch", batch, "batch"), ("--threads", threads, "threads")):
+        check_option(key, value, limit)
     check_settings(samples, patients_per_study, n_initial, iterations, batch)
     target_set = load_targets(targets)
     params = load_parameter_set(DEFAULTS_PATH)
@@ -154,28 +160,33 @@ def posterior_slots(posterior_file: Path | str | None, transform: PriorTransform
     return post.values[:, cols]
 
 
-def _validation_inputs(draws: int, patients_per_draw: int, posterior: Path | str | None,
+def _validation_inputs(draws: int, patients_per_draw: int, seed: int, posterior: Path | str | None,
                        targets: Path | str | None) -> tuple[TargetSet, PriorTransform, np.ndarray]:
-    for key, v in (("draws", draws), ("patients", patients_per_draw)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise InputError("command line", f"--{key}", f"expected a whole number >= 1, got {v!r}")
+    check_option("--draws", draws, "draws")
+    check_option("--patients", patients_per_draw, "patients")
+    check_option("--seed", seed, "seed")
     target_set = load_targets(targets)
     transform = PriorTransform(load_parameter_set(DEFAULTS_PATH))
-    return target_set, transform, posterior_slots(posterior, transform)
+    values = posterior_slots(posterior, transform)
+    if draws > len(values):  # each draw is simulated once: more than the sample holds would repeat draws
+        raise InputError("command line", "--draws", f"{draws:,} draws asked for, the posterior "
+                         f"{posterior or POSTERIOR_PATH} holds {len(values):,}", f"1 to {len(values):,}")
+    return target_set, transform, values
 
 
 def check_validation(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
-                     posterior: Path | str | None = None, targets: Path | str | None = None) -> None:
+                     posterior: Path | str | None = None, targets: Path | str | None = None,
+                     seed: int = DEFAULT_SEED) -> None:
     """What :func:`validate` reads and checks, without simulating (InputErrors): a command
     validates everything before it takes its output folder."""
-    _validation_inputs(draws, patients_per_draw, posterior, targets)
+    _validation_inputs(draws, patients_per_draw, seed, posterior, targets)
 
 
 def validate(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
              seed: int = DEFAULT_SEED, posterior: Path | str | None = None, targets: Path | str | None = None,
              threads: int | None = None, progress: Progress | None = None) -> tuple[ValidationResult, TargetSet]:
     """Posterior-predictive check of every target (``posterior`` default: params/posterior.parquet)."""
-    target_set, transform, values = _validation_inputs(draws, patients_per_draw, posterior, targets)
+    target_set, transform, values = _validation_inputs(draws, patients_per_draw, seed, posterior, targets)
     model = TargetModel(target_set, transform, patients_per_draw, seed, threads)
     return _validate(target_set, model, values, draws, patients_per_draw, seed, progress), target_set
 

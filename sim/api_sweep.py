@@ -13,6 +13,7 @@ removed, so a figure never sits beside the table of a different sweep).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,11 @@ from typing import Any
 from sim import api
 from sim.analysis import sensitivity as sens
 from sim.analysis.sweep_outcomes import OUTCOMES, _sets_parallel
-from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, run_sweep
+from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, check_scheduler, run_sweep
 from sim.io.chunks import write_table
 from sim.io.files import OutputSet, json_safe, write_json
 from sim.model.errors import InputError
+from sim.model.limits import RUN_BYTES_PER_PATIENT, check_memory, check_option
 from sim.model.scenario import Scenario
 
 KINDS = ("oneway", "twoway", "psa", "sobol", "morris")
@@ -44,10 +46,15 @@ def _design_builder(kind: str, params: list[str] | None, bounds: Path | str | No
                     prior: bool, n: int, trajectories: int, levels: int) -> Callable[[Scenario, int], sens.Design]:
     def build(sc: Scenario, seed: int) -> sens.Design:
         b = sens.read_bounds(bounds) if bounds is not None and kind in ("oneway", "twoway") else None
-        if kind == "oneway":
-            return sens.oneway_design(sc, params, b)
-        if kind == "twoway":
-            return sens.twoway_design(sc, params or [], grid, b)
+        if kind in ("oneway", "twoway"):
+            design = sens.oneway_design(sc, params, b) if kind == "oneway" else sens.twoway_design(sc, params or [],
+                                                                                                  grid, b)
+            unused = sorted(set(b or {}) - set(design.options["factors"]))
+            if unused:
+                raise InputError(str(bounds), f"bounds.{unused[0]}", "bounds for a parameter this sweep does not move",
+                                 "bounds only for the swept parameters: " + ", ".join(design.options["factors"][:6])
+                                 + (", ..." if len(design.options["factors"]) > 6 else ""))
+            return design
         if kind == "psa":
             return sens.psa_design(sc, draws, prior, seed)
         if kind == "sobol":
@@ -83,11 +90,14 @@ def _execute(kind: str, scenario: str | Path | Scenario | None, build: Callable[
     sens.check_outcome(outcome)
     api.check_threads(threads)
     check_cluster(cluster)
-    for key, value, lowest in (("--patients", patients, 1), ("--chunk-sets", chunk_sets, 1)):
-        if value < lowest:
-            raise InputError("command line", key, f"expected a whole number >= {lowest}, got {value}")
-    if seed is not None and seed < 0:
-        raise InputError("command line", "--seed", f"expected a whole number >= 0, got {seed}")
+    if cluster is not None and cluster != "local":
+        check_scheduler(cluster)  # before any work: a wrong address fails within seconds
+    for key, value, limit in (("--patients", patients, "patients"), ("--chunk-sets", chunk_sets, "chunk_sets"),
+                              ("--workers", workers, "workers")):
+        check_option(key, value, limit)
+    # each thread (or worker) holds one parameter set's patients at a time
+    check_memory(patients * RUN_BYTES_PER_PATIENT * (threads or os.cpu_count() or 1), "command line",
+                 "--patients", f"{patients:,} patients per parameter set")
     sc = api.as_scenario(scenario).with_run(seed=seed, horizon_days=horizon_days)
     if kind != "psa":  # the other kinds analyse this one outcome
         sens.check_outcome(outcome, sc.run.horizon_days)

@@ -38,9 +38,22 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"sim.commands.{_name}").register(app)
 
 
+#: options whose empty value ('') would silently mean the current folder
+NON_EMPTY_OPTIONS = ("--out", "--posterior", "--calibrated", "--targets", "--bounds", "--cluster")
+
+
+def check_non_empty(args: list[str]) -> None:
+    """Refuse ``--out ''`` (and the like): an empty path becomes '.' on its way in."""
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name in NON_EMPTY_OPTIONS and ((eq and not value) or (not eq and i + 1 < len(args) and not args[i + 1])):
+            raise InputError("command line", name, "empty value", "a path (use . for the current folder)")
+
+
 def main() -> None:
     """Console-script entry point: one-line errors and exit status 2 for bad input."""
     try:
+        check_non_empty(sys.argv[1:])
         code = app(standalone_mode=False)
     except InputError as exc:
         _fail(str(exc))

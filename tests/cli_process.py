@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 TIMEOUT_S = 600  # generous: a cold numba cache costs ~40-60 s of compilation per process
 
@@ -17,6 +18,22 @@ def cartsim(*args: object, cwd: Path, columns: int | None = None) -> subprocess.
     env = None if columns is None else {**os.environ, "COLUMNS": str(columns)}
     return subprocess.run([sys.executable, "-m", "sim.cli", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=TIMEOUT_S, check=False, env=env)
+
+
+def cartsim_in_process(args: list[str], capsys: Any, monkeypatch: Any) -> subprocess.CompletedProcess[str]:
+    """``cartsim ARGS`` through the console entry point in this process (no import cost;
+    ``capsys`` and ``monkeypatch`` are pytest's fixtures)."""
+    from sim.cli import main
+
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["cartsim", *map(str, args)])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1  # a message instead of a status: failure
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def describe(proc: subprocess.CompletedProcess[str]) -> str:

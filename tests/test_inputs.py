@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from sim.io.files import atomic_write, load_parameter_set, load_scenario
 from sim.io.parquet import read_patients, write_patients
 from sim.model.errors import InputError
+from sim.model.limits import value_range
 from sim.model.parameter_set import SIMPLEX_TOLERANCE, check_value
 from sim.model.parameters import N_THETA, OFFSETS, SPEC_BY_NAME, SPECS, Family, Support
 
@@ -272,13 +273,13 @@ BAD_SCENARIOS = [
     ("count-not-integer", "[policy]\nmax_infusions = 2.5", ["policy.max_infusions", "2.5", "whole number"]),
     ("switch-not-bool", '[policy]\nswitch_to_cd22_on_cd19_loss = "yes"',
      ["policy.switch_to_cd22_on_cd19_loss", "'yes'", "true or false"]),
-    ("patients-fraction", "[run]\npatients = 1.5", ["run.patients", "1.5", "integer >= 1"]),
-    ("patients-zero", "[run]\npatients = 0", ["run.patients", "got 0", "integer >= 1"]),
-    ("patients-text", '[run]\npatients = "ten"', ["run.patients", "'ten'", "integer >= 1"]),
-    ("patients-bool", "[run]\npatients = true", ["run.patients", "True", "integer >= 1"]),
-    ("horizon-negative", "[run]\nhorizon_days = -1", ["run.horizon_days", "-1", "> 0"]),
-    ("horizon-nan", "[run]\nhorizon_days = nan", ["run.horizon_days", "nan", "> 0"]),
-    ("seed-negative", "[run]\nseed = -5", ["run.seed", "-5", "integer >= 0"]),
+    ("patients-fraction", "[run]\npatients = 1.5", ["run.patients", "1.5", "whole number from 1"]),
+    ("patients-zero", "[run]\npatients = 0", ["run.patients", "got 0", "whole number from 1"]),
+    ("patients-text", '[run]\npatients = "ten"', ["run.patients", "'ten'", "whole number from 1"]),
+    ("patients-bool", "[run]\npatients = true", ["run.patients", "True", "whole number from 1"]),
+    ("horizon-negative", "[run]\nhorizon_days = -1", ["run.horizon_days", "-1", "from 0.001 to 36,525 days"]),
+    ("horizon-nan", "[run]\nhorizon_days = nan", ["run.horizon_days", "nan", "from 0.001 to 36,525 days"]),
+    ("seed-negative", "[run]\nseed = -5", ["run.seed", "-5", "whole number from 0"]),
     ("age-min-above-max", "[cohort]\nage_min_years = 80.0",
      ["cohort.age_min_years", "80", "cohort.age_max_years", "<="]),
     ("capacity-negative-slots", "[capacity]\nmanufacturing_slots = -1",
@@ -286,12 +287,25 @@ BAD_SCENARIOS = [
     ("capacity-fractional-slots", "[capacity]\nicu_beds = 2.5", ["capacity.icu_beds", "2.5", "whole number"]),
     ("capacity-text-slots", '[capacity]\ntransplant_beds = "many"',
      ["capacity.transplant_beds", "'many'", "unlimited"]),
-    ("accrual-zero", "[capacity]\naccrual_per_month = 0", ["capacity.accrual_per_month", "got 0", "> 0"]),
-    ("accrual-negative", "[capacity]\naccrual_per_month = -2.0", ["capacity.accrual_per_month", "-2.0", "> 0"]),
+    ("accrual-zero", "[capacity]\naccrual_per_month = 0", ["capacity.accrual_per_month", "got 0", "from 1e-06"]),
+    ("accrual-negative", "[capacity]\naccrual_per_month = -2.0", ["capacity.accrual_per_month", "-2.0", "from 1e-06"]),
     ("arrival-days-unsorted", "[capacity]\narrival_days = [0.0, 5.0, 3.0]",
      ["capacity.arrival_days", "not sorted", "ascending"]),
-    ("arrival-days-negative", "[capacity]\narrival_days = [-1.0, 5.0]", ["capacity.arrival_days", ">= 0"]),
+    ("arrival-days-negative", "[capacity]\narrival_days = [-1.0, 5.0]",
+     ["capacity.arrival_days[0]", "from 0 to 36,525 days"]),
     ("unknown-capacity-key", "[capacity]\nicu_bed = 2", ["capacity.icu_bed", "did you mean 'capacity.icu_beds'"]),
+    # absurd but finite values (issue 12): each names the plausible range
+    ("age-1e308", "[cohort]\nage_median_years = 1e308",
+     ["cohort.age_median_years", "1e+308", "out of range", "<= 120 years"]),
+    ("override-median-1e308", '[overrides]\n"remission.relapse.median_days" = 1e308',
+     ["remission.relapse.median_days", "1e+308", "out of range", "<= 36,525 days"]),
+    ("odds-ratio-3e307", '[overrides]\n"response.or_high_risk" = 3e307',
+     ["response.or_high_risk", "3e+307", "<= 1,000,000"]),
+    ("sdlog-huge", '[overrides]\n"crs.onset_sdlog" = 1e6', ["crs.onset_sdlog", "<= 5 log-days"]),
+    ("horizon-1e308", "[run]\nhorizon_days = 1e308", ["run.horizon_days", "1e+308", "to 36,525 days"]),
+    ("patients-2e12", "[run]\npatients = 2000000000000", ["run.patients", "out of range", "1,099,511,627,776"]),
+    ("arrival-day-1e308", "[capacity]\narrival_days = [0.0, 1e308]", ["capacity.arrival_days[1]", "36,525 days"]),
+    ("slots-huge", "[capacity]\nicu_beds = 10000000000", ["capacity.icu_beds", "1,000,000"]),
 ]
 
 
@@ -464,10 +478,34 @@ def test_scalar_rejects_non_numbers(spec, value):
     _rejects(spec, value)
 
 
+@st.composite
+def spec_and_admissible(draw, specs):
+    """A spec and a finite value inside its admissible range (support and plausible limits)."""
+    spec = draw(st.sampled_from(specs))
+    allowed = value_range(spec)
+    return spec, draw(st.floats(min_value=allowed.low, max_value=allowed.high, exclude_min=allowed.low_open))
+
+
+@st.composite
+def spec_and_implausible(draw, specs):
+    """A spec and a finite value inside its support but above its plausible limit."""
+    spec = draw(st.sampled_from(specs))
+    return spec, draw(st.floats(min_value=value_range(spec).high, exclude_min=True, allow_infinity=False))
+
+
 @PROPERTY
-@given(spec=st.sampled_from(STRICTLY_POSITIVE_SPECS), value=st.floats(min_value=math.ulp(0.0), allow_infinity=False))
-def test_positive_accepts_finite_positive(spec, value):
-    check_value(spec, value, FILE)
+@given(case=spec_and_admissible(STRICTLY_POSITIVE_SPECS + NONNEGATIVE_SPECS))
+def test_admissible_positive_and_nonnegative_values_are_accepted(case):
+    check_value(*case, FILE)
+
+
+@PROPERTY
+@given(case=spec_and_implausible(STRICTLY_POSITIVE_SPECS + NONNEGATIVE_SPECS))
+def test_finite_values_beyond_the_plausible_range_are_rejected_naming_it(case):
+    spec, value = case
+    message = _rejects(spec, value)
+    assert "out of range" in message
+    assert "<= " in message.split("allowed:")[1]
 
 
 @PROPERTY
@@ -477,15 +515,15 @@ def test_positive_rejects_zero_negative_and_non_finite(spec, value):
 
 
 @PROPERTY
-@given(spec=st.sampled_from(NONNEGATIVE_SPECS), value=st.floats(min_value=0.0, allow_infinity=False))
-def test_nonnegative_accepts_finite_nonnegative(spec, value):
-    check_value(spec, value, FILE)
-
-
-@PROPERTY
 @given(spec=st.sampled_from(NONNEGATIVE_SPECS), value=st.one_of(st.floats(max_value=SMALLEST_NEGATIVE), NON_FINITE))
 def test_nonnegative_rejects_negative_and_non_finite(spec, value):
     assert ">= 0" in _rejects(spec, value)
+
+
+def test_every_numeric_parameter_has_a_finite_plausible_upper_limit():
+    numeric = [s for s in SPECS if s.support in (Support.POSITIVE, Support.NONNEGATIVE, Support.RATIO,
+                                                 Support.PROBABILITY, Support.SIMPLEX, Support.COUNT)]
+    assert all(math.isfinite(value_range(s).high) for s in numeric)
 
 
 @st.composite

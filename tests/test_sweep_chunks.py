@@ -18,7 +18,7 @@ from sim import api
 from sim.analysis import sensitivity as sens
 from sim.analysis.sweep_outcomes import OUTCOME_NAMES
 from sim.analysis.sweep_runner import run_sweep
-from sim.io.chunks import ChunkStore, read_table
+from sim.io.chunks import ChunkStore, read_table, write_table
 from sim.io.files import LOCK_NAME
 from sim.model.errors import InputError
 
@@ -96,6 +96,29 @@ def test_a_damaged_chunk_is_recomputed_on_resume(tmp_path, reference):
     computed = []
     results, _ = run(tmp_path, resume=True, on_chunk=lambda c, n: computed.append(c))
     assert sorted(computed) == [2, 5]
+    pd.testing.assert_frame_equal(results, reference, check_exact=True)
+
+
+@pytest.mark.parametrize("damage", ["text-column", "infinite-outcome", "truncated"])
+def test_a_chunk_with_valid_metadata_but_bad_values_is_recomputed(tmp_path, reference, damage):
+    """A chunk that reads and carries the right spec hash is still not trusted when an
+    outcome column holds text or an infinity, or the file is cut short."""
+    run(tmp_path)
+    store = ChunkStore(tmp_path)
+    path = store.chunk_path(1)
+    frame, meta = read_table(path)
+    if damage == "text-column":
+        frame["os_m12"] = frame["os_m12"].map(lambda x: f"{x:.3f}")
+    elif damage == "infinite-outcome":
+        frame.loc[0, "os_m12"] = float("inf")
+    if damage == "truncated":
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) // 2])
+    else:
+        write_table(path, frame, meta)
+    computed = []
+    results, _ = run(tmp_path, resume=True, on_chunk=lambda c, n: computed.append(c))
+    assert computed == [1]
     pd.testing.assert_frame_equal(results, reference, check_exact=True)
 
 

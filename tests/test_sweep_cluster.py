@@ -1,17 +1,21 @@
 """Sweeps on a Dask cluster: a real ``LocalCluster`` with 2 worker processes gives the
 local table bit for bit (same chunks, same seeds, assembled by chunk id), and an
-unreachable scheduler is a prompt InputError."""
+unreachable scheduler, a server that is not Dask and a scheduler without workers are
+prompt InputErrors."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 
 import pandas as pd
 import pytest
 
-from sim import api
+from sim import api, api_sweep
 from sim.analysis import sensitivity as sens
-from sim.analysis.sweep_runner import CONNECT_TIMEOUT_S, run_sweep
+from sim.analysis import sweep_runner
+from sim.analysis.sweep_runner import CONNECT_TIMEOUT_S, HANDSHAKE_TIMEOUT_S, run_sweep
 from sim.model.errors import InputError
 
 SC = api.as_scenario(None)
@@ -42,3 +46,70 @@ def test_malformed_address_is_an_input_error(tmp_path, address):
     with pytest.raises(InputError, match="--cluster"):
         run_sweep(sens.psa_design(SC, 2, prior=True, seed=1), tmp_path, patients=100, seed=1, horizon_days=HORIZON,
                   cluster=address)
+
+
+@pytest.fixture(params=["silent", "http"])
+def not_dask_server(request):
+    """A plain TCP server on 127.0.0.1 that is not Dask: it accepts and never answers
+    ("silent"), or answers in another protocol ("http")."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            held.append(conn)
+            if request.param == "http":
+                try:
+                    conn.recv(64)
+                    conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_a_server_that_is_not_dask_is_refused_within_the_connect_timeout(tmp_path, not_dask_server):
+    assert HANDSHAKE_TIMEOUT_S < CONNECT_TIMEOUT_S
+    t0 = time.perf_counter()
+    with pytest.raises(InputError, match="--cluster") as info:
+        api_sweep.sweep("psa", None, out=tmp_path, draws=2, prior=True, patients=100, cluster=not_dask_server)
+    # the deadline of the handshake, plus slack for a loaded machine (it hung 14 minutes before)
+    assert time.perf_counter() - t0 < CONNECT_TIMEOUT_S + 10
+    assert "\n" not in str(info.value) and not_dask_server in str(info.value)
+    assert not (tmp_path / "chunks").exists()  # refused before any work
+
+
+def test_a_scheduler_that_lost_all_its_workers_times_out(tmp_path, monkeypatch):
+    from distributed import Client, LocalCluster
+
+    monkeypatch.setattr(sweep_runner, "WORKER_LOSS_TIMEOUT_S", 2.0)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
+                           dashboard_address=None)
+    try:
+        with Client(cluster) as client:
+            cluster.scale(0)
+            deadline = time.monotonic() + 30
+            while client.scheduler_info().get("workers") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not client.scheduler_info().get("workers")
+        design = sens.psa_design(SC, 2, prior=True, seed=1)
+        with pytest.raises(InputError, match="no worker for 2 s") as info:
+            run_sweep(design, tmp_path, patients=100, seed=1, horizon_days=HORIZON, cluster=cluster.scheduler_address)
+        assert "--resume" in str(info.value) and "\n" not in str(info.value)
+    finally:
+        cluster.close()

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from cli_process import assert_one_error_line, cartsim, describe
+from cli_process import assert_one_error_line, cartsim, cartsim_in_process, describe
 from scipy import stats
 
 from sim import api
@@ -275,7 +273,8 @@ def test_sobol_groups_a_share_vector():
 BAD_CASES = [
     ("unknown_param", ["oneway", "--param", "response.p_cr.frist.cd19"], ["did you mean", "response.p_cr.first.cd19"]),
     ("vector_param", ["twoway", "--param", "crs.grade_probs", "--param", "nrm.shape"], ["crs.grade_probs[g0]"]),
-    ("grid_zero", ["twoway", "--param", "nrm.shape", "--param", "hsct.p_trm", "--grid", "0"], ["--grid", ">= 2"]),
+    ("grid_zero", ["twoway", "--param", "nrm.shape", "--param", "hsct.p_trm", "--grid", "0"],
+     ["--grid", "from 2 to 1,000"]),
     ("draws_zero", ["psa", "--draws", "0"], ["--draws"]),
     ("unknown_outcome", ["oneway", "--outcome", "os_m13"], ["--outcome", "os_m12"]),
     ("sobol_n", ["sobol", "--n", "1000"], ["--n", "power of 2"]),
@@ -290,19 +289,6 @@ BAD_CASES = [
 
 
 REAL_PROCESS = {"unreachable"}  # run as a real process (imports cost ~5 s)
-
-
-def cartsim_in_process(args: list[str], capsys: pytest.CaptureFixture[str],
-                       monkeypatch: pytest.MonkeyPatch) -> subprocess.CompletedProcess[str]:
-    """``cartsim ARGS`` through the console entry point in this process."""
-    from sim.cli import main
-
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["cartsim", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, exit_info.value.code, out, err)
 
 
 @pytest.fixture(scope="module")

@@ -281,6 +281,10 @@ def imis(loglik_fn: Callable[[np.ndarray], float], dims: int, seed: int, n_initi
                 progress(done, total)
 
     evaluate(z)
+    if not np.isfinite(ll[:n_initial]).any():  # no weights to build the first mixture component from
+        raise InputError("command line", "--initial", f"none of the {n_initial} initial draws reproduces the "
+                         "targets (every log-likelihood is -inf)",
+                         "more initial draws (--initial) or more simulated patients (--patients-per-study)")
     means: list[np.ndarray] = []
     chols: list[np.ndarray] = []
     eye_chol = np.eye(dims)
@@ -327,12 +331,20 @@ def systematic_resample(log_weights: np.ndarray, samples: int, seed: int) -> np.
     return np.searchsorted(cdf, (u0 + np.arange(samples)) / samples, side="left")
 
 
+def min_patients_per_study(targets: TargetSet) -> int:
+    """Simulated patients per study below which a synthetic-likelihood target cannot
+    have its cohorts (each of the study's size): every evaluation would be -inf."""
+    sizes = [cohort_size(t, targets.studies[t.study_id]) for t in targets.targets if t.likelihood == "synthetic"]
+    return lik.MIN_SYNTHETIC_COHORTS * max(sizes, default=0)
+
+
 def check_settings(samples: int, patients_per_study: int, n_initial: int, iterations: int, batch: int) -> None:
     """The IMIS settings are whole numbers in range (an InputError naming the option)."""
     for key, v in (("samples", samples), ("patients_per_study", patients_per_study), ("n_initial", n_initial),
                    ("batch", batch)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise InputError("command line", f"--{key.replace('_', '-')}", f"expected a whole number >= 1, got {v!r}")
+            option = "--initial" if key == "n_initial" else f"--{key.replace('_', '-')}"  # as `cartsim` names it
+            raise InputError("command line", option, f"expected a whole number >= 1, got {v!r}")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
         raise InputError("command line", "--iterations", f"expected a whole number >= 0, got {iterations!r}")
 
@@ -343,6 +355,11 @@ def calibrate(targets: TargetSet, params: ParameterSet, samples: int = 1000, see
               progress: Callable[[int, int], None] | None = None) -> CalibrationResult:
     """Run IMIS and return ``samples`` posterior draws of the calibrated slots."""
     check_settings(samples, patients_per_study, n_initial, iterations, batch)
+    need = min_patients_per_study(targets)
+    if patients_per_study < need:
+        raise InputError("command line", "--patients-per-study", f"{patients_per_study} simulated patients cannot "
+                         f"form the {lik.MIN_SYNTHETIC_COHORTS} cohorts of a study's size that the synthetic "
+                         "likelihoods need (every parameter set would score -inf)", f">= {need}")
     transform = PriorTransform(params, names)
     model = TargetModel(targets, transform, patients_per_study, seed, threads)
     t0 = time.perf_counter()

@@ -73,6 +73,7 @@ from sim.analysis.survival import beyond_data
 from sim.engine.kernel import run_kernel
 from sim.io.files import json_safe
 from sim.model.errors import InputError
+from sim.model.limits import RUN_BYTES_PER_PATIENT, check_memory, check_option
 from sim.model.outputs import F, I
 from sim.model.scenario import Scenario
 from sim.model.states import NRM_CAUSES, DeathCause, Response
@@ -643,11 +644,19 @@ def compare(scenarios: Sequence[str | Path | Scenario], patients: int | None = N
     _check_whole("--seed", seed, 0)
     _check_whole("--threads", threads, 1)
     _check_whole("--bootstrap", bootstrap, MIN_BOOTSTRAP)
+    for key, value, limit in (("--patients", patients, "patients"), ("--seed", seed, "seed"),
+                              ("--threads", threads, "threads"), ("--bootstrap", bootstrap, "bootstrap")):
+        check_option(key, value, limit)
     if not 0.0 < level < 1.0:
         raise InputError("command line", "level", f"expected a confidence level in (0, 1), got {level!r}")
     loaded, notes = _settings([_load(s) for s in scenarios], patients, seed)
     run = loaded[0].run
     n = run.patients
+    # every scenario's patient table and every bootstrap replicate's outcomes are held at once
+    key, file = ("--patients", "command line") if patients is not None else ("run.patients", loaded[0].file)
+    check_memory(len(loaded) * n * RUN_BYTES_PER_PATIENT, file, key, f"{len(loaded)} x {n:,} patients")
+    check_memory(len(loaded) * bootstrap * len(OUTCOMES) * 8.0, "command line", "--bootstrap",
+                 f"{bootstrap:,} bootstrap replicates")
 
     tables = []
     for k, sc in enumerate(loaded):

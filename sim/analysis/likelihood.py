@@ -55,11 +55,15 @@ def median_ci(m_obs: float, low: float, high: float, m_model: float) -> float:
     return -0.5 * ((math.log(m_model) - math.log(m_obs)) / se) ** 2
 
 
+#: simulated cohorts a synthetic likelihood needs for a mean and an SD of the statistic
+MIN_SYNTHETIC_COHORTS = 10
+
+
 def synthetic(obs: float, simulated: np.ndarray) -> float:
     """Gaussian synthetic likelihood on the log scale (Wood 2010) of a small-sample
     statistic, from its values over simulated cohorts of the study's size."""
     x = np.log(simulated[np.isfinite(simulated) & (simulated > 0)])
-    if x.size < 10:
+    if x.size < MIN_SYNTHETIC_COHORTS:
         return -math.inf
     mu, sd = float(x.mean()), float(x.std(ddof=1))
     sd = max(sd, 1e-6)

@@ -37,8 +37,9 @@ import pandas as pd
 
 from sim.analysis.sweep_outcomes import OUTCOME_DAYS, OUTCOME_NAMES
 from sim.model.errors import InputError, nearest
+from sim.model.limits import LIMITS, check_memory, check_number
 from sim.model.parameter_set import ParameterSet, check_value
-from sim.model.parameters import OFFSETS, SPEC_BY_NAME, Support
+from sim.model.parameters import N_THETA, OFFSETS, SPEC_BY_NAME, Support
 from sim.model.posterior import load_posterior
 from sim.model.scenario import Scenario
 from sim.model.uncertainty import (
@@ -186,6 +187,9 @@ def read_bounds(path: Path | str) -> dict[str, tuple[float, float]]:
     if set(doc) != {"bounds"} or not isinstance(doc["bounds"], dict):
         raise InputError(file, "", "expected one table [bounds] of \"parameter\" = [low, high]",
                          '[bounds] "remission.relapse.median_days" = [120.0, 360.0]')
+    if not doc["bounds"]:
+        raise InputError(file, "bounds", "the [bounds] table is empty",
+                         '[bounds] "remission.relapse.median_days" = [120.0, 360.0]')
     out: dict[str, tuple[float, float]] = {}
     for label, pair in _flat_bounds(doc["bounds"]).items():
         f = resolve_factor(label, file, label)
@@ -257,10 +261,22 @@ def _table(design_cols: dict[str, Any], thetas: np.ndarray, factors: list[Factor
     return pd.DataFrame(data)
 
 
-def _check_whole(value: Any, key: str, lowest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-        raise InputError(CLI, key, f"expected a whole number >= {lowest}, got {value!r}")
+def _check_whole(value: Any, key: str) -> int:
+    """A size option (``--grid``, ``--draws``, ...) inside its limit (``sim.model.limits``)."""
+    check_number(int(value) if isinstance(value, np.integer) else value, key.removeprefix("--"), CLI, key)
     return int(value)
+
+
+#: bytes held per parameter set: the theta row, its copy in the design table, the
+#: hashed copy and the results table (float64 each)
+SET_BYTES = 4 * 8 * N_THETA
+
+
+def _check_sets(sets: int, key: str) -> None:
+    """Refuse up front a design whose parameter sets exceed the limit or the memory."""
+    if sets > LIMITS["sets"].high:
+        raise InputError(CLI, key, f"the design would have {sets:,} parameter sets", LIMITS["sets"].describe())
+    check_memory(sets * SET_BYTES, CLI, key, f"a design of {sets:,} parameter sets")
 
 
 def oneway_design(sc: Scenario, labels: list[str] | None = None,
@@ -289,7 +305,8 @@ def oneway_design(sc: Scenario, labels: list[str] | None = None,
 def twoway_design(sc: Scenario, labels: list[str], grid: int = 5,
                   bounds: dict[str, tuple[float, float]] | None = None) -> Design:
     """A grid x grid table over two factors (row-major: the first factor varies slowest)."""
-    grid = _check_whole(grid, "--grid", 2)
+    grid = _check_whole(grid, "--grid")
+    _check_sets(grid * grid, "--grid")
     if not labels or len(labels) != 2:
         raise InputError(CLI, "--param", f"twoway needs exactly two parameters, got {len(labels or [])}",
                          "--param A --param B")
@@ -322,7 +339,8 @@ def psa_design(sc: Scenario, draws: int = 1000, prior: bool = False, seed: int |
     """Draws from the calibrated posterior (default when it exists; the parameters the
     calibration did not inform are drawn from their priors alongside) or from the priors
     alone (one Philox stream per parameter keyed by ``seed``)."""
-    draws = _check_whole(draws, "--draws", 1)
+    draws = _check_whole(draws, "--draws")
+    _check_sets(draws, "--draws")
     params = sc.params
     seed = sc.run.seed if seed is None else seed
     post = None if prior else load_posterior(posterior_path, required=posterior_path is not None)
@@ -384,7 +402,7 @@ def sobol_design(sc: Scenario, labels: list[str] | None = None, n: int = 256, se
     no second order): n (D + 2) sets, D = factors (a vector counts once)."""
     from SALib.sample import sobol as sobol_sample  # noqa: PLC0415 - SALib only when asked for
 
-    n = _check_whole(n, "--n", 2)
+    n = _check_whole(n, "--n")
     if n & (n - 1):
         raise InputError(CLI, "--n", f"expected a power of 2 (Sobol' sequences are balanced at powers of 2), "
                          f"got {n}", "2, 4, 8, ..., 1024, ...")
@@ -392,6 +410,7 @@ def sobol_design(sc: Scenario, labels: list[str] | None = None, n: int = 256, se
     seed = sc.run.seed if seed is None else seed
     factors = resolve_factors(params, labels, key="--params", vectors=True)
     problem = salib_problem(params, factors)
+    _check_sets(n * (problem["num_vars"] + 2), "--n")
     unit = sobol_sample.sample(problem, n, calc_second_order=False, scramble=True, seed=seed % 2**32)
     thetas = _thetas_from_unit(params, factors, unit)
     table = _table({}, thetas, factors)
@@ -405,14 +424,15 @@ def morris_design(sc: Scenario, labels: list[str] | None = None, trajectories: i
     """Morris elementary effects: ``trajectories`` x (D + 1) sets on a ``levels`` grid."""
     from SALib.sample import morris as morris_sample  # noqa: PLC0415
 
-    trajectories = _check_whole(trajectories, "--trajectories", 2)
-    levels = _check_whole(levels, "--levels", 2)
+    trajectories = _check_whole(trajectories, "--trajectories")
+    levels = _check_whole(levels, "--levels")
     if levels % 2:
         raise InputError(CLI, "--levels", f"expected an even number of levels, got {levels}", "4, 6, 8, ...")
     params = sc.params
     seed = sc.run.seed if seed is None else seed
     factors = resolve_factors(params, labels, key="--params", vectors=True)
     problem = salib_problem(params, factors)
+    _check_sets(trajectories * (problem["num_vars"] + 1), "--trajectories")
     unit = morris_sample.sample(problem, trajectories, num_levels=levels, seed=seed % 2**32)
     thetas = _thetas_from_unit(params, factors, _unit_clip(unit))
     table = _table({}, thetas, factors)

@@ -21,13 +21,16 @@ numba's thread pool (one task per worker thread), so cores are not oversubscribe
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import os
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,11 @@ from sim.model.errors import InputError
 
 CHUNK_SETS = 64
 CONNECT_TIMEOUT_S = 5
+#: the Dask handshake's deadline, inside CONNECT_TIMEOUT_S with room for importing Dask
+HANDSHAKE_TIMEOUT_S = 4.0
+#: a sweep whose scheduler has had no worker this long stops with an error
+WORKER_LOSS_TIMEOUT_S = 120.0
+POLL_S = 1.0  # how often a Dask sweep looks at its workers while it waits
 _ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
 SetsProgress = Callable[[int, int], None]
 ChunkHook = Callable[[int, int], None]  # (chunk id, chunks finished so far)
@@ -106,6 +114,50 @@ def check_cluster(cluster: str | None) -> None:
                      "tcp://HOST:PORT (a running `dask scheduler`) or local")
 
 
+_SCHEDULER_HINT = "the address printed by `dask scheduler` (tcp://HOST:8786), or local"
+
+
+def check_scheduler(address: str, timeout_s: float = HANDSHAKE_TIMEOUT_S) -> None:
+    """The Dask handshake within ``timeout_s``: connect, ask the server who it is and
+    expect a scheduler's answer. ``distributed.Client`` alone can wait for ever on a
+    server that accepts connections but never answers, and fails with a MemoryError on
+    one that answers in another protocol (its first bytes are read as a frame length)."""
+    from distributed.comm import connect  # noqa: PLC0415 - Dask only when asked for
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=timeout_s)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    def handshake() -> Any:
+        return asyncio.run(asyncio.wait_for(identity(), timeout_s))
+
+    host, port = address.split("://", 1)[1].rsplit(":", 1)
+    try:  # first a plain connection: nothing listening is said apart from a server that is not Dask
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise InputError("command line", "--cluster", f"cannot reach a Dask scheduler at {address} within "
+                         f"{timeout_s:g} s ({type(exc).__name__})", _SCHEDULER_HINT) from None
+    # a thread of its own: the caller may already run an event loop (a notebook)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            reply = pool.submit(handshake).result()
+        except OSError as exc:  # TimeoutError included
+            raise InputError("command line", "--cluster", f"no Dask scheduler answered at {address} within "
+                             f"{timeout_s:g} s (the server accepts connections but gives no Dask handshake: "
+                             f"{type(exc).__name__})", _SCHEDULER_HINT) from None
+        except Exception as exc:  # whatever another protocol's bytes make of the decoder
+            raise InputError("command line", "--cluster", f"{address} is not a Dask scheduler (its answer could "
+                             f"not be read: {type(exc).__name__})", _SCHEDULER_HINT) from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        kind = reply.get("type") if isinstance(reply, dict) else type(reply).__name__
+        raise InputError("command line", "--cluster", f"{address} answered as {kind!r}, not as a Dask scheduler",
+                         _SCHEDULER_HINT)
+
+
 @contextmanager
 def dask_client(cluster: str, workers: int | None = None) -> Iterator[Any]:
     """A ``distributed.Client`` on a running scheduler, or on a LocalCluster started
@@ -124,12 +176,12 @@ def dask_client(cluster: str, workers: int | None = None) -> Iterator[Any]:
             client.close()
             local.close()
         return
+    check_scheduler(cluster)
     try:
         client = Client(cluster, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
         raise InputError("command line", "--cluster", f"cannot reach a Dask scheduler at {cluster} "
-                         f"within {CONNECT_TIMEOUT_S} s ({type(exc).__name__})",
-                         "the address printed by `dask scheduler` (tcp://HOST:8786), or local") from None
+                         f"within {CONNECT_TIMEOUT_S} s ({type(exc).__name__})", _SCHEDULER_HINT) from None
     try:
         yield client
     finally:
@@ -213,7 +265,7 @@ def run_sweep(design: Design, out_dir: Path | str, *, patients: int, seed: int, 
 
 def _run_on_dask(cluster: str, workers: int | None, todo: list[int], args: Callable[[int], tuple[Any, ...]],
                  record: Callable[[int, np.ndarray, np.ndarray], None], digest: str) -> None:
-    from distributed import as_completed  # noqa: PLC0415
+    from distributed import wait  # noqa: PLC0415
 
     if cluster == "local":
         # compile (or load from the per-user numba cache) once here, so that the
@@ -225,10 +277,25 @@ def _run_on_dask(cluster: str, workers: int | None, todo: list[int], args: Calla
         for cid in todo:
             fut = client.submit(compute_chunk, *args(cid), threads=1, key=f"cartsim-sweep-{digest}-{cid:05d}")
             futures[fut] = cid
+        pending = set(futures)
+        last_worker = time.monotonic()
         try:
-            for fut in as_completed(list(futures)):
-                out, se = fut.result()
-                record(futures[fut], out, se)
+            while pending:
+                try:
+                    done, left = wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    done, left = set(), pending
+                for fut in sorted(done, key=lambda f: futures[f]):
+                    out, se = fut.result()
+                    record(futures[fut], out, se)
+                pending = set(left)
+                if client.scheduler_info().get("workers"):
+                    last_worker = time.monotonic()
+                elif time.monotonic() - last_worker > WORKER_LOSS_TIMEOUT_S:
+                    raise InputError("command line", "--cluster", f"the Dask scheduler at {cluster} has had no "
+                                     f"worker for {WORKER_LOSS_TIMEOUT_S:g} s ({len(pending)} chunk(s) left); "
+                                     "finished chunks are kept", "a cluster with live workers; then rerun with "
+                                     "--resume")
         except BaseException:
             client.cancel(list(futures))
             raise

@@ -112,6 +112,7 @@ from sim.analysis.spending import SPENDING, SequentialPlan, boundaries, crossing
 from sim.engine.kernel import N_FLOAT, N_INT, simulate_patient
 from sim.engine.rng import make_key, patient_key, uniform
 from sim.model.errors import InputError, unknown_key_error
+from sim.model.limits import check_memory, check_number
 from sim.model.outputs import F, I
 from sim.model.parameter_set import flatten
 from sim.model.parameters import P
@@ -516,13 +517,12 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
     grid = doc.get("grid", {}).get("n", [])
     if not isinstance(grid, list) or not grid:
         raise InputError(file, "grid.n", "the sample-size grid is empty", "a list of total sample sizes >= 2")
-    if not all(_whole(n, 2) for n in grid):
-        raise InputError(file, "grid.n", f"expected whole numbers >= 2, got {grid!r}", "total sample sizes >= 2")
+    for n in grid:
+        check_number(n, "trial_size", file, "grid.n")
 
     run = doc.get("run", {})
     trials = run.get("trials", DEFAULT_TRIALS)
-    if not _whole(trials, 1):
-        raise InputError(file, "run.trials", f"expected a whole number >= 1, got {trials!r}", "an integer >= 1")
+    check_number(trials, "trials", file, "run.trials")
     seed = run.get("seed", DEFAULT_SEED)
     if not _whole(seed, 0):
         raise InputError(file, "run.seed", f"expected a whole number >= 0, got {seed!r}", "an integer >= 0")
@@ -1120,6 +1120,17 @@ def _trial_layout(spec: TrialSpec, trials: int, seed: int, n: int
     follow = max(spec.min_followup_days, spec.max_followup_days, spec.cutoff_days)
     horizon = max(MIN_HORIZON_DAYS, float(entry[:, -1].max()) + follow + 1.0)
     return arm, entry, dropout, horizon
+
+
+#: bytes held per simulated trial patient: arm (1), entry, dropout and two event times
+#: (8 each), doubled for the analysis' work arrays
+TRIAL_BYTES_PER_PATIENT = 2 * (1 + 4 * 8)
+
+
+def check_trial_memory(trials: int, n_max: int, file: str, key: str) -> None:
+    """Refuse up front ``trials`` simulated trials of ``n_max`` patients that cannot fit."""
+    check_memory(float(trials) * n_max * TRIAL_BYTES_PER_PATIENT, file, key,
+                 f"{trials:,} simulated trials of {n_max:,} patients")
 
 
 def _simulate(spec: TrialSpec, thetas: tuple[np.ndarray, np.ndarray], trials: int, seed: int, n_max: int,

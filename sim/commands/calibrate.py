@@ -108,7 +108,7 @@ def validate(
     from sim.report.posterior_figure import posterior_figure  # noqa: PLC0415 - matplotlib only when needed
     from sim.report.validation_figure import validation_figure  # noqa: PLC0415
 
-    api.check_validation(draws, patients, posterior, targets)  # bad input is reported before the folder is taken
+    api.check_validation(draws, patients, posterior, targets, seed)  # bad input is reported before the folder is taken
     outs = OutputSet(out, force=force, force_option="--force").open()  # locked and checked before simulating
     result, target_set = _with_bar("draws", "validating", lambda tick: api.validate(
         draws=draws, patients_per_draw=patients, seed=seed, posterior=posterior, targets=targets, threads=threads,

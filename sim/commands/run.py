@@ -136,8 +136,9 @@ def run(
         raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
     api.check_threads(threads)
     api.check_engine(engine)
-    outs = OutputSet(out, retire=api.RUN_FILES).open()  # locked and checked before simulating
     sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
+    api.check_run_memory(sc, patients_given=patients is not None)
+    outs = OutputSet(out, retire=api.RUN_FILES).open()  # inputs first, then the folder is locked and checked
     compile_notice(*api.COMPILED_ENTRIES)
     if err.is_terminal:
         with progress_bar() as bar:

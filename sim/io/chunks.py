@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -50,9 +51,24 @@ def read_table(path: Path | str) -> tuple[pd.DataFrame, dict[str, Any]]:
         arrow = pq.read_table(path)
         raw = (arrow.schema.metadata or {}).get(METADATA_KEY)
         meta = json.loads(raw) if raw else {}
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        frame = arrow.to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:  # JSON and Unicode errors are ValueErrors
         raise InputError(str(path), "", f"not a readable sweep file ({exc})") from None
-    return arrow.to_pandas(), meta
+    if not isinstance(meta, dict):
+        raise InputError(str(path), "metadata.cartsim", "metadata is not a JSON object", "a file written by cartsim")
+    return frame, meta
+
+
+def _sound(frame: pd.DataFrame, set_ids: list[int]) -> bool:
+    """A chunk's rows are the expected sets and every other column is a float column
+    (outcomes and their SEs: finite, or NaN where an outcome is undefined); a chunk
+    edited or damaged by hand fails and is recomputed."""
+    if "set_id" not in frame.columns or frame["set_id"].tolist() != set_ids:
+        return False
+    values = frame.drop(columns="set_id")
+    if not all(pd.api.types.is_float_dtype(t) for t in values.dtypes):
+        return False
+    return not np.isinf(values.to_numpy()).any()
 
 
 class ChunkStore:
@@ -114,8 +130,7 @@ class ChunkStore:
                 frame, meta = read_table(path)
             except InputError:
                 continue
-            if meta.get("spec_hash") == spec_hash and meta.get("chunk_id") == cid \
-                    and frame["set_id"].tolist() == expected_ids[cid]:
+            if meta.get("spec_hash") == spec_hash and meta.get("chunk_id") == cid and _sound(frame, expected_ids[cid]):
                 done.add(cid)
         return done
 

@@ -38,7 +38,7 @@ def read_patients(path: Path | str) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise InputError(str(path), "", "file not found", "a Parquet file written by cartsim")
     try:
         arrow = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(str(path), "", f"not a readable Parquet file ({exc})") from None
     raw = (arrow.schema.metadata or {}).get(METADATA_KEY)
     try:

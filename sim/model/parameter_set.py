@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from sim.model.errors import InputError, nearest, unknown_key_error
+from sim.model.limits import value_range
 from sim.model.parameters import N_THETA, OFFSETS, SPEC_BY_NAME, SPECS, Family, ParamSpec, Support
 
 ENTRY_KEYS = ("value", "unit", "uncertainty", "source", "derivation")
@@ -71,26 +72,12 @@ def check_value(spec: ParamSpec, value: Any, file: str) -> None:
     if s is Support.COUNT:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InputError(file, key, f"expected a whole number >= 1, got {value!r}", s.value)
-        _check_bounds(spec, value, file)
-        return
-    if not _is_number(value):
+    elif not _is_number(value):
         raise InputError(file, key, f"expected a number, got {value!r}", s.value)
-    bad = (
-        (s is Support.PROBABILITY and not 0.0 <= value <= 1.0)
-        or (s in (Support.POSITIVE, Support.RATIO) and not value > 0.0)
-        or (s is Support.NONNEGATIVE and not value >= 0.0)
-    )
-    if bad:
+    allowed = value_range(spec)
+    if not allowed.contains(value):
         what = "probability" if s is Support.PROBABILITY else "value"
-        raise InputError(file, key, f"{what} {value!r} is out of range", s.value)
-    _check_bounds(spec, value, file)
-
-
-def _check_bounds(spec: ParamSpec, value: float, file: str) -> None:
-    if spec.lower is not None and value < spec.lower:
-        raise InputError(file, spec.name, f"{value!r} is below the lowest supported value", f">= {spec.lower:g}")
-    if spec.upper is not None and value > spec.upper:
-        raise InputError(file, spec.name, f"{value!r} is above the highest supported value", f"<= {spec.upper:g}")
+        raise InputError(file, key, f"{what} {value!r} is out of range", allowed.describe(s.value, spec.unit))
 
 
 def check_uncertainty(spec: ParamSpec, unc: Any, file: str) -> None:

@@ -17,11 +17,11 @@ Scenario file layout::
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim.model.errors import InputError, unknown_key_error
+from sim.model.limits import LIMITS, check_number
 from sim.model.parameter_set import ParameterSet, flatten
 from sim.model.parameters import SPEC_BY_NAME
 
@@ -77,7 +77,11 @@ class Scenario:
 
     def with_run(self, patients: int | None = None, seed: int | None = None,
                  horizon_days: float | None = None, source: str = "command line") -> Scenario:
-        """A copy with run settings replaced (validated like the file's)."""
+        """A copy with run settings replaced (validated like the file's, and named as
+        command-line options: ``--horizon-days``)."""
+        for key, value in (("patients", patients), ("seed", seed), ("horizon_days", horizon_days)):
+            if value is not None:
+                check_number(value, key, source, "--" + key.replace("_", "-"))
         merged = {
             "patients": self.run.patients if patients is None else patients,
             "seed": self.run.seed if seed is None else seed,
@@ -88,17 +92,8 @@ class Scenario:
 
 
 def check_run_value(key: str, value: Any, file: str) -> None:
-    """Validate one run setting."""
-    if key in ("patients", "seed"):
-        lowest = 1 if key == "patients" else 0
-        if not isinstance(value, int) or isinstance(value, bool) or value < lowest or value >= 2**63:
-            raise InputError(file, f"run.{key}", f"expected a whole number >= {lowest}, got {value!r}",
-                             f"an integer >= {lowest}")
-    elif key == "horizon_days":
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-        if not ok:
-            raise InputError(file, "run.horizon_days", f"expected a duration > 0 days, got {value!r}",
-                             "a number of days > 0")
+    """Validate one run setting (limits in ``sim.model.limits``)."""
+    check_number(value, key, file, f"run.{key}")
 
 
 def parse_run(table: dict[str, Any], file: str) -> RunSettings:
@@ -118,14 +113,10 @@ def _count_or_unlimited(table: dict[str, Any], key: str, file: str) -> int | Non
     value = table.get(key, "unlimited")
     if value == "unlimited":
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= LIMITS["capacity_slots"].high:
         raise InputError(file, f"capacity.{key}", f"expected a whole number >= 1 or \"unlimited\", got {value!r}",
-                         'an integer >= 1, or "unlimited"')
+                         f'{LIMITS["capacity_slots"].describe()}, or "unlimited"')
     return value
-
-
-def _is_finite_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def parse_capacity(table: dict[str, Any], file: str) -> Capacity:
@@ -133,12 +124,15 @@ def parse_capacity(table: dict[str, Any], file: str) -> Capacity:
         if key not in CAPACITY_KEYS:
             raise unknown_key_error(file, f"capacity.{key}", [f"capacity.{k}" for k in CAPACITY_KEYS])
     rate = table.get("accrual_per_month")
-    if rate is not None and (not _is_finite_number(rate) or not rate > 0):
-        raise InputError(file, "capacity.accrual_per_month", f"expected a rate > 0 per month, got {rate!r}")
+    if rate is not None:
+        check_number(rate, "accrual_per_month", file, "capacity.accrual_per_month")
     days = table.get("arrival_days")
     if days is not None:
-        if not isinstance(days, list) or not all(_is_finite_number(d) and d >= 0 for d in days):
-            raise InputError(file, "capacity.arrival_days", "expected a list of days >= 0")
+        if not isinstance(days, list):
+            raise InputError(file, "capacity.arrival_days", f"expected a list of days >= 0, got {days!r}",
+                             LIMITS["day"].describe())
+        for i, d in enumerate(days):
+            check_number(d, "day", file, f"capacity.arrival_days[{i}]")
         if any(b < a for a, b in itertools.pairwise(days)):
             raise InputError(file, "capacity.arrival_days", "arrival days are not sorted", "an ascending list")
     return Capacity(
@@ -202,8 +196,7 @@ def parse_study(table: dict[str, Any], file: str) -> StudyDesign:
         raise InputError(file, "study.seed_file", f"expected a file name, got {table['seed_file']!r}")
     lo, hi = table["followup_min_days"], table["followup_max_days"]
     for key, v in (("followup_min_days", lo), ("followup_max_days", hi)):
-        if not _is_finite_number(v) or v <= 0:
-            raise InputError(file, f"study.{key}", f"expected a number of days > 0, got {v!r}")
+        check_number(v, "horizon_days", file, f"study.{key}")
     if lo > hi:
         raise InputError(file, "study.followup_min_days", f"{lo} exceeds study.followup_max_days = {hi}",
                          "followup_min_days <= followup_max_days")

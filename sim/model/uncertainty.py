@@ -17,6 +17,7 @@ import numpy as np
 from scipy import special
 
 from sim.model.errors import InputError, unknown_key_error
+from sim.model.limits import value_range
 from sim.model.parameter_set import ParameterSet
 from sim.model.parameters import OFFSETS, SPEC_BY_NAME, SPECS, Support
 
@@ -56,21 +57,15 @@ def _draw(name: str, unc: dict, value: object, n: int, rng: np.random.Generator)
 
 
 def _clip_to_support(name: str, x: np.ndarray) -> np.ndarray:
-    """Draws outside a parameter's support (possible for normal and uniform
-    distributions written loosely) are clipped to it: a documented simplification."""
-    spec = SPEC_BY_NAME[name]
-    tiny = np.finfo(float).tiny
-    if spec.support is Support.PROBABILITY:
-        x = np.clip(x, 0.0, 1.0)
-    elif spec.support in (Support.POSITIVE, Support.RATIO):
-        x = np.maximum(x, tiny)
-    elif spec.support is Support.NONNEGATIVE:
-        x = np.maximum(x, 0.0)
-    if spec.lower is not None:
-        x = np.maximum(x, spec.lower)
-    if spec.upper is not None:
-        x = np.minimum(x, spec.upper)
-    return x
+    """Draws outside a parameter's admissible range (its support and the plausible
+    range of its unit, ``sim.model.limits``; possible for normal and uniform
+    distributions written loosely, or far tails) are clipped to it: a documented
+    simplification."""
+    allowed = value_range(SPEC_BY_NAME[name])
+    low = allowed.low
+    if allowed.low_open:  # the smallest normal float above an open bound of 0
+        low = np.finfo(float).tiny if low == 0.0 else np.nextafter(low, np.inf)
+    return np.clip(x, low, allowed.high)
 
 
 def sample_thetas(params: ParameterSet, n_draws: int, seed: int, names: Iterable[str] | None = None,

@@ -21,7 +21,7 @@ from sim.analysis.designs import exact_binomial_design, simon_two_stage
 from sim.analysis.outcomes import summarise
 from sim.analysis.study_run import study_report
 from sim.engine.des import EVENT_NAMES, RESOURCES, DesResult, run_des
-from sim.engine.kernel import _simulate_range, run_kernel
+from sim.engine.kernel import run_kernel
 from sim.io.files import SCENARIOS_DIR, OutputSet, json_safe, load_scenario, write_json
 from sim.io.parquet import write_events, write_patients
 from sim.model.errors import InputError
@@ -36,15 +36,6 @@ __version__ = "0.1.0"
 CHUNK_PATIENTS = 1_000_000  # progress granularity; results do not depend on it
 
 ProgressCallback = Callable[[int, int], None]
-#: compiled entry points whose first call compiles them (the CLI announces it)
-COMPILED_ENTRIES = (_simulate_range,)
-
-
-def trial_compiled_entries() -> tuple[Any, ...]:
-    """The compiled entry points of trial simulation (imported only when used)."""
-    from sim.analysis.trials import _analyse, _simulate_block  # noqa: PLC0415
-
-    return (_simulate_block, _analyse)
 
 
 ENGINES = ("kernel", "des")

@@ -20,7 +20,7 @@ from typing import Any
 
 from sim import api
 from sim.analysis import sensitivity as sens
-from sim.analysis.sweep_outcomes import OUTCOMES, _sets_parallel
+from sim.analysis.sweep_outcomes import OUTCOMES
 from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, check_scheduler, run_sweep
 from sim.io.chunks import write_table
 from sim.io.files import OutputSet, json_safe, write_json
@@ -38,8 +38,6 @@ def default_out(kind: str) -> Path:
     """Each kind's own default output folder (relative to the current folder)."""
     return Path(f"cartsim_sweep_{kind}")
 Progress = Callable[[int, int], None]
-#: compiled entry points whose first call compiles them (the CLI announces it)
-COMPILED_ENTRIES = (_sets_parallel,)
 
 
 def _design_builder(kind: str, params: list[str] | None, bounds: Path | str | None, grid: int, draws: int,

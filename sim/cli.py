@@ -12,6 +12,7 @@ import sys
 
 import typer
 
+from sim.commands.common import announce_compilation
 from sim.model.errors import InputError
 
 try:  # typer >= 0.16 carries its own copy of click; older typer uses the click package
@@ -52,6 +53,7 @@ def check_non_empty(args: list[str]) -> None:
 
 def main() -> None:
     """Console-script entry point: one-line errors and exit status 2 for bad input."""
+    announce_compilation()
     try:
         check_non_empty(sys.argv[1:])
         code = app(standalone_mode=False)

@@ -111,7 +111,7 @@ def test_same_seed_same_simulation():
 SINGLE_REQUEST = {"policy.p_reinfuse_after_relapse": 0.0, "policy.p_reinfuse_after_nonresponse": 0.0,
                   **{f"manufacturing.p_fail.{s}": 0.0 for s in SOURCES},
                   "waiting.death_rate_per_day": 0.0, "waiting.progression_rate_per_day": 0.0,
-                  "background.smr": 1e-12}
+                  "background.smr": 1e-6}  # the smallest ratio allowed: background deaths vanish
 
 
 def test_more_manufacturing_slots_never_lengthen_the_mean_wait():

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sim import api_calibration as api
-from sim.commands.common import compile_notice, err, progress_bar, stdout_console
+from sim.commands.common import err, progress_bar, stdout_console
 from sim.io.files import OutputSet, write_json
 
 
@@ -24,9 +24,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _with_bar(unit: str, description: str, call: Any) -> Any:
-    from sim.engine.kernel import _simulate_range  # noqa: PLC0415 - the compiled entry, for the notice
-
-    compile_notice(_simulate_range)
     if not err.is_terminal:
         return call(None)
     with progress_bar(unit) as bar:

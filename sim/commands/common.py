@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
+from numba.core import event as numba_event
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
@@ -58,20 +59,31 @@ def progress_bar(unit: str = "patients") -> Progress:
                     TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
 
 
-def _cache_is_cold(func: object) -> bool:
-    """True when numba has no on-disk cache index for ``func`` (a ``cache=True``
-    dispatcher), i.e. calling it will compile. Reads numba's private cache layout, so
-    any surprise there counts as warm: the notice is a courtesy, never an error."""
-    try:
-        index_path = func._cache._cache_file._index_path  # type: ignore[attr-defined]
-    except AttributeError:
-        return False
-    return not os.path.exists(index_path)
+
+class _CompileNotice(numba_event.Listener):
+    """Says once, on stderr, that numba is compiling: the first compiled call after an
+    install or an upgrade takes about a minute, and a progress bar sitting at 0 meanwhile
+    looks frozen. numba raises the "numba:compile" event only when it really compiles (not
+    when it loads its on-disk cache), and only at the first compiled call, i.e. after the
+    command has checked its input: a bad input never sees the notice."""
+
+    def __init__(self) -> None:
+        self.told = False
+
+    def on_start(self, event: numba_event.Event) -> None:  # noqa: ARG002 - the listener interface
+        if not self.told:
+            self.told = True
+            err.print("cartsim: compiling the simulation code (first run only, about a minute) ...",
+                      highlight=False)
+
+    def on_end(self, event: numba_event.Event) -> None:
+        pass
 
 
-def compile_notice(*funcs: object) -> None:
-    """Tell the user, before a progress bar that would otherwise sit at 0, that the
-    compiled code is being built (only when its cache is cold: the first run after an
-    install or an upgrade)."""
-    if any(_cache_is_cold(f) for f in funcs):
-        err.print("cartsim: compiling the simulation code (first run only, about a minute) ...", highlight=False)
+_NOTICE = _CompileNotice()
+
+
+def announce_compilation() -> None:
+    """Install the compile notice (once per process; the CLI does it at start)."""
+    if _NOTICE not in numba_event._registered.get("numba:compile", []):  # type: ignore[attr-defined]
+        numba_event.register("numba:compile", _NOTICE)

@@ -10,10 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from sim import api
 from sim.analysis.compare import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, CompareResult, compare
 from sim.api import as_scenario
-from sim.commands.common import NOT_ESTIMABLE, compile_notice, err, progress_bar, stdout_console
+from sim.commands.common import NOT_ESTIMABLE, err, progress_bar, stdout_console
 from sim.io.files import OutputSet, write_json
 from sim.model.errors import InputError
 
@@ -87,7 +86,6 @@ def compare_command(
     loaded = [as_scenario(name) for name in scenarios]  # bad input is reported before the folder is taken
     outs = OutputSet(out).open()  # locked and checked before simulating
     kwargs: dict[str, Any] = {"patients": patients, "seed": seed, "threads": threads, "bootstrap": bootstrap}
-    compile_notice(*api.COMPILED_ENTRIES)
     if err.is_terminal:
         with progress_bar() as bar:
             task = bar.add_task("simulating", total=None)

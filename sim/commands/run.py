@@ -12,7 +12,7 @@ from rich.table import Table
 
 from sim import api
 from sim.analysis.study_run import MIN_COHORTS
-from sim.commands.common import NOT_ESTIMABLE, compile_notice, days, err, pct, progress_bar, stdout_console
+from sim.commands.common import NOT_ESTIMABLE, days, err, pct, progress_bar, stdout_console
 from sim.io.files import OutputSet
 from sim.model.errors import InputError
 
@@ -139,7 +139,6 @@ def run(
     sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
     api.check_run_memory(sc, patients_given=patients is not None)
     outs = OutputSet(out, retire=api.RUN_FILES).open()  # inputs first, then the folder is locked and checked
-    compile_notice(*api.COMPILED_ENTRIES)
     if err.is_terminal:
         with progress_bar() as bar:
             task = bar.add_task("simulating", total=sc.run.patients)

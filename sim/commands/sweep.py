@@ -23,7 +23,7 @@ from sim import api_sweep
 from sim.analysis import sensitivity as sens
 from sim.analysis.sweep_outcomes import OUTCOMES
 from sim.analysis.sweep_runner import CHUNK_SETS
-from sim.commands.common import compile_notice, err, progress_bar, stdout_console
+from sim.commands.common import err, progress_bar, stdout_console
 from sim.io.chunks import ChunkStore
 
 sweep_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -75,7 +75,6 @@ def _execute(kind: str, scenario: str | None, build_options: dict[str, Any], *, 
     kwargs: dict[str, Any] = {"out": out, "outcome": outcome, "patients": patients, "seed": seed,
                               "horizon_days": horizon_days, "resume": resume, "cluster": cluster, "workers": workers,
                               "chunk_sets": chunk_sets, "threads": threads, "crn": crn, **build_options}
-    compile_notice(*api_sweep.COMPILED_ENTRIES)
     try:
         if err.is_terminal:
             with progress_bar() as bar:

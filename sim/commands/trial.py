@@ -12,7 +12,7 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from sim import api
-from sim.commands.common import compile_notice, err, progress_bar, stdout_console
+from sim.commands.common import err, progress_bar, stdout_console
 from sim.io.files import OutputSet, write_json
 
 
@@ -34,7 +34,6 @@ def power(
 
     api.power_spec(trial, trials, seed, threads)  # bad input is reported before the folder is taken
     outs = OutputSet(out).open()  # locked and checked before simulating
-    compile_notice(*api.trial_compiled_entries())
     if err.is_terminal:
         with progress_bar("trials") as bar:
             tasks: dict[str, TaskID] = {}

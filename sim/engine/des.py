@@ -122,8 +122,9 @@ class _EventLog:
 
 _ARRIVAL = int(Decision.ARRIVAL)
 _DONE, _MANUFACTURING, _ICU = int(Request.DONE), int(Request.MANUFACTURING), int(Request.ICU)
+# ``request.tolist()`` below unpacks the slots in this order
+assert [int(s) for s in (Slot.TIME, Slot.DURATION, Slot.DEADLINE)] == list(range(N_SLOTS))
 _NAMES = {int(Request.MANUFACTURING): "manufacturing", int(Request.ICU): "icu", int(Request.TRANSPLANT): "transplant"}
-_TIME, _DURATION, _DEADLINE = int(Slot.TIME), int(Slot.DURATION), int(Slot.DEADLINE)
 
 
 @nb.njit(cache=True)
@@ -170,7 +171,7 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
     n_max = max_requests(theta)
     no_waits = np.zeros(n_max)
     waits: dict[int, np.ndarray] = {}
-    n_known = np.zeros(n_patients, np.int64)
+    n_known = [0] * n_patients  # Python ints: cheaper to pass to the compiled walk than numpy scalars
     request = np.empty(N_SLOTS)
     done = [0]
     step = max(1, n_patients // 100)
@@ -241,9 +242,9 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
                     progress(done[0], n_patients)
                 return req, math.nan, math.nan, math.nan
             name = _NAMES[req]
-            t_req = base + request[_TIME]
-            duration = request[_DURATION]
-            deadline = base + request[_DEADLINE]
+            t_rel, duration, deadline_rel = request.tolist()
+            t_req = base + t_rel
+            deadline = base + deadline_rel
             if pools[name] is None:  # unlimited: no queue, no interaction, no simulated time
                 if t_req < deadline:  # nothing is requested after death, progression or relapse
                     _ = list(occupy(name, patient_id, t_req, duration, math.inf))

@@ -1,9 +1,9 @@
-"""Tests for sim.engine.rng: the counter-based generator of DESIGN.md section 4.
+"""Tests for sim.engine.rng: the counter-based generator and its address contract.
 
 Known answers pin Philox4x64-10 to ``numpy.random.Philox`` and SplitMix64 to its
 published outputs; the address contract (a value depends on its address alone) is
 checked directly; statistical checks use stated tolerances of about 4 standard errors
-(DESIGN.md section 9) on fixed inputs, so they are deterministic.
+on fixed inputs, so they are deterministic.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import itertools
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numba as nb
 import numpy as np
@@ -20,7 +21,9 @@ import pytest
 from scipy import stats
 
 from sim.engine import rng
+from sim.model.states import Decision
 
+ROOT = Path(__file__).resolve().parents[1]
 MASK64 = (1 << 64) - 1
 WORD_EDGES = (0, 1, 2, 2**32 - 1, 2**32, 2**63 - 1, 2**63, MASK64 - 1, MASK64)
 
@@ -278,6 +281,7 @@ def test_uniform_from_python_with_the_python_key_helper() -> None:
 _NO_JIT_SCRIPT = """
 import numpy as np
 from sim.engine import rng
+from sim.model.states import Decision
 k0, k1 = rng.make_key(2024, 3)
 out = []
 for pid in (0, 1, 17, 123456):
@@ -501,3 +505,42 @@ def test_draw_index_is_injective_and_dense_over_the_layout() -> None:
     assert rng.draw_index(0, 0, 1, 0) == 4
     assert rng.draw_index(0, 1, 0, 0) == 4 * rng.MAX_BLOCKS
     assert rng.draw_index(1, 0, 0, 0) == 4 * rng.MAX_BLOCKS * rng.MAX_CYCLES
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def test_every_decision_has_its_own_code_inside_the_layout() -> None:
+    codes = [int(d) for d in Decision]
+    assert len(set(codes)) == len(codes)
+    assert all(0 < c < rng.MAX_DECISIONS for c in codes)
+
+
+def _decision_argument_sources() -> list[tuple[str, int, str]]:
+    """(file, line, source of the decision) of every addressed draw in ``sim/``: the
+    second argument of ``uniform(key, decision, cycle, block, lane)`` and
+    ``uniforms4(key, decision, cycle, block)``, a module constant replaced by its value."""
+    out = []
+    for path in sorted((ROOT / "sim").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+                     for t in node.targets if isinstance(t, ast.Name)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or len(node.args) < 4:
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name not in ("uniform", "uniforms4") or path.name == "rng.py":
+                continue
+            arg = node.args[1]
+            if isinstance(arg, ast.Name) and arg.id in constants:
+                arg = constants[arg.id]
+            out.append((path.name, node.lineno, ast.unparse(arg)))
+    return out
+
+
+def test_every_draw_names_its_decision_from_the_one_enum() -> None:
+    """No hand-numbered decision anywhere: each address's decision comes from Decision."""
+    found = _decision_argument_sources()
+    assert {f for f, _, _ in found} >= {"stages.py", "des.py", "trials.py"}
+    bad = [x for x in found if "Decision." not in x[2]]
+    assert bad == []

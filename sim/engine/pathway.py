@@ -22,9 +22,10 @@ answered by ``waits[k]`` (days):
 Two modes, one code path:
 
 * unlimited (``waits`` and ``request`` None; the kernel, :func:`simulate_patient`):
-  every wait is 0 and the walk never stops. numba compiles this case separately and
-  prunes the request code from it (a branch on an argument that is None is decided
-  at compile time), so the kernel pays nothing for the replay mode;
+  every wait is 0 and the walk never stops. :func:`walk` is inlined into
+  :func:`simulate_patient`, where the request code is pruned at compile time (a
+  branch on a value that is None is decided by numba), so the kernel pays nothing for
+  the replay mode (measured: without the inlining the kernel ran ~3.5% slower);
 * replay (``waits`` an array, the SimPy engine): requests ``k < n_known`` use
   ``waits[k]``; at the first request ``k >= n_known`` the walk writes (time, duration,
   deadline) into ``request`` and returns the request's code. The engine queues, appends
@@ -106,7 +107,7 @@ def max_requests(theta: np.ndarray) -> int:
     return int(theta[P.POLICY_MAX_INFUSIONS]) * (int(theta[P.POLICY_MANUFACTURING_MAX_ATTEMPTS]) + 2)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarray, irow: np.ndarray,
          waits: np.ndarray, n_known: int, request: np.ndarray) -> int:
     """Walk the patient whose stream key is ``pkey`` (``rng.patient_key``), writing its

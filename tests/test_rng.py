@@ -85,7 +85,7 @@ def _patient_keys(k0, k1, first_id, n):
 
 @nb.njit
 def _all_addresses(pkeys):
-    """Every in-layout address of each key, in draw_index order: shape (len(pkeys) * 2**14,)."""
+    """Every in-layout address of each key, in draw_index order: shape (len(pkeys) * 2**16,)."""
     per_key = rng.MAX_DECISIONS * rng.MAX_CYCLES * rng.MAX_BLOCKS * 4
     out = np.empty(pkeys.size * per_key)
     i = 0
@@ -329,12 +329,12 @@ def test_uniform_depends_only_on_address_not_call_order() -> None:
 
 
 def test_distinct_addresses_and_keys_give_distinct_values() -> None:
-    """All 2**14 in-layout addresses of 4 patient keys: 65536 values. A 53-bit collision
-    among them has probability ~ n**2 / 2**54 = 2.4e-7, so any repeat is a defect."""
+    """All 2**16 in-layout addresses of 4 patient keys: 262144 values. A 52-bit collision
+    among them has probability ~ n**2 / 2**53 = 7.6e-6, so any repeat is a defect."""
     k0, k1 = rng.make_key(99, 0)
     pkeys = _patient_keys(k0, k1, 0, 4)
     values = _all_addresses(pkeys)
-    assert values.size == 4 * 16 * 16 * 16 * 4
+    assert values.size == 4 * 64 * 16 * 16 * 4
     assert np.unique(values).size == values.size
 
 
@@ -463,12 +463,12 @@ def test_uniforms_over_consecutive_patient_keys() -> None:
 
 
 def test_uniforms_over_consecutive_addresses_of_a_key() -> None:
-    """All 2**14 in-layout addresses (in draw_index order) of one key, then of 61 keys
-    (999,424 values), each key's block in address order."""
+    """All 2**16 in-layout addresses (in draw_index order) of one key, then of 15 keys
+    (983,040 values), each key's block in address order."""
     k0, k1 = rng.make_key(777, 1)
     one = _all_addresses(_patient_keys(k0, k1, 0, 1))
     assert _uniformity_failures(one) == []
-    many = _all_addresses(_patient_keys(k0, k1, 1, 61))
+    many = _all_addresses(_patient_keys(k0, k1, 1, 15))
     assert _uniformity_failures(many) == []
 
 
@@ -544,3 +544,13 @@ def test_every_draw_names_its_decision_from_the_one_enum() -> None:
     assert {f for f, _, _ in found} >= {"stages.py", "des.py", "trials.py"}
     bad = [x for x in found if "Decision." not in x[2]]
     assert bad == []
+
+
+def test_room_for_64_decisions_moves_no_address() -> None:
+    """The decision is the most significant part of the index: a layout with room for 64
+    decisions gives the addresses of codes 0-15 the indices of the old 16-decision layout,
+    so widening it changed no draw."""
+    assert rng.MAX_DECISIONS >= 64
+    old = {(d, c, b, lane): ((d * 16 + c) * 16 + b) * 4 + lane
+           for d, c, b, lane in itertools.product(range(16), range(16), range(16), range(4))}
+    assert all(rng.draw_index(*address) == index for address, index in old.items())

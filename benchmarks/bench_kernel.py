@@ -13,8 +13,8 @@ What it measures (see benchmarks/README.md for the meaning of every figure):
 2. memory: bytes per patient of the output arrays, and the peak resident-memory growth
    per patient of ``run_kernel`` and of the full ``sim.api.run`` (patient DataFrame +
    summary), each measured in a fresh subprocess;
-3. reference ratios: the same per-patient code (``simulate_patient.py_func``) driven
-   from a Python loop, once with numba disabled everywhere (``NUMBA_DISABLE_JIT=1``,
+3. reference ratios: the same per-patient code (``pathway.walk.py_func``, the kernel's
+   walk as plain Python) driven from a Python loop, once with numba disabled everywhere (``NUMBA_DISABLE_JIT=1``,
    subprocess) and once calling the compiled stage functions;
 4. a table of all figures against the targets of the foundation issue.
 
@@ -32,7 +32,6 @@ import argparse
 import contextlib
 import datetime as dt
 import hashlib
-import inspect
 import json
 import os
 import platform
@@ -49,7 +48,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-from sim.engine import kernel
+from sim.engine import kernel, pathway
 from sim.engine.kernel import run_kernel
 from sim.engine.rng import make_key, patient_key
 from sim.io.files import load_scenario
@@ -166,23 +165,19 @@ def _quiet_numpy() -> Iterator[None]:
 
 
 def _patient_loop() -> Callable[[np.ndarray, np.uint64, np.uint64, int, int, float, np.ndarray, np.ndarray], None]:
-    """A Python loop over ``simulate_patient``'s plain-Python body (``.py_func``; the
-    function itself when numba is disabled), adapted to its current signature."""
-    body = getattr(kernel.simulate_patient, "py_func", kernel.simulate_patient)
-    params = list(inspect.signature(body).parameters)
+    """A Python loop over the walk's plain-Python body (``.py_func``; the function
+    itself when numba is disabled) in unlimited mode, calling the compiled stages."""
+    walk = getattr(pathway.walk, "py_func", pathway.walk)
 
-    if "pkey" in params:  # simulate_patient(theta, pkey, horizon_days, frow, irow)
-        def loop(theta: np.ndarray, k0: np.uint64, k1: np.uint64, first: int, n: int, horizon: float,
-                 fout: np.ndarray, iout: np.ndarray) -> None:
-            for j in range(n):
-                # compiled patient_key returns a Python int: keep it a uint64 for the stages
-                pkey = np.uint64(patient_key(k0, k1, first + j))
-                body(theta, pkey, horizon, fout[j], iout[j])
-    else:  # simulate_patient(theta, k0, k1, patient_id, horizon_days, frow, irow)
-        def loop(theta: np.ndarray, k0: np.uint64, k1: np.uint64, first: int, n: int, horizon: float,
-                 fout: np.ndarray, iout: np.ndarray) -> None:
-            for j in range(n):
-                body(theta, k0, k1, first + j, horizon, fout[j], iout[j])
+    def body(theta: np.ndarray, pkey: np.uint64, horizon: float, frow: np.ndarray, irow: np.ndarray) -> None:
+        walk(theta, pkey, horizon, frow, irow, None, 0, None)
+
+    def loop(theta: np.ndarray, k0: np.uint64, k1: np.uint64, first: int, n: int, horizon: float,
+             fout: np.ndarray, iout: np.ndarray) -> None:
+        for j in range(n):
+            # compiled patient_key returns a Python int: keep it a uint64 for the stages
+            pkey = np.uint64(patient_key(k0, k1, first + j))
+            body(theta, pkey, horizon, fout[j], iout[j])
     return loop
 
 

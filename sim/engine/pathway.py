@@ -8,16 +8,16 @@ granted so far): it keeps no state between calls and can be replayed from the st
 Resource requests. A patient makes requests in a fixed order; the k-th request is
 answered by ``waits[k]`` (days):
 
-* ``MANUFACTURING``: a manufacturing slot for one attempt, from ``REQ_TIME`` for
-  ``REQ_DURATION`` days. The wait adds to the manufacturing time. A patient still
-  queued at ``REQ_DEADLINE`` (death, progression, background death) leaves the queue:
+* ``MANUFACTURING``: a manufacturing slot for one attempt, from ``Slot.TIME`` for
+  ``Slot.DURATION`` days. The wait adds to the manufacturing time. A patient still
+  queued at ``Slot.DEADLINE`` (death, progression, background death) leaves the queue:
   wait ``inf``.
-* ``ICU``: an ICU bed from ``REQ_TIME`` for ``REQ_DURATION`` days (first admission to
+* ``ICU``: an ICU bed from ``Slot.TIME`` for ``Slot.DURATION`` days (first admission to
   last discharge of the grade >= 3 CRS and ICANS episodes). The wait changes nothing
   in the pathway (a simplification: overflow is recorded, not punished).
-* ``TRANSPLANT``: a transplant bed from ``REQ_TIME`` for ``REQ_DURATION`` days. A wait
+* ``TRANSPLANT``: a transplant bed from ``Slot.TIME`` for ``Slot.DURATION`` days. A wait
   postpones the transplant and its effect on relapse; relapse or death at
-  ``REQ_DEADLINE`` cancels it: wait ``inf``.
+  ``Slot.DEADLINE`` cancels it: wait ``inf``.
 
 Two modes, one code path:
 
@@ -327,5 +327,5 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
 def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
                      frow: np.ndarray, irow: np.ndarray) -> None:
     """The whole walk with unlimited resources (every wait 0): the kernel's patient."""
-    # None (not an empty array) selects numba's separate compilation without the request code
+    # None, not an empty array: numba then drops the request code (see the module docstring)
     walk(theta, pkey, horizon_days, frow, irow, None, 0, None)  # type: ignore[arg-type]

@@ -264,8 +264,8 @@ def test_uniform_py_func_agrees_with_compiled() -> None:
 
 
 def test_uniform_from_python_with_the_python_key_helper() -> None:
-    """DESIGN.md section 3: the SimPy engine calls the compiled samplers from Python,
-    and both engines must give identical draws for the same address. Python callers
+    """Python callers (the SimPy engine's arrival gaps, tests) draw through the
+    compiled ``uniform`` and must get the compiled code's value for the same address. Python callers
     take keys from ``patient_key_u64`` (a numpy uint64): a plain int from the compiled
     ``patient_key`` would be dispatched as int64 or uint64 depending on its size."""
     k0, k1 = rng.make_key(1, 0)

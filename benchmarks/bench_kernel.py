@@ -13,10 +13,14 @@ What it measures (see benchmarks/README.md for the meaning of every figure):
 2. memory: bytes per patient of the output arrays, and the peak resident-memory growth
    per patient of ``run_kernel`` and of the full ``sim.api.run`` (patient DataFrame +
    summary), each measured in a fresh subprocess;
-3. reference ratios: the same per-patient code (``simulate_patient.py_func``) driven
-   from a Python loop, once with numba disabled everywhere (``NUMBA_DISABLE_JIT=1``,
+3. reference ratios: the same per-patient code (``pathway.walk.py_func``, the kernel's
+   walk as plain Python) driven from a Python loop, once with numba disabled everywhere (``NUMBA_DISABLE_JIT=1``,
    subprocess) and once calling the compiled stage functions;
 4. a table of all figures against the targets of the foundation issue.
+
+``--compare REV`` instead times a git revision's kernel against the working tree's in
+one run (``versions.py``: each in its own worker process, calls interleaved), e.g.
+``python benchmarks/bench_kernel.py --compare HEAD~1 --sizes 1e6 1e7``.
 
 The script has no test framework; it writes nothing but the ``--json`` file (the
 optional ``--cold-compile`` compiles into a throw-away numba cache directory).
@@ -28,7 +32,6 @@ import argparse
 import contextlib
 import datetime as dt
 import hashlib
-import inspect
 import json
 import os
 import platform
@@ -45,7 +48,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-from sim.engine import kernel
+from sim.engine import kernel, pathway
 from sim.engine.kernel import run_kernel
 from sim.engine.rng import make_key, patient_key
 from sim.io.files import load_scenario
@@ -162,23 +165,19 @@ def _quiet_numpy() -> Iterator[None]:
 
 
 def _patient_loop() -> Callable[[np.ndarray, np.uint64, np.uint64, int, int, float, np.ndarray, np.ndarray], None]:
-    """A Python loop over ``simulate_patient``'s plain-Python body (``.py_func``; the
-    function itself when numba is disabled), adapted to its current signature."""
-    body = getattr(kernel.simulate_patient, "py_func", kernel.simulate_patient)
-    params = list(inspect.signature(body).parameters)
+    """A Python loop over the walk's plain-Python body (``.py_func``; the function
+    itself when numba is disabled) in unlimited mode, calling the compiled stages."""
+    walk = getattr(pathway.walk, "py_func", pathway.walk)
 
-    if "pkey" in params:  # simulate_patient(theta, pkey, horizon_days, frow, irow)
-        def loop(theta: np.ndarray, k0: np.uint64, k1: np.uint64, first: int, n: int, horizon: float,
-                 fout: np.ndarray, iout: np.ndarray) -> None:
-            for j in range(n):
-                # compiled patient_key returns a Python int: keep it a uint64 for the stages
-                pkey = np.uint64(patient_key(k0, k1, first + j))
-                body(theta, pkey, horizon, fout[j], iout[j])
-    else:  # simulate_patient(theta, k0, k1, patient_id, horizon_days, frow, irow)
-        def loop(theta: np.ndarray, k0: np.uint64, k1: np.uint64, first: int, n: int, horizon: float,
-                 fout: np.ndarray, iout: np.ndarray) -> None:
-            for j in range(n):
-                body(theta, k0, k1, first + j, horizon, fout[j], iout[j])
+    def body(theta: np.ndarray, pkey: np.uint64, horizon: float, frow: np.ndarray, irow: np.ndarray) -> None:
+        walk(theta, pkey, horizon, frow, irow, None, 0, None)
+
+    def loop(theta: np.ndarray, k0: np.uint64, k1: np.uint64, first: int, n: int, horizon: float,
+             fout: np.ndarray, iout: np.ndarray) -> None:
+        for j in range(n):
+            # compiled patient_key returns a Python int: keep it a uint64 for the stages
+            pkey = np.uint64(patient_key(k0, k1, first + j))
+            body(theta, pkey, horizon, fout[j], iout[j])
     return loop
 
 
@@ -487,6 +486,37 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def compare(rev: str, sizes: list[int], threads: list[int], repeat: int, json_out: Path | None) -> int:
+    """Kernel throughput of ``rev`` and of the working tree, interleaved (see ``versions.py``)."""
+    import versions  # noqa: PLC0415 - a sibling script module, only needed here
+
+    old, new, sha = versions.pair(rev)
+    load_start = os.getloadavg()[0]
+    rows = []
+    print(f"old = {rev} ({sha[:10]}), new = working tree; best of {repeat}, calls interleaved")
+    print(f"{'patients':>12} {'threads':>7} {'old pts/s':>13} {'new pts/s':>13} {'new/old best':>13} "
+          f"{'new/old median pair':>20} {'cpu new/old':>12} {'same records':>13}")
+    try:
+        for n in sizes:
+            for t in threads:
+                r = versions.interleaved(old, new, repeat, op="kernel", n=n, threads=t)
+                rows.append(r)
+                print(f"{n:>12,} {t:>7} {n / r['old_best_s']:>13,.0f} {n / r['new_best_s']:>13,.0f} "
+                      f"{r['best_speed_ratio_new_over_old']:>13.3f} {r['median_speed_ratio_new_over_old']:>20.3f} "
+                      f"{r['median_cpu_ratio_new_over_old']:>12.3f} "
+                      f"{'yes' if r['identical_output'] else 'NO':>13}", flush=True)
+    finally:
+        old.close()
+        new.close()
+    load_end = os.getloadavg()[0]
+    print(f"load average (1 min) at start {load_start:.2f}, at end {load_end:.2f} on {os.cpu_count()} cores")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps({"old": rev, "old_commit": sha, "rows": rows, "machine": machine_info(),
+                                        "load_start": load_start, "load_end": load_end}, indent=2) + "\n")
+    return 0 if all(r["identical_output"] for r in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -505,12 +535,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     ap.add_argument("--cold-compile", action="store_true",
                     help="also time compilation from an empty numba cache (subprocess, ~1 min)")
+    ap.add_argument("--compare", metavar="REV",
+                    help="time git revision REV's kernel against the working tree's, interleaved, and stop")
     ap.add_argument("--child", nargs=2, metavar=("KIND", "N"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.child:
         print(json.dumps(child(args.child[0], _size(args.child[1]), args.threads[0])))
         return 0
+
+    if args.compare:
+        return compare(args.compare, args.sizes, args.threads, args.repeat, args.json)
 
     t_start = time.perf_counter()
     _, seed, horizon = _baseline()

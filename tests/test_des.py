@@ -13,12 +13,12 @@ import pytest
 from sim import api
 from sim.engine.des import EVENT_NAMES, RESOURCES, run_des
 from sim.engine.kernel import run_kernel
-from sim.engine.pathway import N_FS, N_IS, walk_unlimited
+from sim.engine.pathway import N_SLOTS, Request, Slot, max_requests, walk
 from sim.engine.rng import make_key, patient_keys
 from sim.model.errors import InputError
-from sim.model.outputs import I
+from sim.model.outputs import F, I
 from sim.model.scenario import Capacity
-from sim.model.states import DeathCause
+from sim.model.states import Consolidation, DeathCause
 
 HORIZON = 1826.25
 BASE = api.as_scenario(None)
@@ -59,18 +59,88 @@ def test_stress_scenario_reaches_every_branch():
     assert (i[:, I.CONSOLIDATION] == 1).any()
 
 
-def test_the_resumable_walk_equals_the_kernel_walk():
-    """The kernel's straight-line walk and the engine-shared resumable walk must be the
-    same pathway: identical records for 20,000 patients of a stressed scenario."""
+def replay_all(th: np.ndarray, key: np.uint64, grant) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray]]]:
+    """Drive one patient's walk in replay mode as the engine does: ``grant(code, request)``
+    gives each request's wait. Returns the record and the requests in order."""
+    f, i = np.empty(len(F), np.float32), np.empty(len(I), np.int8)
+    waits = np.zeros(max_requests(th))
+    request = np.empty(N_SLOTS)
+    made: list[tuple[int, np.ndarray]] = []
+    n_known = 0
+    while (code := walk(th, key, HORIZON, f, i, waits, n_known, request)) != Request.DONE:
+        made.append((code, request.copy()))
+        waits[n_known] = grant(code, request)
+        n_known += 1
+    return f, i, made
+
+
+def test_replaying_with_zero_waits_is_the_unlimited_walk():
+    """Replay mode (stop at each request, replay with its wait known) and unlimited
+    mode are one walk: identical records for 5,000 patients of a stressed scenario."""
     th = theta(STRESS)
-    n = 20_000
+    n = 5000
     f, i = run_kernel(th, 4, n, HORIZON)
     keys = patient_keys(*make_key(4, 0), 0, n)
-    f2, i2 = np.empty_like(f), np.empty_like(i)
-    fs, is_ = np.empty(N_FS), np.empty(N_IS, np.int64)
+    counts = []
     for k in range(n):
-        walk_unlimited(th, keys[k], HORIZON, f2[k], i2[k], fs, is_)
-    assert same_records((f, i), (f2, i2))
+        f2, i2, made = replay_all(th, keys[k], lambda code, req: 0.0)
+        assert same_records((f[k], i[k]), (f2, i2)), k
+        counts.append(len(made))
+    assert max(counts) > 3  # retries, ICU stays and transplants over several cycles
+    assert max(counts) <= max_requests(th)
+
+
+def first_request_patients(th: np.ndarray, code: int, n: int = 4000) -> list[tuple[np.uint64, np.ndarray]]:
+    keys = patient_keys(*make_key(21, 0), 0, n)
+    out = []
+    for key in keys:
+        _f, _i, made = replay_all(th, key, lambda c, req: 0.0)
+        if any(c == code for c, _ in made):
+            out.append((key, made))
+    return out
+
+
+def test_a_manufacturing_wait_adds_to_the_manufacturing_time():
+    th = theta(SINGLE_REQUEST)
+    checked = 0
+    for key, _made in first_request_patients(th, Request.MANUFACTURING, 300):
+        f0, i0, _ = replay_all(th, key, lambda c, req: 0.0)
+        f1, i1, _ = replay_all(th, key, lambda c, req: 9.5 if c == Request.MANUFACTURING else 0.0)
+        if np.isnan(f0[F.T_INF_DAYS]):
+            continue
+        assert f1[F.T_INF_DAYS] == pytest.approx(f0[F.T_INF_DAYS] + 9.5, abs=1e-3)
+        assert f1[F.AGE_YEARS] == f0[F.AGE_YEARS] and i1[I.CELL_SOURCE] == i0[I.CELL_SOURCE]
+        checked += 1
+    assert checked > 100
+    # a patient who left the queue (wait inf) is never infused
+    for key, _made in first_request_patients(th, Request.MANUFACTURING, 50):
+        f2, i2, made = replay_all(th, key, lambda c, req: math.inf if c == Request.MANUFACTURING else 0.0)
+        assert np.isnan(f2[F.T_INF_DAYS]) and i2[I.N_INFUSIONS] == 0
+        assert [c for c, _ in made] == [Request.MANUFACTURING]
+
+
+def test_an_icu_wait_changes_nothing_and_a_cancelled_transplant_does_not_happen():
+    th = theta(STRESS)
+    icu = first_request_patients(th, Request.ICU, 3000)
+    assert len(icu) > 20
+    for key, _made in icu:
+        a = replay_all(th, key, lambda c, req: 0.0)
+        b = replay_all(th, key, lambda c, req: 40.0 if c == Request.ICU else 0.0)
+        assert same_records(a[:2], b[:2])
+    hsct = first_request_patients(th, Request.TRANSPLANT, 3000)
+    assert len(hsct) > 20
+    postponed = 0
+    for key, made in hsct:
+        f0, _i0, _ = replay_all(th, key, lambda c, req: 0.0)
+        f1, i1, _ = replay_all(th, key, lambda c, req: math.inf if c == Request.TRANSPLANT else 0.0)
+        assert np.isnan(f1[F.T_HSCT_DAYS]) and i1[I.CONSOLIDATION] != Consolidation.HSCT
+        f2, _i2, _ = replay_all(th, key, lambda c, req: 15.0 if c == Request.TRANSPLANT else 0.0)
+        first = next(req for c, req in made if c == Request.TRANSPLANT)
+        # the first CR's transplant, done with and without the wait
+        if not np.isnan(f2[F.T_HSCT_DAYS]) and f0[F.T_HSCT_DAYS] == np.float32(first[Slot.TIME]):
+            assert f2[F.T_HSCT_DAYS] == np.float32(first[Slot.TIME] + 15.0)
+            postponed += 1
+    assert postponed > 10
 
 
 def test_limited_capacity_changes_records_only_through_the_waits():

@@ -1,4 +1,4 @@
-"""The kernel on the ladder of DESIGN.md section 9: degenerate parameters, same seed,
+"""The kernel, from simple checks to strong ones: degenerate parameters, same seed,
 threads and chunking, adding a patient, a pure-Python twin, closed-form oracles,
 metamorphic checks and the record's internal consistency."""
 

@@ -1,9 +1,9 @@
-"""Tests for sim.engine.rng: the counter-based generator of DESIGN.md section 4.
+"""Tests for sim.engine.rng: the counter-based generator and its address contract.
 
 Known answers pin Philox4x64-10 to ``numpy.random.Philox`` and SplitMix64 to its
 published outputs; the address contract (a value depends on its address alone) is
 checked directly; statistical checks use stated tolerances of about 4 standard errors
-(DESIGN.md section 9) on fixed inputs, so they are deterministic.
+on fixed inputs, so they are deterministic.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import itertools
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numba as nb
 import numpy as np
@@ -20,7 +21,9 @@ import pytest
 from scipy import stats
 
 from sim.engine import rng
+from sim.model.states import Decision
 
+ROOT = Path(__file__).resolve().parents[1]
 MASK64 = (1 << 64) - 1
 WORD_EDGES = (0, 1, 2, 2**32 - 1, 2**32, 2**63 - 1, 2**63, MASK64 - 1, MASK64)
 
@@ -82,7 +85,7 @@ def _patient_keys(k0, k1, first_id, n):
 
 @nb.njit
 def _all_addresses(pkeys):
-    """Every in-layout address of each key, in draw_index order: shape (len(pkeys) * 2**14,)."""
+    """Every in-layout address of each key, in draw_index order: shape (len(pkeys) * 2**16,)."""
     per_key = rng.MAX_DECISIONS * rng.MAX_CYCLES * rng.MAX_BLOCKS * 4
     out = np.empty(pkeys.size * per_key)
     i = 0
@@ -261,8 +264,8 @@ def test_uniform_py_func_agrees_with_compiled() -> None:
 
 
 def test_uniform_from_python_with_the_python_key_helper() -> None:
-    """DESIGN.md section 3: the SimPy engine calls the compiled samplers from Python,
-    and both engines must give identical draws for the same address. Python callers
+    """Python callers (the SimPy engine's arrival gaps, tests) draw through the
+    compiled ``uniform`` and must get the compiled code's value for the same address. Python callers
     take keys from ``patient_key_u64`` (a numpy uint64): a plain int from the compiled
     ``patient_key`` would be dispatched as int64 or uint64 depending on its size."""
     k0, k1 = rng.make_key(1, 0)
@@ -278,6 +281,7 @@ def test_uniform_from_python_with_the_python_key_helper() -> None:
 _NO_JIT_SCRIPT = """
 import numpy as np
 from sim.engine import rng
+from sim.model.states import Decision
 k0, k1 = rng.make_key(2024, 3)
 out = []
 for pid in (0, 1, 17, 123456):
@@ -325,12 +329,12 @@ def test_uniform_depends_only_on_address_not_call_order() -> None:
 
 
 def test_distinct_addresses_and_keys_give_distinct_values() -> None:
-    """All 2**14 in-layout addresses of 4 patient keys: 65536 values. A 53-bit collision
-    among them has probability ~ n**2 / 2**54 = 2.4e-7, so any repeat is a defect."""
+    """All 2**16 in-layout addresses of 4 patient keys: 262144 values. A 52-bit collision
+    among them has probability ~ n**2 / 2**53 = 7.6e-6, so any repeat is a defect."""
     k0, k1 = rng.make_key(99, 0)
     pkeys = _patient_keys(k0, k1, 0, 4)
     values = _all_addresses(pkeys)
-    assert values.size == 4 * 16 * 16 * 16 * 4
+    assert values.size == 4 * 64 * 16 * 16 * 4
     assert np.unique(values).size == values.size
 
 
@@ -459,12 +463,12 @@ def test_uniforms_over_consecutive_patient_keys() -> None:
 
 
 def test_uniforms_over_consecutive_addresses_of_a_key() -> None:
-    """All 2**14 in-layout addresses (in draw_index order) of one key, then of 61 keys
-    (999,424 values), each key's block in address order."""
+    """All 2**16 in-layout addresses (in draw_index order) of one key, then of 15 keys
+    (983,040 values), each key's block in address order."""
     k0, k1 = rng.make_key(777, 1)
     one = _all_addresses(_patient_keys(k0, k1, 0, 1))
     assert _uniformity_failures(one) == []
-    many = _all_addresses(_patient_keys(k0, k1, 1, 61))
+    many = _all_addresses(_patient_keys(k0, k1, 1, 15))
     assert _uniformity_failures(many) == []
 
 
@@ -501,3 +505,52 @@ def test_draw_index_is_injective_and_dense_over_the_layout() -> None:
     assert rng.draw_index(0, 0, 1, 0) == 4
     assert rng.draw_index(0, 1, 0, 0) == 4 * rng.MAX_BLOCKS
     assert rng.draw_index(1, 0, 0, 0) == 4 * rng.MAX_BLOCKS * rng.MAX_CYCLES
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def test_every_decision_has_its_own_code_inside_the_layout() -> None:
+    codes = [int(d) for d in Decision]
+    assert len(set(codes)) == len(codes)
+    assert all(0 < c < rng.MAX_DECISIONS for c in codes)
+
+
+def _decision_argument_sources() -> list[tuple[str, int, str]]:
+    """(file, line, source of the decision) of every addressed draw in ``sim/``: the
+    second argument of ``uniform(key, decision, cycle, block, lane)`` and
+    ``uniforms4(key, decision, cycle, block)``, a module constant replaced by its value."""
+    out = []
+    for path in sorted((ROOT / "sim").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+                     for t in node.targets if isinstance(t, ast.Name)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or len(node.args) < 4:
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name not in ("uniform", "uniforms4") or path.name == "rng.py":
+                continue
+            arg = node.args[1]
+            if isinstance(arg, ast.Name) and arg.id in constants:
+                arg = constants[arg.id]
+            out.append((path.name, node.lineno, ast.unparse(arg)))
+    return out
+
+
+def test_every_draw_names_its_decision_from_the_one_enum() -> None:
+    """No hand-numbered decision anywhere: each address's decision comes from Decision."""
+    found = _decision_argument_sources()
+    assert {f for f, _, _ in found} >= {"stages.py", "des.py", "trials.py"}
+    bad = [x for x in found if "Decision." not in x[2]]
+    assert bad == []
+
+
+def test_room_for_64_decisions_moves_no_address() -> None:
+    """The decision is the most significant part of the index: a layout with room for 64
+    decisions gives the addresses of codes 0-15 the indices of the old 16-decision layout,
+    so widening it changed no draw."""
+    assert rng.MAX_DECISIONS >= 64
+    old = {(d, c, b, lane): ((d * 16 + c) * 16 + b) * 4 + lane
+           for d, c, b, lane in itertools.product(range(16), range(16), range(16), range(4))}
+    assert all(rng.draw_index(*address) == index for address, index in old.items())

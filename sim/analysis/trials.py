@@ -20,7 +20,7 @@ How one simulated trial is built (every random number has an address, DESIGN.md 
   patient) address in either arm: common random numbers between arms; with identical
   arms a patient's outcome does not depend on its arm, so the null hypothesis holds
   exactly). The record equals what ``run_kernel`` gives that patient under that arm.
-* Trial-level draws use decision code ``TRIAL_DECISION`` (15; the pathway uses 1-14) at
+* Trial-level draws use decision ``Decision.TRIAL`` (``sim.model.states``) at
   the patient's own address: lane 0 randomisation (arm B, the experimental arm, iff
   ``u < ratio / (1 + ratio)``; every patient of a single-arm trial is in B), lane 1 the
   accrual gap before the patient, lane 2 an exponential dropout time
@@ -117,9 +117,9 @@ from sim.model.outputs import F, I
 from sim.model.parameter_set import flatten
 from sim.model.parameters import P
 from sim.model.scenario import Scenario
-from sim.model.states import Response
+from sim.model.states import Decision, Response
 
-TRIAL_DECISION = 15  # address 'decision' of trial-level draws; the pathway uses 1-14
+TRIAL_DECISION = int(Decision.TRIAL)  # a plain int for compiled code
 DESIGNS = ("two_arm", "single_arm")
 TWO_ARM_TESTS = ("logrank", "cox", "cox_score", "chisq", "chisq_yates", "fisher")
 SINGLE_ARM_TESTS = ("binomial", "simon", "logrank1")

@@ -1,4 +1,7 @@
-"""How the pathway is simulated: random addresses, samplers, the numba kernel.
+"""How the pathway is simulated: random addresses (``rng``), per-stage samplers
+(``stages``), the one walk through the stages (``pathway``), and its two drivers: the
+numba kernel (``kernel``, unlimited resources) and the SimPy engine (``des``, finite
+resources, replaying the walk as waits are granted).
 
 Compiled code is cached on disk (numba ``cache=True``). numba invalidates a cached
 function only when *its own* file changes, not when an inlined helper in another file

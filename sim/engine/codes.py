@@ -1,7 +1,7 @@
 """The model's category codes as plain ints for compiled code.
 
 numba types an ``IntEnum`` member by its enum, and such values do not mix with plain
-ints in arithmetic, ``max`` or int8 stores; the walks use these instead. They are
+ints in arithmetic, ``max`` or int8 stores; the walk uses these instead. They are
 derived from ``sim.model.states``, never written by hand.
 """
 

@@ -1,15 +1,16 @@
 """The SimPy engine: patients arrive over calendar time and compete for finite
 manufacturing slots, ICU beds and transplant beds.
 
-Each patient is a SimPy process driving :func:`sim.engine.pathway.advance`, the
-resumable walk whose per-stage samplers and random addresses are the kernel's. At
-each request the process queues for the resource (first come, first served) and
-resumes the walk with the wait it suffered:
+Each patient runs the kernel's walk (:func:`sim.engine.pathway.walk`) in replay mode:
+the walk stops at the patient's first resource request whose wait is not yet known;
+the patient queues for the resource (first come, first served), and the walk is
+replayed from the start with that wait known. A patient makes only a handful of
+requests, so the replays cost little next to SimPy's own bookkeeping.
 
 * manufacturing: the slot is held for the attempt's manufacturing time; a patient
   who dies or progresses (latent times of the walk) while queued leaves the queue;
 * ICU: a grade >= 3 CRS/ICANS episode holds a bed; a patient finding none waits
-  (recorded as overflow) without a change to its pathway (see ``pathway``);
+  (recorded as overflow) without a change to its pathway;
 * transplant: the bed is held for ``hsct.inpatient_days``; a wait postpones the
   transplant, and relapse or death during the wait cancels it.
 
@@ -32,7 +33,7 @@ import simpy
 
 from sim.engine.distributions import exponential_rate
 from sim.engine.kernel import N_FLOAT, N_INT
-from sim.engine.pathway import FS, N_FS, N_IS, Request, advance
+from sim.engine.pathway import N_SLOTS, Request, Slot, max_requests, walk
 from sim.engine.rng import make_key, patient_keys, uniform
 from sim.model.outputs import F
 from sim.model.parameters import N_THETA
@@ -121,8 +122,9 @@ class _EventLog:
 
 _ARRIVAL = int(Decision.ARRIVAL)
 _DONE, _MANUFACTURING, _ICU = int(Request.DONE), int(Request.MANUFACTURING), int(Request.ICU)
+# ``request.tolist()`` below unpacks the slots in this order
+assert [int(s) for s in (Slot.TIME, Slot.DURATION, Slot.DEADLINE)] == list(range(N_SLOTS))
 _NAMES = {int(Request.MANUFACTURING): "manufacturing", int(Request.ICU): "icu", int(Request.TRANSPLANT): "transplant"}
-_REQ_TIME, _REQ_DURATION, _REQ_DEADLINE = int(FS.REQ_TIME), int(FS.REQ_DURATION), int(FS.REQ_DEADLINE)
 
 
 @nb.njit(cache=True)
@@ -164,8 +166,13 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
     events = _EventLog()
     fout = np.empty((n_patients, N_FLOAT), np.float32)
     iout = np.empty((n_patients, N_INT), np.int8)
-    fs_all = np.zeros((n_patients, N_FS))
-    is_all = np.zeros((n_patients, N_IS), np.int64)
+    # waits granted so far, per patient with a finite request pending; a patient whose
+    # every wait so far was 0 (unlimited pools, ICU) replays with the shared zeros
+    n_max = max_requests(theta)
+    no_waits = np.zeros(n_max)
+    waits: dict[int, np.ndarray] = {}
+    n_known = [0] * n_patients  # Python ints: cheaper to pass to the compiled walk than numpy scalars
+    request = np.empty(N_SLOTS)
     done = [0]
     step = max(1, n_patients // 100)
 
@@ -220,46 +227,54 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
             yield env.timeout(t_request - env.now)
         yield from occupy("icu", patient_id, t_request, duration, death, release_by=death)
 
-    def walk(i: int, wait: float) -> int:
-        """Advance patient i until it needs a finite manufacturing slot or transplant
-        bed (or is done); unlimited resources and ICU stays are handled on the way."""
+    def replay(i: int) -> tuple[int, float, float, float]:
+        """Replay patient i's walk until it needs a finite manufacturing slot or
+        transplant bed (or is done): (request, calendar time, duration, calendar
+        deadline). Unlimited resources and ICU stays are handled on the way."""
         patient_id = first_patient_id + i
         base = arrivals[i]
         while True:
-            req = advance(theta, keys[i], horizon_days, fout[i], iout[i], fs_all[i], is_all[i], wait)
+            req = walk(theta, keys[i], horizon_days, fout[i], iout[i], waits.get(i, no_waits), n_known[i], request)
             if req == _DONE:
+                waits.pop(i, None)
                 done[0] += 1
                 if progress is not None and (done[0] % step == 0 or done[0] == n_patients):
                     progress(done[0], n_patients)
-                return req
+                return req, math.nan, math.nan, math.nan
             name = _NAMES[req]
-            wait = 0.0
-            t_req = base + fs_all[i, _REQ_TIME]
-            duration = fs_all[i, _REQ_DURATION]
-            deadline = base + fs_all[i, _REQ_DEADLINE]
+            t_rel, duration, deadline_rel = request.tolist()
+            t_req = base + t_rel
+            deadline = base + deadline_rel
             if pools[name] is None:  # unlimited: no queue, no interaction, no simulated time
                 if t_req < deadline:  # nothing is requested after death, progression or relapse
                     _ = list(occupy(name, patient_id, t_req, duration, math.inf))
             elif req == _ICU:  # the bed is a side process: waiting for it does not stop the pathway
                 env.process(icu_stay(patient_id, t_req, duration, deadline))
             else:
-                return req
+                return req, t_req, duration, deadline
+            n_known[i] += 1  # granted at once: wait 0
 
-    def patient(i: int, req: int):
+    def grant(i: int, wait: float) -> tuple[int, float, float, float]:
+        """The pending request of patient i waited ``wait`` days: replay on."""
+        if wait != 0.0 and i not in waits:
+            waits[i] = np.zeros(n_max)
+        if i in waits:
+            waits[i][n_known[i]] = wait
+        n_known[i] += 1
+        return replay(i)
+
+    def patient(i: int, pending: tuple[int, float, float, float]):
         """A patient's process from its first finite request on."""
         patient_id = first_patient_id + i
-        base = arrivals[i]
+        req, t_req, duration, deadline = pending
         while req != _DONE:
             name = _NAMES[req]
-            t_req = base + fs_all[i, _REQ_TIME]
-            duration = fs_all[i, _REQ_DURATION]
-            deadline = base + fs_all[i, _REQ_DEADLINE]
             if deadline <= t_req:
                 # death, progression or relapse comes before the request: nothing is
                 # requested, and the walk resumes at that event (its next request is later)
                 if deadline > env.now:
                     yield env.timeout(deadline - env.now)
-                req = walk(i, math.inf)
+                req, t_req, duration, deadline = grant(i, math.inf)
                 continue
             if t_req > env.now:
                 yield env.timeout(t_req - env.now)
@@ -267,16 +282,16 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
             if req == _MANUFACTURING and wait < math.inf:
                 # the patient needs the product: the pathway resumes at its release
                 yield env.timeout(max(0.0, t_req + wait + duration - env.now))
-            req = walk(i, wait)
+            req, t_req, duration, deadline = grant(i, wait)
 
     def source():
         """Arrivals in calendar order; a patient gets a process only once it must queue."""
         for i in range(n_patients):
             if arrivals[i] > env.now:
                 yield env.timeout(arrivals[i] - env.now)
-            req = walk(i, 0.0)
-            if req != _DONE:
-                env.process(patient(i, req))
+            pending = replay(i)
+            if pending[0] != _DONE:
+                env.process(patient(i, pending))
 
     env.process(source())
     env.run()

@@ -1,4 +1,4 @@
-"""The end of a patient's walk, shared by both walks: death or censoring at the
+"""The end of a patient's walk (``pathway.walk``): death or censoring at the
 horizon, and nothing recorded that was not observed by then (or before death)."""
 
 from __future__ import annotations

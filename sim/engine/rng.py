@@ -15,10 +15,12 @@ Address: (seed, replicate, patient_id, decision, cycle, block, lane). Two levels
 
 Why two levels: one Philox4x64-10 block costs ~30 ns of throughput but ~70 ns of
 latency inside the patient loop (measured here), and a patient needs ~15 blocks; a
-SplitMix64 draw costs ~2 ns. Known limit: two patients' windows of 2^14 states in
-the 2^64 SplitMix64 cycle overlap with probability about n^2 * 2^-50 (0.1 for 10^7
-patients); an overlap makes a few draws of two patients equal at *different*
-addresses, which is statistically immaterial, and is stated here for completeness.
+SplitMix64 draw costs ~2 ns. Known limit: a patient's draws lie in a window of the
+2^64 SplitMix64 cycle, 2^10 states per decision code up to the highest code in use
+(W = 2^14 states for codes up to 15); two patients' windows overlap with probability
+about n^2 * W * 2^-64 (0.1 for 10^7 patients and W = 2^14); an overlap makes a few
+draws of two patients equal at *different* addresses, which is statistically
+immaterial, and is stated here for completeness.
 There is no generator state anywhere: the same address always yields the same
 number, whatever the thread, chunk, engine or worker.
 """
@@ -98,10 +100,12 @@ GAMMA = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64 increment (odd; golden ratio
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
-#: address layout: index = ((decision * MAX_CYCLES + cycle) * MAX_BLOCKS + block) * 4 + lane
+#: address layout: index = ((decision * MAX_CYCLES + cycle) * MAX_BLOCKS + block) * 4 + lane.
+#: The decision is the most significant part, so room for more decisions moves no
+#: existing address: a draw's value does not depend on MAX_DECISIONS.
 MAX_CYCLES = 16  # infusion cycles per patient (policy.max_infusions is capped at this)
 MAX_BLOCKS = 16  # blocks per decision and cycle (manufacturing attempts are capped at this)
-MAX_DECISIONS = 16
+MAX_DECISIONS = 64  # codes 0-63 (sim.model.states.Decision)
 
 
 @nb.njit(inline="always", cache=True)

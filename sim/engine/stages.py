@@ -1,4 +1,4 @@
-"""Per-stage sampling functions of the pathway, shared by the kernel and the SimPy engine.
+"""Per-stage sampling functions of the pathway, called by its one walk (``pathway.walk``).
 
 Each function reads the parameter vector ``theta`` (offsets ``P``), draws its uniforms
 from its own address (``Decision`` x infusion cycle x block) and returns plain values;

@@ -7,7 +7,7 @@ Member values are the integer codes stored in the patient-level output.
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, unique
 
 
 class RelapseSite(IntEnum):
@@ -95,8 +95,10 @@ def labels(enum: type[IntEnum]) -> list[str]:
     return [m.name.lower() for m in sorted(enum, key=int)]
 
 
+@unique
 class Decision(IntEnum):
-    """The random decisions of the pathway: the 'decision' part of a draw's address.
+    """Every random decision, of the pathway and of the drivers around it (arrivals,
+    trials): the 'decision' part of a draw's address, declared here and nowhere else.
 
     A draw is addressed by (seed, replicate, patient_id, decision, cycle, block, lane):
     `cycle` is the infusion cycle (0 for the first), `block` a further counter within
@@ -118,3 +120,4 @@ class Decision(IntEnum):
     REINFUSION = 12
     SALVAGE = 13
     ARRIVAL = 14  # SimPy engine: the gap before this patient's arrival
+    TRIAL = 15  # trial simulation: randomisation (lane 0), accrual gap (lane 1), dropout (lane 2)

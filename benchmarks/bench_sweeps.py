@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from sim import api
-from sim.analysis import sensitivity as sens
-from sim.analysis.sweep_runner import run_sweep
 from sim.engine.kernel import run_kernel
+from sim.sweeps import sensitivity as sens
+from sim.sweeps.runner import run_sweep
 
 SOBOL_PARAMS = ["response.p_cr.first.cd19", "response.p_cr.first.tandem", "response.or_high_risk",
                 "remission.p_cure.mrd_neg", "remission.p_cure.mrd_pos", "remission.relapse.median_days",

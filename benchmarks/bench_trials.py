@@ -1,4 +1,4 @@
-"""Throughput of trial simulation and analysis (``sim.analysis.trials``).
+"""Throughput of trial simulation and analysis (``sim.trials.trials``).
 
 For each case: a 10-point grid of total sizes (default 120, 140, ..., 300) x K trials
 (default 5,000), simulated once at the largest size (nested trials) and analysed at
@@ -28,8 +28,8 @@ import time
 import tomllib
 from pathlib import Path
 
-from sim.analysis import trials as tr
 from sim.io.files import load_scenario
+from sim.trials import trials as tr
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = list(range(120, 301, 20))

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import api_calibration as api
-from sim.analysis import likelihood as lik
-from sim.analysis.calibration import CALIBRATED, PriorTransform, calibrate, model_value
-from sim.analysis.study_metrics import _cif_rows, _km_rows, censoring_days, simulate_study, statistic
-from sim.analysis.survival import aalen_johansen, cif_at, kaplan_meier
-from sim.analysis.targets import TargetSet, load_targets
+from sim.api import calibration as api
+from sim.calibration import likelihood as lik
+from sim.calibration.imis import CALIBRATED, PriorTransform, calibrate, model_value
+from sim.calibration.study_metrics import _cif_rows, _km_rows, censoring_days, simulate_study, statistic
+from sim.calibration.targets import TargetSet, load_targets
 from sim.io.files import PARAMS_DIR, load_parameter_set
 from sim.model.errors import InputError
 from sim.model.posterior import load_posterior
+from sim.stats.survival import aalen_johansen, cif_at, kaplan_meier
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -109,7 +109,7 @@ def test_cif_rows_agree_with_aalen_johansen() -> None:
 
 
 def test_compiled_rows_give_no_number_past_each_rows_data() -> None:
-    """The rule of sim.analysis.survival row by row: a landmark after a row's last time
+    """The rule of sim.stats.survival row by row: a landmark after a row's last time
     is NaN, unless that row's curve reached 0; at the last time it is still a number."""
     t = np.array([[50.0, 100.0, 150.0, 300.0],   # last time 300, censored: 365 is past the data
                   [50.0, 100.0, 150.0, 365.0],   # last time exactly at the landmark: inside

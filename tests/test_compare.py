@@ -21,11 +21,11 @@ import pytest
 from cli_process import assert_one_error_line, cartsim, describe
 
 from sim import api
-from sim.analysis import compare as cmp
-from sim.analysis.outcomes import DAYS_PER_MONTH, summarise
-from sim.analysis.survival import aalen_johansen, kaplan_meier
 from sim.io.files import load_scenario
 from sim.model.errors import InputError
+from sim.outcomes.summary import DAYS_PER_MONTH, summarise
+from sim.stats.survival import aalen_johansen, kaplan_meier
+from sim.whatif import compare as cmp
 
 REPO = Path(__file__).resolve().parents[1]
 TANDEM = {"policy.target_shares": [0.0, 0.0, 1.0, 0.0]}
@@ -38,7 +38,7 @@ def tandem_scenario():
 
 @pytest.fixture(scope="module")
 def baseline_vs_tandem() -> cmp.CompareResult:
-    return cmp.compare(["baseline", tandem_scenario()], patients=20_000, seed=7)
+    return api.compare(["baseline", tandem_scenario()], patients=20_000, seed=7)
 
 
 # ---------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ def baseline_vs_tandem() -> cmp.CompareResult:
 
 def test_unit_weights_reproduce_the_run_summary(baseline_vs_tandem):
     """With every patient counted once, the bootstrap's compiled estimators give the
-    numbers of ``cartsim run`` (sim.analysis.outcomes.summarise) to rounding."""
+    numbers of ``cartsim run`` (sim.outcomes.summary.summarise) to rounding."""
     res = baseline_vs_tandem
     for k, df in enumerate(res.tables):
         ones = np.ones((len(df), 1), np.uint8)
@@ -96,7 +96,7 @@ def test_weighted_estimators_equal_estimators_on_resampled_patients(baseline_vs_
 
 
 def test_a_replicate_gives_no_number_past_its_own_data():
-    """The weighted pass applies the rule of sim.analysis.survival to each replicate:
+    """The weighted pass applies the rule of sim.stats.survival to each replicate:
     a landmark or restricted mean past the replicate's last resampled time is NaN,
     unless its curve reached 0."""
     time = np.array([100.0, 200.0, 300.0, 800.0])
@@ -137,7 +137,7 @@ def test_bootstrap_replicates_do_not_depend_on_batching():
 
 
 def test_a_scenario_compared_with_itself_differs_by_exactly_zero():
-    res = cmp.compare(["baseline", "baseline"], patients=3000, seed=2)
+    res = api.compare(["baseline", "baseline"], patients=3000, seed=2)
     assert len(res.differences) == len(cmp.OUTCOMES)
     checked = 0
     for row in res.differences:
@@ -172,9 +172,9 @@ def replicated_runs():
     seeds = range(100, 124)
     base = load_scenario("baseline")
     tandem = tandem_scenario()
-    paired = [cmp.compare([base, tandem], patients=4000, seed=s, bootstrap=100) for s in seeds]
+    paired = [api.compare([base, tandem], patients=4000, seed=s, bootstrap=100) for s in seeds]
     unpaired = [api.run(tandem, patients=4000, seed=s + 1000).summary for s in seeds]
-    reference = cmp.compare([base, tandem], patients=160_000, seed=99, bootstrap=50)
+    reference = api.compare([base, tandem], patients=160_000, seed=99, bootstrap=50)
     return paired, unpaired, reference
 
 
@@ -220,12 +220,12 @@ def test_reported_standard_errors_match_the_spread_across_seeds(replicated_runs,
 def test_scenarios_share_the_first_scenarios_run_settings_and_say_so():
     base = load_scenario("baseline").with_run(patients=500, seed=3, horizon_days=1000.0)
     other = load_scenario("tandem_for_all").with_run(patients=800, seed=4, horizon_days=700.0)
-    res = cmp.compare([base, other])
+    res = api.compare([base, other])
     assert res.patients == 500 and res.seed == 3 and res.horizon_days == 1000.0
     assert all(sc.run == base.run for sc in res.scenarios)
     text = " ".join(res.notes)
     assert "horizon_days = 700" in text and "seed = 4" in text and "patients = 800" in text
-    res = cmp.compare([base, other], patients=600, seed=9)
+    res = api.compare([base, other], patients=600, seed=9)
     assert res.patients == 600 and res.seed == 9
     assert not any("seed" in n or "patients" in n for n in res.notes)
 
@@ -240,13 +240,13 @@ def test_scenarios_share_the_first_scenarios_run_settings_and_say_so():
 ])
 def test_bad_arguments_are_input_errors(args, kwargs, key):
     with pytest.raises(InputError) as info:
-        cmp.compare(args, **kwargs)
+        api.compare(args, **kwargs)
     assert info.value.key == key
 
 
 def test_a_missing_scenario_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="file not found"):
-        cmp.compare(["baseline", tmp_path / "nope.toml"], patients=10)
+        api.compare(["baseline", tmp_path / "nope.toml"], patients=10)
 
 
 # ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests for sim.analysis.designs: published Simon designs, independent enumerations, closed forms.
+"""Tests for sim.trials.designs: published Simon designs, independent enumerations, closed forms.
 
 Reference values:
 
@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pytest
 
-from sim.analysis import designs as ds
+from sim.trials import designs as ds
 
 # Normal quantiles typed in by hand (Phi^-1(0.975), Phi^-1(0.95), Phi^-1(0.8)), so the
 # closed-form checks do not reuse the module's scipy calls.

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 import sim
-from sim.analysis.outcomes import DAYS_PER_MONTH, endpoint_data
-from sim.analysis.survival import kaplan_meier
-from sim.analysis.sweep_outcomes import OUTCOMES
 from sim.model.parameters import SPECS, theta_labels
+from sim.outcomes.sets import OUTCOMES
+from sim.outcomes.summary import DAYS_PER_MONTH, endpoint_data
 from sim.report import figures, sweep_figures
 from sim.report.figures import Curve, km_axes, km_layout, month_ticks, numbers_at_risk, time_axis
 from sim.report.labels import WORDS, outcome_label, parameter_label
+from sim.stats.survival import kaplan_meier
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Prior against posterior (``sim.analysis.identifiability``): the interval ratio and shift
+"""Prior against posterior (``sim.calibration.identifiability``): the interval ratio and shift
 on the prior's quantile scale, their invariance to the parameter's units, and which
 posterior correlations are listed."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import api_calibration as api
-from sim.analysis import identifiability as idf
+from sim.api import calibration as api
+from sim.calibration import identifiability as idf
 
 N_PRIOR = 20_000
 N_POST = 4_000

@@ -125,7 +125,7 @@ def test_baseline_restates_the_calibrated_values():
 
 
 def test_calibrated_file_differs_from_the_defaults_only_in_calibrated_values():
-    from sim.analysis.calibration import CALIBRATED
+    from sim.calibration.imis import CALIBRATED
 
     cal = load_parameter_set(REPO / "params" / "calibrated.toml")
     dft = load_parameter_set(DEFAULTS)

@@ -1,4 +1,4 @@
-"""Endpoint definitions of sim.analysis.outcomes on hand-built patient tables."""
+"""Endpoint definitions of sim.outcomes.summary on hand-built patient tables."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from sim import api
-from sim.analysis.outcomes import DAYS_PER_MONTH, competing_risks, endpoint_data, summarise
 from sim.model.outputs import COLUMNS
 from sim.model.states import DeathCause, Response
+from sim.outcomes.summary import DAYS_PER_MONTH, competing_risks, endpoint_data, summarise
 
 NAN = math.nan
 

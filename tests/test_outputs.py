@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from cli_process import assert_one_error_line, cartsim, describe
 
-from sim import api, api_calibration, api_sweep
+from sim import api
+from sim.api import calibration as api_calibration
+from sim.api import sweeps as api_sweep
 from sim.io.files import STAGING_PREFIX, OutputSet, recover, write_json
 from sim.model.errors import InputError
 

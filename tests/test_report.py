@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim.analysis.compare import compare
-from sim.api_calibration import posterior_learning, validate
+from sim.api import compare
+from sim.api.calibration import posterior_learning, validate
 from sim.io.files import write_json
 from sim.model.errors import InputError
 from sim.report.figures import power_figure

@@ -1,5 +1,5 @@
 """``cartsim run`` on a study-replication scenario: the abstract's targets, computed on
-the run's own patients under the study's follow-up (sim.analysis.study_run)."""
+the run's own patients under the study's follow-up (sim.calibration.study_run)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sim import api
-from sim.analysis.targets import load_targets
+from sim.calibration.targets import load_targets
 from sim.io.files import SCENARIOS_DIR
 from sim.model.states import Response
 from tests.cli_process import cartsim, describe
@@ -60,8 +60,8 @@ def test_study_censoring_bites_beyond_the_shortest_follow_up(s004_large: api.Run
     """Follow-up ends between 180 and 1900 days: fewer deaths are seen by the study than
     happen, so the share of patients with an observed death falls below the uncensored
     share while the KM estimate does not."""
-    from sim.analysis.study_metrics import simulate_study
-    from sim.analysis.study_run import study_targets
+    from sim.calibration.study_metrics import simulate_study
+    from sim.calibration.study_run import study_targets
 
     sc = s004_large.scenario
     found = study_targets(sc)
@@ -106,7 +106,7 @@ def test_study_scenarios_run_on_the_calibrated_point_values() -> None:
     """`cartsim run studies/...` uses calibrated.toml; calibration replaces these very
     slots, so the change of base leaves the calibration's inputs as they were
     (test_inputs: calibrated.toml differs from defaults.toml only in calibrated values)."""
-    from sim.analysis.calibration import CALIBRATED
+    from sim.calibration.imis import CALIBRATED
     from sim.io.files import load_parameter_set
 
     calibrated = load_parameter_set(PROJECT / "params" / "calibrated.toml")

@@ -1,4 +1,4 @@
-"""Tests for sim.analysis.survival against lifelines, closed forms and hand values."""
+"""Tests for sim.stats.survival against lifelines, closed forms and hand values."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from lifelines.statistics import multivariate_logrank_test
 from lifelines.utils import median_survival_times, restricted_mean_survival_time
 from scipy import stats
 
-from sim.analysis import survival as sv
+from sim.stats import survival as sv
 
 # Agreement with lifelines: both compute the same closed-form sums in float64,
 # in a different order, so differences are rounding (~1e-15); 1e-10 leaves a

@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 from sim import api
-from sim.analysis import sensitivity as sens
-from sim.analysis.sweep_outcomes import OUTCOME_NAMES
-from sim.analysis.sweep_runner import run_sweep
 from sim.io.chunks import ChunkStore, read_table, write_table
 from sim.io.files import LOCK_NAME
 from sim.model.errors import InputError
+from sim.outcomes.sets import OUTCOME_NAMES
+from sim.sweeps import sensitivity as sens
+from sim.sweeps.runner import run_sweep
 
 SC = api.as_scenario(None)
 HORIZON = SC.run.horizon_days

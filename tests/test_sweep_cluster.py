@@ -12,11 +12,12 @@ import time
 import pandas as pd
 import pytest
 
-from sim import api, api_sweep
-from sim.analysis import sensitivity as sens
-from sim.analysis import sweep_runner
-from sim.analysis.sweep_runner import CONNECT_TIMEOUT_S, HANDSHAKE_TIMEOUT_S, run_sweep
+from sim import api
+from sim.api import sweeps as api_sweep
 from sim.model.errors import InputError
+from sim.sweeps import runner as sweep_runner
+from sim.sweeps import sensitivity as sens
+from sim.sweeps.runner import CONNECT_TIMEOUT_S, HANDSHAKE_TIMEOUT_S, run_sweep
 
 SC = api.as_scenario(None)
 HORIZON = SC.run.horizon_days

@@ -16,15 +16,15 @@ from cli_process import assert_one_error_line, cartsim, cartsim_in_process, desc
 from scipy import stats
 
 from sim import api
-from sim.analysis import sensitivity as sens
-from sim.analysis.outcomes import DAYS_PER_MONTH, endpoint_data, summarise
-from sim.analysis.survival import kaplan_meier
-from sim.analysis.sweep_outcomes import O_OS24, O_OSRMST, OUTCOME_NAMES, OUTCOMES, _km, reduce_patients, simulate_sets
-from sim.analysis.sweep_runner import run_sweep
 from sim.engine.kernel import run_kernel
 from sim.model.errors import InputError
 from sim.model.parameters import OFFSETS
 from sim.model.uncertainty import from_unit, quantile, uncertain_names, unit_dimensions
+from sim.outcomes.sets import O_OS24, O_OSRMST, OUTCOME_NAMES, OUTCOMES, _km, reduce_patients, simulate_sets
+from sim.outcomes.summary import DAYS_PER_MONTH, endpoint_data, summarise
+from sim.stats.survival import kaplan_meier
+from sim.sweeps import sensitivity as sens
+from sim.sweeps.runner import run_sweep
 
 SC = api.as_scenario(None)
 PARAMS = SC.params

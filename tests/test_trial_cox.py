@@ -1,5 +1,5 @@
-"""The compiled two-group Cox model (sim.analysis.cox) against lifelines, and the Cox
-analysis of simulated trials (sim.analysis.trials) against lifelines on the same data."""
+"""The compiled two-group Cox model (sim.stats.cox) against lifelines, and the Cox
+analysis of simulated trials (sim.trials.trials) against lifelines on the same data."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 
-from sim.analysis import cox
-from sim.analysis import trials as tr
 from sim.api import as_scenario
+from sim.stats import cox
+from sim.trials import trials as tr
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIAL_FILE = ROOT / "scenarios" / "trials" / "two_arm_tandem_vs_cd19.toml"

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.analysis import cox
-from sim.analysis import proportions as pr
-from sim.analysis import trials as tr
-from sim.analysis.designs import schoenfeld_events
-from sim.analysis.survival import logrank_test
 from sim.api import as_scenario
 from sim.model.errors import InputError
+from sim.stats import cox
+from sim.stats import proportions as pr
+from sim.stats.survival import logrank_test
+from sim.trials import trials as tr
+from sim.trials.designs import schoenfeld_events
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIALS = ROOT / "scenarios" / "trials"

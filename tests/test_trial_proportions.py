@@ -1,4 +1,4 @@
-"""Compiled tests of proportions (sim.analysis.proportions) against scipy."""
+"""Compiled tests of proportions (sim.stats.proportions) against scipy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.analysis import proportions as pr
+from sim.stats import proportions as pr
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Lan-DeMets boundaries (sim.analysis.spending) against published values and an
+"""Lan-DeMets boundaries (sim.trials.spending) against published values and an
 independent Monte Carlo of the canonical joint normal distribution."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.analysis import spending as sp
+from sim.trials import spending as sp
 
 # gsDesign (test.type = 1, sfu = sfLDOF, alpha = 0.025, equally spaced looks) and rpact
 # (typeOfDesign "asOF") print these efficacy boundaries to 4 decimals.

@@ -1,4 +1,4 @@
-"""Trial planning (sim.analysis.trials): the compiled log-rank against the reference
+"""Trial planning (sim.trials.trials): the compiled log-rank against the reference
 implementation, type I error, power at Schoenfeld's event count, stability of the
 random-number addressing, and validation of trial specifications."""
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.analysis import trials as tr
-from sim.analysis.designs import schoenfeld_events
-from sim.analysis.survival import logrank_test
 from sim.api import as_scenario
 from sim.model.errors import InputError
+from sim.stats.survival import logrank_test
+from sim.trials import trials as tr
+from sim.trials.designs import schoenfeld_events
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIAL_FILE = ROOT / "scenarios" / "trials" / "two_arm_tandem_vs_cd19.toml"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.analysis.compare import compare
+from sim.api import compare
 from sim.io.files import load_scenario, read_toml
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"

@@ -1,7 +1,7 @@
 """``cartsim sweep``: sensitivity sweeps (oneway, twoway, psa, sobol, morris).
 
-Every sub-command builds a table of parameter sets (``sim.analysis.sensitivity``), runs it
-in resumable chunks locally or on Dask (``sim.analysis.sweep_runner``) and writes, in
+Every sub-command builds a table of parameter sets (``sim.sweeps.sensitivity``), runs it
+in resumable chunks locally or on Dask (``sim.sweeps.runner``) and writes, in
 ``--out``: ``sweep.parquet`` (one row per parameter set: set_id, design columns,
 parameter values, outcomes and their Monte Carlo SEs; provenance in the metadata),
 ``summary.json`` (what ``--json`` prints), a figure, and ``chunks/`` (what ``--resume``
@@ -19,12 +19,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sim import api_sweep
-from sim.analysis import sensitivity as sens
-from sim.analysis.sweep_outcomes import OUTCOMES
-from sim.analysis.sweep_runner import CHUNK_SETS
+from sim.api import sweeps as api_sweep
 from sim.commands.common import err, progress_bar, stdout_console
 from sim.io.chunks import ChunkStore
+from sim.outcomes.sets import OUTCOMES
+from sim.sweeps import sensitivity as sens
+from sim.sweeps.runner import CHUNK_SETS
 
 sweep_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                         rich_markup_mode=None,
@@ -70,7 +70,7 @@ def _split(values: list[str] | None) -> list[str] | None:
 def _execute(kind: str, scenario: str | None, build_options: dict[str, Any], *, patients: int, seed: int | None,
              horizon_days: float | None, outcome: str, out: Path, json_out: bool, resume: bool, cluster: str | None,
              workers: int | None, chunk_sets: int, threads: int | None, crn: bool) -> None:
-    """The command-line wrapper of :func:`sim.api_sweep.sweep`: a progress bar on a
+    """The command-line wrapper of :func:`sim.api.sweeps.sweep`: a progress bar on a
     terminal, a note on Ctrl-C about the chunks kept, a table or one JSON object."""
     kwargs: dict[str, Any] = {"out": out, "outcome": outcome, "patients": patients, "seed": seed,
                               "horizon_days": horizon_days, "resume": resume, "cluster": cluster, "workers": workers,

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.analysis.calibration import TargetModel
-from sim.analysis.study_metrics import StudyPatients, cohort_size, statistic
-from sim.analysis.survival import kaplan_meier
-from sim.analysis.targets import TargetSet
+from sim.calibration.imis import TargetModel
+from sim.calibration.study_metrics import StudyPatients, cohort_size, statistic
+from sim.calibration.targets import TargetSet
+from sim.stats.survival import kaplan_meier
 
 CURVE_DAYS = np.linspace(0.0, 1096.0, 121)  # 3 years, ~9-day steps
 
@@ -32,7 +32,7 @@ CURVE_DAYS = np.linspace(0.0, 1096.0, 121)  # 3 years, ~9-day steps
 class ValidationResult:
     rows: list[dict[str, Any]]
     inside_fraction: float
-    # study -> {"os": (draws, grid), "efs": ...}; NaN past a draw's maximum follow-up (sim.analysis.survival)
+    # study -> {"os": (draws, grid), "efs": ...}; NaN past a draw's maximum follow-up (sim.stats.survival)
     curves: dict[str, dict[str, np.ndarray]]
     draws: int
     seed: int

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from sim.analysis.calibration import CALIBRATED, CalibrationResult, PriorTransform, TargetModel, check_settings
-from sim.analysis.calibration import calibrate as _calibrate
-from sim.analysis.identifiability import Learning, learning, prior_draws
-from sim.analysis.targets import TargetSet, load_targets
-from sim.analysis.validation import ValidationResult
-from sim.analysis.validation import validate as _validate
+from sim.calibration.identifiability import Learning, learning, prior_draws
+from sim.calibration.imis import CALIBRATED, CalibrationResult, PriorTransform, TargetModel, check_settings
+from sim.calibration.imis import calibrate as _calibrate
+from sim.calibration.targets import TargetSet, load_targets
+from sim.calibration.validation import ValidationResult
+from sim.calibration.validation import validate as _validate
 from sim.io.calibration_files import write_calibrated, write_posterior
 from sim.io.files import PARAMS_DIR, PROJECT_ROOT, OutputSet, load_parameter_set, write_json
 from sim.model.errors import InputError
@@ -193,7 +193,7 @@ def validate(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEF
 
 @dataclass
 class PosteriorLearning:
-    """Prior against posterior for the calibrated slots (``sim.analysis.identifiability``),
+    """Prior against posterior for the calibrated slots (``sim.calibration.identifiability``),
     with the draws behind it (for the figure)."""
 
     learning: Learning

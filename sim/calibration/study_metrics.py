@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from sim.analysis.survival import beyond_data
-from sim.analysis.targets import CONTRASTS, LANDMARKS, MEDIANS, PROPORTIONS, CalibrationTarget, Study
+from sim.calibration.targets import CONTRASTS, LANDMARKS, MEDIANS, PROPORTIONS, CalibrationTarget, Study
 from sim.engine.kernel import run_kernel
 from sim.model.outputs import F, I
 from sim.model.parameters import P
 from sim.model.states import Consolidation, Response
+from sim.stats.survival import beyond_data
 
 #: the kernel runs this long past the longest follow-up, so that late infusions
 #: (manufacturing, retries) still have their full follow-up
@@ -139,7 +139,7 @@ def simulate_study(study: Study, theta: np.ndarray, n_patients: int, seed: int, 
 def _km_rows(time: np.ndarray, event: np.ndarray, mask: np.ndarray, landmark: float) -> tuple[np.ndarray, np.ndarray]:
     """Kaplan-Meier survival at ``landmark`` and median (inf if not reached) of each row
     over the masked entries; NaN for a row without entries, and a landmark NaN when it
-    lies beyond the row's data (:func:`sim.analysis.survival.beyond_data`). Ties: events
+    lies beyond the row's data (:func:`sim.stats.survival.beyond_data`). Ties: events
     at a time are counted before censorings at that time (the usual convention)."""
     rows = time.shape[0]
     s_at = np.full(rows, np.nan)
@@ -183,7 +183,7 @@ def _km_rows(time: np.ndarray, event: np.ndarray, mask: np.ndarray, landmark: fl
 def _cif_rows(time: np.ndarray, cause: np.ndarray, mask: np.ndarray, landmark: float) -> np.ndarray:
     """Aalen-Johansen cumulative incidence of cause 1 at ``landmark`` for each row; NaN
     for a row without entries or whose data end before ``landmark``
-    (:func:`sim.analysis.survival.beyond_data`)."""
+    (:func:`sim.stats.survival.beyond_data`)."""
     rows = time.shape[0]
     out = np.full(rows, np.nan)
     for r in range(rows):

@@ -2,7 +2,7 @@
 per simulated parameter set, computed by compiled code from the kernel's blocks.
 
 A sweep simulates thousands of parameter sets of ~10,000 patients each, so the full
-:func:`sim.analysis.outcomes.summarise` (pandas, every interval) would cost more than the
+:func:`sim.outcomes.summary.summarise` (pandas, every interval) would cost more than the
 simulation. :func:`reduce_blocks` computes the fixed list :data:`OUTCOMES` in one pass
 plus one bucket sort per survival endpoint (about 2 ms for 10,000 patients, against
 ~11 ms to simulate them on one core); the definitions are those of ``summarise`` (same
@@ -16,7 +16,7 @@ d_i))) with A_i the area under the curve from event time i to the horizon of the
 medians, the width of the log-log (Brookmeyer-Crowley) 95% interval / (2 x 1.96), NaN
 when the interval is open; means, sd / sqrt(n).
 
-No number past the data (:func:`sim.analysis.survival.beyond_data`): a landmark or
+No number past the data (:func:`sim.stats.survival.beyond_data`): a landmark or
 restricted mean whose time lies beyond the cohort's maximum follow-up (the largest
 observed time of that analysis; e.g. ``os_m24`` with ``--horizon-days 730.5``, since
 follow-up starts at the infusion) is NaN in the table, with a NaN SE, unless the curve
@@ -34,13 +34,13 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from sim.analysis.outcomes import DAYS_PER_MONTH
-from sim.analysis.survival import beyond_data
 from sim.engine.kernel import KEY_BLOCK, N_FLOAT, N_INT, simulate_patient
 from sim.engine.rng import make_key, patient_key
 from sim.model.outputs import F, I
 from sim.model.parameters import N_THETA
 from sim.model.states import Response
+from sim.outcomes.summary import DAYS_PER_MONTH
+from sim.stats.survival import beyond_data
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ M6_DAYS = 6 * DAYS_PER_MONTH
 M12_DAYS = 12 * DAYS_PER_MONTH
 M24_DAYS = 24 * DAYS_PER_MONTH
 Z95 = 1.959963984540054  # standard normal 97.5% quantile
-_HALF_TOL = 1e-12  # as sim.analysis.survival: a curve equal to 1/2 up to rounding reaches it
+_HALF_TOL = 1e-12  # as sim.stats.survival: a curve equal to 1/2 up to rounding reaches it
 _NAN = math.nan
 _KEY_CENTRE = 1 << 62
 
@@ -149,7 +149,7 @@ def _mean(total: float, sum_sq: float, n: int, out: np.ndarray, se: np.ndarray, 
 
 @nb.njit(cache=True, nogil=True)
 def _band(s: float, gw: float) -> tuple[float, float]:
-    """Log(-log) 95% band of a Kaplan-Meier value (as sim.analysis.survival)."""
+    """Log(-log) 95% band of a Kaplan-Meier value (as sim.stats.survival)."""
     v = math.log(s) if s > 0.0 else -math.inf
     if v == 0.0:
         return 1.0, 1.0

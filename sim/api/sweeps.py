@@ -1,6 +1,6 @@
 """The public API of sensitivity sweeps (re-exported by ``sim``): build a table of
-parameter sets for a scenario (``sim.analysis.sensitivity``), run it in resumable chunks
-locally or on Dask (``sim.analysis.sweep_runner``), summarise it and write, in ``out``
+parameter sets for a scenario (``sim.sweeps.sensitivity``), run it in resumable chunks
+locally or on Dask (``sim.sweeps.runner``), summarise it and write, in ``out``
 (default ``cartsim_sweep_KIND``, one folder per kind): ``sweep.parquet`` (one row per
 parameter set, provenance in the metadata), ``summary.json`` and a figure, as one set
 (``sim.io.files.OutputSet``: all or none; another kind's figure left in the folder is
@@ -18,15 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sim import api
-from sim.analysis import sensitivity as sens
-from sim.analysis.sweep_outcomes import OUTCOMES
-from sim.analysis.sweep_runner import CHUNK_SETS, check_cluster, check_scheduler, run_sweep
+from sim.api import runs as api
 from sim.io.chunks import write_table
 from sim.io.files import OutputSet, json_safe, write_json
 from sim.model.errors import InputError
 from sim.model.limits import RUN_BYTES_PER_PATIENT, check_memory, check_option
 from sim.model.scenario import Scenario
+from sim.outcomes.sets import OUTCOMES
+from sim.sweeps import sensitivity as sens
+from sim.sweeps.runner import CHUNK_SETS, check_cluster, check_scheduler, run_sweep
 
 KINDS = ("oneway", "twoway", "psa", "sobol", "morris")
 FIGURES = {"oneway": "tornado.png", "twoway": "heatmap.png", "psa": "psa.png", "sobol": "sobol.png",

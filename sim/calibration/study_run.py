@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.analysis.study_metrics import cohort_size, simulate_study, statistic
-from sim.analysis.targets import TARGETS_PATH, CalibrationTarget, Study, load_targets
+from sim.calibration.study_metrics import cohort_size, simulate_study, statistic
+from sim.calibration.targets import TARGETS_PATH, CalibrationTarget, Study, load_targets
 from sim.model.scenario import Scenario
 
 #: a cohort interval needs at least this many whole cohorts of the study's size

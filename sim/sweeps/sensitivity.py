@@ -2,8 +2,8 @@
 
 A sweep is a table of parameter sets (theta rows) built from a scenario's parameter set.
 Each set is simulated on the same seed and patient ids (common random numbers, unless
-turned off) and reduced to the outcome row of :mod:`sim.analysis.sweep_outcomes`; the
-chunked, resumable execution is :mod:`sim.analysis.sweep_runner`'s job.
+turned off) and reduced to the outcome row of :mod:`sim.outcomes.sets`; the
+chunked, resumable execution is :mod:`sim.sweeps.runner`'s job.
 
 Factors (what a sweep moves): a scalar parameter by its dotted name
 (``remission.relapse.median_days``); one share of a share vector by its theta label
@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.sweep_outcomes import OUTCOME_DAYS, OUTCOME_NAMES
 from sim.model.errors import InputError, nearest
 from sim.model.limits import LIMITS, check_memory, check_number
 from sim.model.parameter_set import ParameterSet, check_value
@@ -50,6 +49,7 @@ from sim.model.uncertainty import (
     uncertain_names,
     unit_dimensions,
 )
+from sim.outcomes.sets import OUTCOME_DAYS, OUTCOME_NAMES
 
 KINDS = ("oneway", "twoway", "psa", "sobol", "morris")
 DEFAULT_PATIENTS = 10_000

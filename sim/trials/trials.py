@@ -31,7 +31,7 @@ How one simulated trial is built (every random number has an address, DESIGN.md 
   rate continuing; a patient's gap is the inverse of the cumulative intensity at the
   exponential draw of lane 1 (with one rate this is ``-log(u) / rate``).
 * Endpoint time is from randomisation = the decision to treat (t = 0 of the records):
-  OS = death from any cause, EFS = ``t_efs_days`` (see ``sim.analysis.outcomes``).
+  OS = death from any cause, EFS = ``t_efs_days`` (see ``sim.outcomes.summary``).
   Binary endpoints (first infusion): ``cr_rate`` = CR (MRD+ or MRD-) at the day-28
   assessment, over every randomised patient (intention to treat: a patient not
   infused, dead before the assessment, lost before it, or not yet assessed at the
@@ -50,7 +50,7 @@ How one simulated trial is built (every random number has an address, DESIGN.md 
 * Interim analyses (``[interim] fractions``, rule ``events`` only) at ``ceil(f D)``
   events, each at the calendar day of that event (a look whose event count is never
   reached is skipped); efficacy boundaries from Lan-DeMets alpha spending
-  (``sim.analysis.spending.SequentialPlan``), recomputed for every simulated trial at
+  (``sim.trials.spending.SequentialPlan``), recomputed for every simulated trial at
   the events it observed at its looks: interim k spends ``alpha(d_k / D)``, the final
   analysis whatever is left, so a trial that ends short of D keeps level alpha. A
   trial stops at the first look whose statistic crosses its boundary (two-sided:
@@ -73,9 +73,9 @@ Tests (all computed in compiled code for every trial and size at once)
 ---------------------------------------------------------------------
 ``logrank``: Mantel-Haenszel log-rank (as lifelines), ``z = (O_B - E_B) / sqrt(V)``.
 ``cox``: Wald test of the Cox model's log hazard ratio (Efron ties, as lifelines'
-default), ``cox_score``: its score test at beta = 0 (``sim.analysis.cox``).
+default), ``cox_score``: its score test at beta = 0 (``sim.stats.cox``).
 ``chisq`` / ``chisq_yates`` / ``fisher``: tests of two proportions
-(``sim.analysis.proportions``). Single arm: ``binomial`` (exact, one-sided),
+(``sim.stats.proportions``). Single arm: ``binomial`` (exact, one-sided),
 ``simon`` (the Simon two-stage design for p0 and p1, optimal or minimax, run on the
 first n1 then n patients), ``logrank1`` (one-sample log-rank against an exponential
 historical curve: ``z = (O - E) / sqrt(E)``, E the historical cumulative hazard summed
@@ -97,18 +97,6 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-from sim.analysis import cox as coxmod
-from sim.analysis import proportions as props
-from sim.analysis.designs import (
-    exact_binomial_design,
-    one_sample_logrank_n,
-    schoenfeld_events,
-    schoenfeld_n,
-    simon_two_stage,
-    two_proportions_n,
-)
-from sim.analysis.outcomes import DAYS_PER_MONTH
-from sim.analysis.spending import SPENDING, SequentialPlan, boundaries, crossing_probabilities, exit_probabilities
 from sim.engine.kernel import N_FLOAT, N_INT, simulate_patient
 from sim.engine.rng import make_key, patient_key, uniform
 from sim.model.errors import InputError, unknown_key_error
@@ -118,6 +106,18 @@ from sim.model.parameter_set import flatten
 from sim.model.parameters import P
 from sim.model.scenario import Scenario
 from sim.model.states import Decision, Response
+from sim.outcomes.summary import DAYS_PER_MONTH
+from sim.stats import cox as coxmod
+from sim.stats import proportions as props
+from sim.trials.designs import (
+    exact_binomial_design,
+    one_sample_logrank_n,
+    schoenfeld_events,
+    schoenfeld_n,
+    simon_two_stage,
+    two_proportions_n,
+)
+from sim.trials.spending import SPENDING, SequentialPlan, boundaries, crossing_probabilities, exit_probabilities
 
 TRIAL_DECISION = int(Decision.TRIAL)  # a plain int for compiled code
 DESIGNS = ("two_arm", "single_arm")

@@ -2,7 +2,7 @@
 
 :func:`compare` simulates two or more scenarios with the **same** seed, patient ids
 and horizon. Every random number has an address (seed, patient id, decision, cycle,
-...; ``sim.engine.rng``, DESIGN.md section 4), so patient *i* meets the same random
+...; ``sim.engine.rng``), so patient *i* meets the same random
 numbers in every scenario and a difference between scenarios is estimated from
 paired patient records: the noise that both scenarios share cancels.
 
@@ -39,7 +39,7 @@ probabilistic sweeps are for). A scenario compared with itself
 has identical records, so every difference and its standard error are exactly 0. A
 median that is not reached (in the estimate or in a replicate) has no interval.
 
-No number past the data (the rule of :mod:`sim.analysis.survival`): a landmark,
+No number past the data (the rule of :mod:`sim.stats.survival`): a landmark,
 incidence or restricted mean beyond a scenario's maximum follow-up is None in that
 scenario, its difference row has no difference and no interval, and the row's
 ``not_estimable`` says which scenario and why; the bootstrap applies the same rule to
@@ -68,8 +68,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.analysis.outcomes import DAYS_PER_MONTH, LANDMARK_MONTHS, summarise
-from sim.analysis.survival import beyond_data
 from sim.engine.kernel import run_kernel
 from sim.io.files import json_safe
 from sim.model.errors import InputError
@@ -77,13 +75,15 @@ from sim.model.limits import RUN_BYTES_PER_PATIENT, check_memory, check_option
 from sim.model.outputs import F, I
 from sim.model.scenario import Scenario
 from sim.model.states import NRM_CAUSES, DeathCause, Response
+from sim.outcomes.summary import DAYS_PER_MONTH, LANDMARK_MONTHS, summarise
+from sim.stats.survival import beyond_data
 
 DEFAULT_BOOTSTRAP = 200
 MIN_BOOTSTRAP = 10
 LEVEL = 0.95
 CHUNK_PATIENTS = 1_000_000  # progress granularity; results do not depend on it
 _BOOTSTRAP_STREAM = 0xB0075  # separates the resampling stream from the pathway's draws
-_HALF_TOL = 1e-12  # as sim.analysis.survival: a curve at 1/2 up to rounding reaches the median
+_HALF_TOL = 1e-12  # as sim.stats.survival: a curve at 1/2 up to rounding reaches the median
 RMST_MONTHS = 24
 
 ProgressCallback = Callable[[int, int], None]
@@ -152,7 +152,7 @@ def patient_frame(fout: np.ndarray, iout: np.ndarray) -> pd.DataFrame:
 
 def _ratio_data(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per-patient (numerator y, denominator x) of every delta-method outcome; the
-    outcome is sum(y) / sum(x), the definitions of ``sim.analysis.outcomes.summarise``."""
+    outcome is sum(y) / sum(x), the definitions of ``sim.outcomes.summary.summarise``."""
     t_inf = df["t_inf_days"].to_numpy(np.float64)
     infused = ~np.isnan(t_inf)
     x_inf = infused.astype(np.float64)
@@ -254,7 +254,7 @@ def _weighted_curves(time: np.ndarray, code: np.ndarray, pid: np.ndarray, counts
     cumulative incidences of causes 1 and 2 at the landmarks. Ties: all events at a
     time count together, censorings at that time stay at risk for it; a landmark or
     ``tau`` beyond the replicate's largest resampled time is NaN unless the curve
-    reached 0 (the conventions of ``sim.analysis.survival``).
+    reached 0 (the conventions of ``sim.stats.survival``).
     """
     n = time.shape[0]
     n_rep = r1 - r0
@@ -569,12 +569,12 @@ def _check_whole(name: str, value: Any, lowest: int) -> None:
                          f"an integer >= {lowest}")
 
 
-def _load(scenario: str | Path | Scenario) -> Scenario:
+def _load(scenario: str | Path | Scenario, load: Callable[[str | Path], Scenario] | None) -> Scenario:
     if isinstance(scenario, Scenario):
         return scenario
-    from sim.io.files import load_scenario  # noqa: PLC0415 - analysis reads files only when given names
-
-    return load_scenario(scenario)
+    if load is None:
+        raise TypeError(f"scenario {scenario!r} is a name: pass Scenario objects or a loader (sim.api.compare does)")
+    return load(scenario)
 
 
 def _settings(scenarios: list[Scenario], patients: int | None, seed: int | None) -> tuple[list[Scenario], list[str]]:
@@ -626,11 +626,13 @@ def _delta_se(ya: np.ndarray, xa: np.ndarray, yb: np.ndarray, xb: np.ndarray) ->
 
 def compare(scenarios: Sequence[str | Path | Scenario], patients: int | None = None, seed: int | None = None,
             threads: int | None = None, bootstrap: int = DEFAULT_BOOTSTRAP, level: float = LEVEL,
-            progress: ProgressCallback | None = None) -> CompareResult:
+            progress: ProgressCallback | None = None,
+            load: Callable[[str | Path], Scenario] | None = None) -> CompareResult:
     """Simulate the scenarios with common random numbers and compare each with the first.
 
-    ``scenarios``: two or more scenario files, names in ``scenarios/`` or ``Scenario``
-    objects. Run settings: the first scenario's patients and seed unless given, and
+    ``scenarios``: two or more ``Scenario`` objects, or names that ``load`` turns into
+    scenarios (this package reads no files; :func:`sim.api.compare` passes the loader).
+    Run settings: the first scenario's patients and seed unless given, and
     always its horizon (differences are reported in ``notes``). ``bootstrap``:
     paired bootstrap replicates for the survival outcomes. Methods: module docstring.
     Bad input raises :class:`~sim.model.errors.InputError`.
@@ -649,7 +651,7 @@ def compare(scenarios: Sequence[str | Path | Scenario], patients: int | None = N
         check_option(key, value, limit)
     if not 0.0 < level < 1.0:
         raise InputError("command line", "level", f"expected a confidence level in (0, 1), got {level!r}")
-    loaded, notes = _settings([_load(s) for s in scenarios], patients, seed)
+    loaded, notes = _settings([_load(s, load) for s in scenarios], patients, seed)
     run = loaded[0].run
     n = run.patients
     # every scenario's patient table and every bootstrap replicate's outcomes are held at once

@@ -7,30 +7,25 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.analysis.designs import exact_binomial_design, simon_two_stage
-from sim.analysis.outcomes import summarise
-from sim.analysis.study_run import study_report
+from sim.calibration.study_run import study_report
 from sim.engine.des import EVENT_NAMES, RESOURCES, DesResult, run_des
 from sim.engine.kernel import run_kernel
-from sim.io.files import SCENARIOS_DIR, OutputSet, json_safe, load_scenario, write_json
+from sim.io.files import OutputSet, json_safe, load_scenario, write_json
 from sim.io.parquet import write_events, write_patients
 from sim.model.errors import InputError
-from sim.model.limits import LIMITS, RUN_BYTES_PER_PATIENT, check_memory, check_option
+from sim.model.limits import RUN_BYTES_PER_PATIENT, check_memory, check_option
 from sim.model.outputs import COLUMNS, F, I
 from sim.model.scenario import Scenario
-
-if TYPE_CHECKING:
-    from sim.analysis.trials import TrialSpec
+from sim.outcomes.summary import summarise
 
 __version__ = "0.1.0"
 CHUNK_PATIENTS = 1_000_000  # progress granularity; results do not depend on it
@@ -125,15 +120,6 @@ def column_documentation() -> dict[str, str]:
     return {c.name: f"{c.unit}: {c.description}" for c in COLUMNS}
 
 
-def write_report(folder: Path | str, out: Path | str | None = None) -> Path:
-    """One self-contained HTML page (tables with intervals, figures, provenance) from an
-    output folder of run, compare, sweep, power or validate; written atomically to
-    ``out`` (default ``folder/report.html``)."""
-    from sim.report.page import write_report as _write  # noqa: PLC0415 - matplotlib-free, but only when asked
-
-    return _write(folder, out)
-
-
 def check_engine(engine: str) -> None:
     if engine not in ENGINES:
         raise InputError("command line", "--engine", f"unknown engine {engine!r}", ", ".join(ENGINES))
@@ -171,7 +157,7 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     summaries. With unlimited capacity both give identical patient records.
     A study-replication scenario (``[study]`` section) adds ``summary["study"]``: its
     abstract's targets on the run's patients, censored like the study
-    (:func:`sim.analysis.study_run.study_report`).
+    (:func:`sim.calibration.study_run.study_report`).
     """
     check_threads(threads)
     check_engine(engine)
@@ -199,91 +185,6 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     summary["elapsed_s"] = elapsed
     summary["patients_per_s"] = sc.run.patients / elapsed if elapsed > 0 else None
     return RunResult(sc, table, json_safe(summary), elapsed, engine, events)
-
-
-def power_spec(trial: str | Path, trials: int | None = None, seed: int | None = None,
-               threads: int | None = None) -> TrialSpec:
-    """The trial spec :func:`power` would simulate, with its options checked (InputErrors):
-    a command validates everything before it takes its output folder."""
-    from sim.analysis.trials import check_trial_memory, load_trial  # noqa: PLC0415 - compile only when used
-
-    check_threads(threads)
-    check_option("--trials", trials, "trials")
-    check_option("--seed", seed, "seed")
-    path = Path(trial)
-    if not path.is_file() and (SCENARIOS_DIR / "trials" / f"{trial}.toml").is_file():
-        path = SCENARIOS_DIR / "trials" / f"{trial}.toml"
-    spec = load_trial(path)
-    check_trial_memory(spec.trials if trials is None else trials, max(spec.grid), *(
-        ("command line", "--trials") if trials is not None else (spec.file, "run.trials")))
-    return spec
-
-
-def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
-          threads: int | None = None, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Power and sample size of a trial spec (scenarios/trials/*.toml) simulated from the
-    pathway, with the analytic answer beside it and the assurance (probability of
-    success for a single-arm trial); a JSON-ready dict. ``progress(stage, done, total)``
-    is called as simulated trials finish (stages "power grid" and "assurance")."""
-    from sim.analysis.trials import assurance, power_curve  # noqa: PLC0415 - compile only when used
-    from sim.model.posterior import load_posterior  # noqa: PLC0415
-
-    spec = power_spec(trial, trials, seed, threads)
-    t0 = time.perf_counter()
-
-    def stage(name: str) -> Callable[[int, int], None] | None:
-        return None if progress is None else (lambda done, total: progress(name, done, total))
-
-    curve = power_curve(spec, trials=trials, seed=seed, threads=threads, progress=stage("power grid")).to_dict()
-    elapsed = time.perf_counter() - t0
-    n_at = curve["n_required"] or max(spec.grid)
-    value, se = assurance(spec, int(n_at), trials=trials, seed=seed, threads=threads, progress=stage("assurance"))
-    source = "posterior" if load_posterior() is not None else "prior"
-    curve["assurance"] = value
-    curve["assurance_se"] = se
-    curve["assurance_n"] = int(n_at)
-    curve["assurance_source"] = source
-    where = ("the calibrated posterior sample (params/posterior.parquet; the parameters it does not hold "
-             "from their priors)" if source == "posterior" else
-             "the prior uncertainty distributions (params/defaults.toml; no calibrated posterior yet)")
-    curve["assurance_note"] = (f"power averaged over parameter draws from {where}, one draw per simulated trial, "
-                               "at n_required (or the largest grid size)")
-    if spec.design == "single_arm":
-        curve["probability_of_success"] = value
-    curve["trial"] = spec.name
-    curve["target_power"] = spec.power
-    curve["alpha"] = spec.alpha
-    curve["elapsed_s"] = elapsed
-    return json_safe(curve)
-
-
-def simon(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8) -> dict[str, Any]:
-    """Simon's optimal and minimax two-stage designs and the single-stage exact
-    binomial design, as a JSON-ready dict; bad arguments are InputErrors."""
-    try:
-        single = exact_binomial_design(p0, p1, alpha, power)
-        # the two-stage search enumerates sizes up to 1.5 n + 10 with work ~ n^4 and
-        # tables ~ n^2: refuse what would run for hours or exhaust the memory
-        nmax = math.ceil(1.5 * single.n) + 10
-        limit = LIMITS["simon_nmax"]
-        if nmax > limit.high:
-            raise InputError("command line", "--p1", f"p1 - p0 = {p1 - p0:g} needs a single-stage n of "
-                             f"{single.n:,}: the two-stage search would enumerate sizes up to {nmax:,}",
-                             f"p0 and p1 far enough apart that sizes stay <= {limit.high:,.0f} (a single-stage n "
-                             f"<= {math.floor((limit.high - 10) / 1.5)})")
-        designs = simon_two_stage(p0, p1, alpha, power, nmax=nmax)
-    except InputError:
-        raise
-    except ValueError as exc:
-        raise InputError("command line", "", str(exc)) from None
-
-    def as_dict(d: Any) -> dict[str, Any]:
-        return {"r1": d.r1, "n1": d.n1, "r": d.r, "n": d.n, "en0": d.en0, "pet0": d.pet0, "alpha": d.alpha,
-                "power": d.power}
-
-    return {"p0": p0, "p1": p1, "alpha": alpha, "power": power, "optimal": as_dict(designs.optimal),
-            "minimax": as_dict(designs.minimax),
-            "single_stage": {"r": single.r, "n": single.n, "alpha": single.alpha, "power": single.power}}
 
 
 RUN_FILES = ("patients.parquet", "summary.json", "km.png", "events.parquet")

@@ -14,7 +14,7 @@ Endpoint definitions (times in days; months are 30.4375 days):
 * Rates (CR, MRD-negative CR, CRS, ICANS, aGVHD) are over infused patients and
   describe the first infusion; 95% Wilson intervals.
 
-No number past the data (the rule of :mod:`sim.analysis.survival`): a landmark, its
+No number past the data (the rule of :mod:`sim.stats.survival`): a landmark, its
 CI, a cumulative incidence or a restricted mean at a time beyond the analysis'
 maximum follow-up (``max_followup_days``, the largest observed time) is ``None``
 (JSON null), and the block's ``not_estimable`` mapping gives, for every key that is
@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.survival import (
+from sim.model.states import NRM_CAUSES, DeathCause, Response
+from sim.stats.survival import (
     aalen_johansen,
     kaplan_meier,
     not_estimable_reason,
     wilson_interval,
 )
-from sim.model.states import NRM_CAUSES, DeathCause, Response
 
 DAYS_PER_MONTH = 30.4375
 LANDMARK_MONTHS = (6, 12, 24)

@@ -158,8 +158,8 @@ def beyond_data(t: Any, max_followup: float, reached_zero: bool) -> Any:
     analysis; ``reached_zero``: the (all-cause) survival curve is 0 at that time,
     so nothing can change later and the last value stands for every later time.
     ``t == max_followup`` is still inside the data. Compiled (numba), so the
-    compiled estimators of :mod:`sim.analysis.compare`, :mod:`sim.analysis.sweep_outcomes`
-    and :mod:`sim.analysis.study_metrics` call this same function.
+    compiled estimators of :mod:`sim.whatif.compare`, :mod:`sim.outcomes.sets`
+    and :mod:`sim.calibration.study_metrics` call this same function.
     """
     return (t > max_followup) & (not reached_zero)
 

@@ -12,7 +12,7 @@ simulation models by Menzies et al. 2017).
 * **Likelihood.** For a parameter set, each study scenario is simulated by the kernel
   with ``patients_per_study`` patients on one fixed seed (common random numbers: the
   simulated likelihood is a deterministic, smooth-ish function of the parameters), and
-  each target's pooled model value enters its likelihood (``sim.analysis.likelihood``);
+  each target's pooled model value enters its likelihood (``sim.calibration.likelihood``);
   small-sample order statistics use a synthetic likelihood over pseudo-cohorts.
 * **Output.** ``samples`` equally weighted draws by systematic resampling of the
   importance weights, with the effective sample size and the number of distinct draws.
@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from sim.analysis import likelihood as lik
-from sim.analysis.study_metrics import StudyPatients, cohort_size, simulate_study, statistic
-from sim.analysis.targets import PROPORTIONS, CalibrationTarget, TargetSet
+from sim.calibration import likelihood as lik
+from sim.calibration.study_metrics import StudyPatients, cohort_size, simulate_study, statistic
+from sim.calibration.targets import PROPORTIONS, CalibrationTarget, TargetSet
 from sim.model.errors import InputError
 from sim.model.parameter_set import ParameterSet
 from sim.model.parameters import OFFSETS, SPEC_BY_NAME

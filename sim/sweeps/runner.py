@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.sensitivity import Design
-from sim.analysis.sweep_outcomes import OUTCOME_NAMES, simulate_sets
 from sim.io.chunks import ChunkStore
 from sim.model.errors import InputError
+from sim.outcomes.sets import OUTCOME_NAMES, simulate_sets
+from sim.sweeps.sensitivity import Design
 
 CHUNK_SETS = 64
 CONNECT_TIMEOUT_S = 5
@@ -56,11 +56,12 @@ ChunkHook = Callable[[int, int], None]  # (chunk id, chunks finished so far)
 
 
 def code_hash() -> str:
-    """SHA-256 (16 hex) of the simulation code: engine, model and the sweep reduction."""
+    """SHA-256 (16 hex) of the simulation code: engine, model, the statistics it inlines and
+    the sweep reduction."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for path in [*sorted((root / "engine").glob("*.py")), *sorted((root / "model").glob("*.py")),
-                 root / "analysis" / "sweep_outcomes.py"]:
+                 *sorted((root / "stats").glob("*.py")), root / "outcomes" / "sets.py"]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

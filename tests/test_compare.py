@@ -25,7 +25,7 @@ from sim.io.files import load_scenario
 from sim.model.errors import InputError
 from sim.outcomes.summary import DAYS_PER_MONTH, summarise
 from sim.stats.survival import aalen_johansen, kaplan_meier
-from sim.whatif import compare as cmp
+from sim.whatif import bootstrap, estimators, result
 
 REPO = Path(__file__).resolve().parents[1]
 TANDEM = {"policy.target_shares": [0.0, 0.0, 1.0, 0.0]}
@@ -37,7 +37,7 @@ def tandem_scenario():
 
 
 @pytest.fixture(scope="module")
-def baseline_vs_tandem() -> cmp.CompareResult:
+def baseline_vs_tandem() -> result.CompareResult:
     return api.compare(["baseline", tandem_scenario()], patients=20_000, seed=7)
 
 
@@ -51,7 +51,7 @@ def test_unit_weights_reproduce_the_run_summary(baseline_vs_tandem):
     res = baseline_vs_tandem
     for k, df in enumerate(res.tables):
         ones = np.ones((len(df), 1), np.uint8)
-        est = {name: v[0] for name, v in cmp._bootstrap_outcomes(cmp._curves(df), ones).items()}
+        est = {name: v[0] for name, v in bootstrap._bootstrap_outcomes(bootstrap._curves(df), ones).items()}
         for name, value in est.items():
             expected = res.values[name][k]
             assert expected is not None, name
@@ -59,7 +59,7 @@ def test_unit_weights_reproduce_the_run_summary(baseline_vs_tandem):
             assert value == pytest.approx(expected, rel=1e-9, abs=1e-12), name
     # the delta-method outcomes: ratio estimators with the summary's definitions
     summary = summarise(res.tables[1])
-    ratios = cmp._ratio_data(res.tables[1])
+    ratios = estimators._ratio_data(res.tables[1])
     for name in ("cr_rate", "mrd_neg_cr_rate", "crs_grade3plus", "icans_any", "agvhd_grade2plus"):
         y, x = ratios[name]
         assert y.sum() / x.sum() == summary["rates"][name]["rate"] == res.values[name][1]
@@ -74,10 +74,10 @@ def test_weighted_estimators_equal_estimators_on_resampled_patients(baseline_vs_
     """Bootstrap counts as weights = the plain estimators on the resampled (repeated)
     patients, ties included (every survivor is censored at the same horizon)."""
     df = baseline_vs_tandem.tables[0]
-    curves = cmp._curves(df)
-    counts = cmp.bootstrap_counts(11, range(3), len(df))
+    curves = bootstrap._curves(df)
+    counts = bootstrap.bootstrap_counts(11, range(3), len(df))
     for r in range(3):
-        est = cmp._bootstrap_outcomes(curves, counts[:, [r]])
+        est = bootstrap._bootstrap_outcomes(curves, counts[:, [r]])
         for endpoint in ("os", "efs", "lfs"):
             c = curves[endpoint]
             rep = np.repeat(np.arange(len(c.pid)), counts[c.pid, r].astype(np.int64))
@@ -101,20 +101,20 @@ def test_a_replicate_gives_no_number_past_its_own_data():
     unless its curve reached 0."""
     time = np.array([100.0, 200.0, 300.0, 800.0])
     code = np.array([1, 0, 1, 0], np.int8)
-    curve = cmp._curve(np.arange(4), time, code)
+    curve = bootstrap._curve(np.arange(4), time, code)
     # replicate 0: everybody; 1: without the day-800 patient (the death at 300 empties the
     # risk set: S = 0, known for ever); 2: patients 0 and 1 only (last time 200, censored)
     counts = np.array([[1, 1, 1], [1, 1, 2], [1, 1, 0], [1, 0, 0]], np.uint8)
-    st = cmp.curve_statistics(curve, counts)
-    n_land = len(cmp.LANDMARK_MONTHS)
+    st = bootstrap.curve_statistics(curve, counts)
+    n_land = len(estimators.LANDMARK_MONTHS)
     cif1 = slice(n_land + 2, 2 * n_land + 2)
     for r in range(3):
         rep = np.repeat(np.arange(4), counts[:, r].astype(np.int64))
         km = kaplan_meier(time[rep], code[rep] > 0)
-        s_ref = km.survival_at(cmp._LANDMARKS_DAYS)
+        s_ref = km.survival_at(bootstrap._LANDMARKS_DAYS)
         np.testing.assert_allclose(st[r, :n_land], s_ref, rtol=1e-12)  # NaN where the reference is NaN
         np.testing.assert_allclose(st[r, cif1], 1.0 - s_ref, rtol=1e-12)  # one cause: F = 1 - S
-        rmst = km.restricted_mean(cmp._TAU_DAYS)
+        rmst = km.restricted_mean(bootstrap._TAU_DAYS)
         assert np.isnan(st[r, n_land + 1]) if rmst is None else st[r, n_land + 1] == pytest.approx(rmst, rel=1e-12)
     assert np.isfinite(st[0]).all()
     np.testing.assert_allclose(st[1, :n_land], [2 / 3, 0.0, 0.0], rtol=1e-12)
@@ -125,8 +125,8 @@ def test_a_replicate_gives_no_number_past_its_own_data():
 
 def test_bootstrap_replicates_do_not_depend_on_batching():
     """Replicate b is addressed by (seed, b): computing it in another batch changes nothing."""
-    whole = cmp.bootstrap_counts(5, range(6), 1000)
-    part = cmp.bootstrap_counts(5, range(4, 6), 1000)
+    whole = bootstrap.bootstrap_counts(5, range(6), 1000)
+    part = bootstrap.bootstrap_counts(5, range(4, 6), 1000)
     np.testing.assert_array_equal(whole[:, 4:], part)
     assert (whole.sum(axis=0) == 1000).all()  # n ids drawn per replicate
     assert not np.array_equal(whole[:, 0], whole[:, 1])
@@ -138,7 +138,7 @@ def test_bootstrap_replicates_do_not_depend_on_batching():
 
 def test_a_scenario_compared_with_itself_differs_by_exactly_zero():
     res = api.compare(["baseline", "baseline"], patients=3000, seed=2)
-    assert len(res.differences) == len(cmp.OUTCOMES)
+    assert len(res.differences) == len(estimators.OUTCOMES)
     checked = 0
     for row in res.differences:
         if row["diff"] is None:  # e.g. a median not reached
@@ -148,7 +148,7 @@ def test_a_scenario_compared_with_itself_differs_by_exactly_zero():
         assert row["diff_low"] == 0.0 and row["diff_high"] == 0.0, row
         assert row["se_paired"] == 0.0, row
         assert row["variance_reduction"] is None, row  # infinite: reported as no number
-    assert checked >= len(cmp.OUTCOMES) - 3
+    assert checked >= len(estimators.OUTCOMES) - 3
 
 
 def test_crn_pairing_reduces_variance_on_a_known_case(baseline_vs_tandem):
@@ -204,7 +204,7 @@ def test_reported_standard_errors_match_the_spread_across_seeds(replicated_runs,
     se_paired = np.array([r.row(outcome)["se_paired"] for r in paired])
     se_indep = np.array([r.row(outcome)["se_independent"] for r in paired])
     base_values = np.array([r.values[outcome][0] for r in paired])
-    tandem_unpaired = np.array([cmp._summary_value(u, outcome) for u in unpaired])  # other seeds: independent
+    tandem_unpaired = np.array([estimators._summary_value(u, outcome) for u in unpaired])  # other seeds: independent
     d_indep = tandem_unpaired - base_values
     ratio_paired = np.var(d_paired, ddof=1) / np.mean(se_paired**2)
     ratio_indep = np.var(d_indep, ddof=1) / np.mean(se_indep**2)
@@ -287,14 +287,14 @@ def test_cli_json_has_the_documented_shape_and_writes_its_files(cli_runs):
     doc = json.loads(proc.stdout)
     assert [s["name"] for s in doc["scenarios"]] == ["baseline", "tandem_for_all", "universal_product"]
     assert doc["seed"] == 4 and doc["patients"] == 2000
-    assert len(doc["differences"]) == 2 * len(cmp.OUTCOMES)
+    assert len(doc["differences"]) == 2 * len(estimators.OUTCOMES)
     keys = {"outcome", "scenario", "value", "diff", "diff_low", "diff_high", "variance_reduction"}
     for row in doc["differences"]:
         assert keys <= set(row), row
         assert row["scenario"] in ("tandem_for_all", "universal_product")
         if row["diff_low"] is not None:
             assert row["diff_low"] <= row["diff"] <= row["diff_high"], row
-    assert set(doc["scenarios"][0]["values"]) == {o.name for o in cmp.OUTCOMES}
+    assert set(doc["scenarios"][0]["values"]) == {o.name for o in estimators.OUTCOMES}
     written = json.loads((cwd / "OUT" / "compare.json").read_text())
     assert written["differences"] == doc["differences"]
     assert (cwd / "OUT" / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

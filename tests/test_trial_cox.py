@@ -1,5 +1,5 @@
 """The compiled two-group Cox model (sim.stats.cox) against lifelines, and the Cox
-analysis of simulated trials (sim.trials.trials) against lifelines on the same data."""
+analysis of simulated trials (sim.trials) against lifelines on the same data."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from lifelines import CoxPHFitter
 
 from sim.api import as_scenario
 from sim.stats import cox
-from sim.trials import trials as tr
+from sim.trials import analyse, simulate
+from sim.trials import spec as tspec
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIAL_FILE = ROOT / "scenarios" / "trials" / "two_arm_tandem_vs_cd19.toml"
@@ -78,7 +79,7 @@ def test_cox_matches_lifelines_default_options_to_its_tolerance():
 def test_score_test_equals_logrank_without_ties():
     # Without ties the Cox score test at beta = 0 is the log-rank test (both tie methods)
     time, event, group = synthetic(20, 120, 0.8, 6)
-    _, zl, _, _, _, _ = tr.logrank_many(time, event, group, 2)
+    _, zl, _, _, _, _ = analyse.logrank_many(time, event, group, 2)
     for ties in (cox.EFRON, cox.BRESLOW):
         _, _, _, zs, _ = cox.cox_many(time, event, group, ties)
         np.testing.assert_allclose(zs, zl, rtol=1e-10, atol=1e-12)
@@ -117,8 +118,8 @@ def test_cox_analysis_of_simulated_trials_matches_lifelines():
     d["analysis"].update(test="cox")
     d["accrual"]["per_month"] = 4.0
     d["follow_up"]["min_followup_days"] = 200.0
-    spec = tr.parse_trial(d, "cox.toml", base)
-    sim = tr.simulate_trials(spec, trials=8, seed=21, n_max=160)
+    spec = tspec.parse_trial(d, "cox.toml", base)
+    sim = simulate.simulate_trials(spec, trials=8, seed=21, n_max=160)
     res = sim.analyse([70, 160])
     for k in range(8):
         for g, n in enumerate((70, 160)):

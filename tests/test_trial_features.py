@@ -17,11 +17,13 @@ import pytest
 from scipy import stats
 
 from sim.api import as_scenario
+from sim.api import trials as api_trials
 from sim.model.errors import InputError
 from sim.stats import cox
 from sim.stats import proportions as pr
 from sim.stats.survival import logrank_test
-from sim.trials import trials as tr
+from sim.trials import results, search, simulate
+from sim.trials import spec as tspec
 from sim.trials.designs import schoenfeld_events
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +50,7 @@ def _spec(base, name, drop=(), **changes):
             d[section].update(table)
         else:
             d[section] = table
-    return tr.parse_trial(d, "test.toml", base)
+    return tspec.parse_trial(d, "test.toml", base)
 
 
 def _null_survival(base, **changes):
@@ -67,7 +69,7 @@ def test_piecewise_accrual_rates(base):
     # Poisson process, so the counts in (0, 6] and (6, 9] months are Poisson(12) and
     # Poisson(30). 400 trials: SE of the mean counts 0.17 and 0.27; tolerance 4 SE.
     spec = _spec(base, "two_arm_tandem_vs_cd19", accrual={"per_month": [2.0, 10.0], "period_months": [6.0]})
-    sim = tr.simulate_trials(spec, trials=400, seed=3, n_max=90)
+    sim = simulate.simulate_trials(spec, trials=400, seed=3, n_max=90)
     m = 30.4375
     assert np.all(sim.entry[:, -1] > 9 * m)  # every trial reaches month 9 (else counts are cut)
     first = ((sim.entry > 0) & (sim.entry <= 6 * m)).sum(axis=1)
@@ -79,8 +81,8 @@ def test_piecewise_accrual_rates(base):
     # one rate given as a list is the scalar rate exactly
     one = _spec(base, "two_arm_tandem_vs_cd19", accrual={"per_month": [10.0], "period_months": []})
     ref = _spec(base, "two_arm_tandem_vs_cd19")
-    a = tr.simulate_trials(one, trials=5, seed=3, n_max=40)
-    b = tr.simulate_trials(ref, trials=5, seed=3, n_max=40)
+    a = simulate.simulate_trials(one, trials=5, seed=3, n_max=40)
+    b = simulate.simulate_trials(ref, trials=5, seed=3, n_max=40)
     np.testing.assert_array_equal(a.entry, b.entry)
 
 
@@ -90,7 +92,7 @@ def test_compiled_cutoffs_and_logrank_match_reference(base, rule):
           else {"rule": "calendar", "cutoff_days": 700.0})
     spec = _spec(base, "two_arm_tandem_vs_cd19", follow_up=fu, accrual={"per_month": 5.0},
                  dropout={"rate_per_year": 0.2})
-    sim = tr.simulate_trials(spec, trials=30, seed=8, n_max=120)
+    sim = simulate.simulate_trials(spec, trials=30, seed=8, n_max=120)
     sizes = [30, 120]
     res = sim.analyse(sizes)
     for k in range(30):
@@ -123,7 +125,7 @@ SE_NULL = math.sqrt(0.05 * 0.95 / K_NULL)  # 0.0040; 4 SE = 0.016
 
 @pytest.fixture(scope="module")
 def null_os(base):
-    return tr.simulate_trials(_null_survival(base), trials=K_NULL, seed=31)
+    return simulate.simulate_trials(_null_survival(base), trials=K_NULL, seed=31)
 
 
 @pytest.mark.parametrize(("test", "sides"), [("cox", 2), ("cox", 1), ("cox_score", 2), ("logrank", 1)])
@@ -206,7 +208,7 @@ def test_beta_spending_futility_under_the_models_alternative(base):
     spec = _spec(base, "event_driven_os_interims", grid={"n": [700]},
                  follow_up={"rule": "events", "events": 300, "max_followup_days": 1826.25},
                  interim={"fractions": [0.5], "futility": "obf", "futility_hr": 0.8})
-    pc = tr.power_curve(spec, trials=1000, seed=6)
+    pc = search.power_curve(spec, trials=1000, seed=6)
     oc = pc.extra["interim"]["operating_characteristics"]
     sim_f = pc.grid[0]["futility_probability"][0]
     ana_f = oc["design_alternative"]["futility"][0]
@@ -223,7 +225,7 @@ def test_beta_spending_futility_under_the_models_alternative(base):
 def null_cr(base):
     spec = _spec(base, "two_arm_cr_rate_tandem_vs_cd19", arms={"control": SAME, "experimental": SAME},
                  dropout={"rate_per_year": 0.0}, grid={"n": [100]})
-    return tr.simulate_trials(spec, trials=K_NULL, seed=32)
+    return simulate.simulate_trials(spec, trials=K_NULL, seed=32)
 
 
 def _exact_size(test, n, p, p_b, alpha):
@@ -277,7 +279,7 @@ def test_rate_interim_type_one_error_and_cut_off(base, null_cr):
         assert res.counts_looks[k, 0, 0, 1] + res.counts_looks[k, 0, 0, 3] == 50
     # boundaries are recomputed at the observed denominators against the planned n = 100
     b, _ = res.look_boundaries
-    np.testing.assert_allclose(b[0, 0], tr.sequential_plan(spec, 100.0).bounds([50.0, 100.0])[0], atol=1e-12)
+    np.testing.assert_allclose(b[0, 0], results.sequential_plan(spec, 100.0).bounds([50.0, 100.0])[0], atol=1e-12)
 
 
 def test_type_one_error_one_sample_logrank(base):
@@ -288,7 +290,7 @@ def test_type_one_error_one_sample_logrank(base):
     spec = _spec(base, "single_arm_os_logrank1", analysis={"historical_survival": 0.5})  # S(12 mo) = 0.5
     assert spec.historical_hazard_per_day == pytest.approx(math.log(2) / (12 * 30.4375), rel=1e-12)
     K, n = 4000, 80
-    sim = tr.simulate_trials(spec, trials=K, seed=5, n_max=n)
+    sim = simulate.simulate_trials(spec, trials=K, seed=5, n_max=n)
     rng = np.random.default_rng(12)
     t = rng.exponential(12 * 30.4375 / math.log(2), (K, n))
     res = dataclasses.replace(sim, t_event=t).analyse([n])
@@ -323,7 +325,7 @@ def test_cox_power_at_schoenfeld_events():
 def test_interim_design_outputs(base):
     spec = _spec(base, "event_driven_os_interims", grid={"n": [1000]})
     assert spec.look_events() == (267, 534, 800)
-    pc = tr.power_curve(spec, trials=150, seed=4)
+    pc = search.power_curve(spec, trials=150, seed=4)
     row = pc.grid[0]
     assert len(row["stop_probability"]) == 3
     assert sum(row["stop_probability"]) == pytest.approx(row["power"])
@@ -337,7 +339,7 @@ def test_interim_design_outputs(base):
 
 def test_n_required_bootstrap(base):
     spec = _spec(base, "two_arm_cr_rate_tandem_vs_cd19", grid={"n": [100, 300, 500]})
-    pc = tr.power_curve(spec, trials=600, seed=2)
+    pc = search.power_curve(spec, trials=600, seed=2)
     mc = pc.extra["n_required_mc"]
     assert pc.n_required is not None
     assert mc["se"] > 0
@@ -345,14 +347,14 @@ def test_n_required_bootstrap(base):
     assert lo <= pc.n_required <= hi + 1
     assert "bootstrap" in mc["method"]
     # more trials, smaller Monte Carlo error (SE ~ 1/sqrt(K): 4x the trials, ~half)
-    big = tr.power_curve(spec, trials=2400, seed=2).extra["n_required_mc"]
+    big = search.power_curve(spec, trials=2400, seed=2).extra["n_required_mc"]
     assert big["se"] < mc["se"]
 
 
 def test_single_arm_cr_spec_and_probability_of_success(base):
-    spec = tr.load_trial(TRIALS / "single_arm_cr_rate.toml")
+    spec = api_trials.load_trial(TRIALS / "single_arm_cr_rate.toml")
     assert spec.design == "single_arm" and spec.p_experimental == 1.0
-    pc = tr.power_curve(dataclasses.replace(spec, grid=(40, 120)), trials=300, seed=3)
+    pc = search.power_curve(dataclasses.replace(spec, grid=(40, 120)), trials=300, seed=3)
     assert pc.extra["p1_source"] == "model"
     assert 0.7 < pc.extra["rate_pooled"] < 0.9  # tandem CR rate in the baseline model (~0.80)
     sm = pc.extra["simon"]
@@ -367,7 +369,7 @@ def test_single_arm_binomial_matches_exact_test(base):
     spec = _spec(base, "single_arm_cr_rate", analysis={"test": "binomial", "p1": 0.85, "p0": 0.67},
                  dropout={"rate_per_year": 0.0})
     spec = dataclasses.replace(spec, simon="optimal")
-    sim = tr.simulate_trials(spec, trials=50, seed=3, n_max=60)
+    sim = simulate.simulate_trials(spec, trials=50, seed=3, n_max=60)
     res = sim.analyse([60])
     for k in range(50):
         x = int(res.counts[k, 0, 2])
@@ -375,24 +377,23 @@ def test_single_arm_binomial_matches_exact_test(base):
 
 
 def test_assurance_source(base, monkeypatch):
-    spec = tr.load_trial(TRIALS / "two_arm_tandem_vs_cd19.toml")
-    _, used = tr.assurance_draws(spec, 10, 1)
+    spec = api_trials.load_trial(TRIALS / "two_arm_tandem_vs_cd19.toml")
+    _, used = search.assurance_draws(spec, 10, 1)
     from sim.model import posterior as post_mod
     from sim.model.uncertainty import sample_thetas
     if post_mod.load_posterior() is None:
         assert used == "prior"
     # a posterior sample (here: prior draws of one parameter written as one) is used when present
     name = "response.p_cr.first.tandem"
-    off = tr.P.__members__ if False else None  # noqa: F841 - keep the names explicit below
     from sim.model.parameters import OFFSETS
     values = sample_thetas(base.params, 7, 3, names=[name])[:, [OFFSETS[name]]]
     fake = post_mod.Posterior([name], values)
     monkeypatch.setattr(post_mod, "load_posterior", lambda *a, **k: fake)
-    thetas, used = tr.assurance_draws(spec, 10, 1)
+    thetas, used = search.assurance_draws(spec, 10, 1)
     assert used == "posterior"
     np.testing.assert_array_equal(thetas[1][:, OFFSETS[name]], values[np.arange(10) % 7, 0])
     # an explicit prior request ignores the posterior
-    assert tr.assurance_draws(spec, 10, 1, source="prior")[1] == "prior"
+    assert search.assurance_draws(spec, 10, 1, source="prior")[1] == "prior"
 
 
 @pytest.mark.parametrize(("name", "changes", "key"), [

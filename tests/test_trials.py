@@ -1,4 +1,4 @@
-"""Trial planning (sim.trials.trials): the compiled log-rank against the reference
+"""Trial planning (sim.trials): the compiled log-rank against the reference
 implementation, type I error, power at Schoenfeld's event count, stability of the
 random-number addressing, and validation of trial specifications."""
 
@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 from sim.api import as_scenario
+from sim.api import trials as api_trials
 from sim.model.errors import InputError
 from sim.stats.survival import logrank_test
-from sim.trials import trials as tr
+from sim.trials import analyse, search, simulate
+from sim.trials import spec as tspec
 from sim.trials.designs import schoenfeld_events
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,11 +40,11 @@ def _spec(doc, base, **changes):
     d = copy.deepcopy(doc)
     for section, table in changes.items():
         d.setdefault(section, {}).update(table)
-    return tr.parse_trial(d, "test.toml", base)
+    return tspec.parse_trial(d, "test.toml", base)
 
 
 def test_example_file_loads():
-    spec = tr.load_trial(TRIAL_FILE)
+    spec = api_trials.load_trial(TRIAL_FILE)
     assert spec.design == "two_arm"
     assert spec.arms[0].overrides == {"policy.target_shares": [1.0, 0.0, 0.0, 0.0]}
     assert spec.arms[1].scenario.params.value("policy.target_shares") == [0.0, 0.0, 1.0, 0.0]
@@ -63,7 +65,7 @@ def test_compiled_logrank_matches_reference(doc, base, endpoint, sides, dropout)
     spec = _spec(doc, base, analysis={"endpoint": endpoint, "sides": sides},
                  dropout={"rate_per_year": dropout}, accrual={"per_month": 3.0},
                  follow_up={"min_followup_days": 180.0})
-    sim = tr.simulate_trials(spec, trials=20, seed=7, n_max=150)
+    sim = simulate.simulate_trials(spec, trials=20, seed=7, n_max=150)
     sizes = [40, 97, 150]
     res = sim.analyse(sizes)
     for k in range(20):
@@ -87,7 +89,7 @@ def test_logrank_many_matches_reference_with_ties():
     time = np.round(rng.exponential(10.0, (K, n)), 0)
     event = rng.random((K, n)) < 0.7
     group = (rng.random((K, n)) < 0.4).astype(np.int8)
-    chi2, z, p, oe, v, ev = tr.logrank_many(time, event, group, 2)
+    chi2, z, p, oe, v, ev = analyse.logrank_many(time, event, group, 2)
     for k in range(K):
         ref = logrank_test(time[k], event[k], group[k])
         assert chi2[k] == pytest.approx(ref.statistic, rel=1e-8, abs=1e-8)
@@ -110,14 +112,14 @@ def test_type_one_error_identical_arms(doc, base):
     spec = _spec(doc, base, arms={"control": same, "experimental": same}, grid={"n": [60, 120]},
                  accrual={"per_month": 10.0})
     K = 2000
-    res = tr.simulate_trials(spec, trials=K, seed=11).analyse(spec.grid)
+    res = simulate.simulate_trials(spec, trials=K, seed=11).analyse(spec.grid)
     se = math.sqrt(0.05 * 0.95 / K)
     for g in range(len(spec.grid)):
         assert abs(res.power[g] - 0.05) < 4 * se, (spec.grid[g], res.power[g])
     # one-sided, same data: P(Phi(z) < 0.05) is also 0.05
     one = _spec(doc, base, arms={"control": same, "experimental": same}, grid={"n": [60, 120]},
                 accrual={"per_month": 10.0}, analysis={"sides": 1})
-    res1 = tr.simulate_trials(one, trials=K, seed=11).analyse(one.grid)
+    res1 = simulate.simulate_trials(one, trials=K, seed=11).analyse(one.grid)
     for g in range(len(one.grid)):
         assert abs(res1.power[g] - 0.05) < 4 * se
 
@@ -136,13 +138,13 @@ def test_power_at_schoenfeld_events_exponential():
     rate = np.where(group == 1, hr, 1.0)
     time = rng.exponential(1.0, (K, d)) / rate
     event = np.ones((K, d), bool)
-    _, z, p, _, _, _ = tr.logrank_many(time, event, group, 2)
+    _, z, p, _, _, _ = analyse.logrank_many(time, event, group, 2)
     power = float(np.mean(p < 0.05))
     assert abs(power - 0.8) < 4 * math.sqrt(0.8 * 0.2 / K), power
     # the effect goes the right way: fewer events than expected in the better arm B
     assert np.mean(z < 0) > 0.95
     # one-sided at alpha / 2 rejects exactly the two-sided rejections with z < 0
-    _, _, p1, _, _, _ = tr.logrank_many(time, event, group, 1)
+    _, _, p1, _, _, _ = analyse.logrank_many(time, event, group, 1)
     np.testing.assert_array_equal(p1 < 0.025, (p < 0.05) & (z < 0))
 
 
@@ -150,7 +152,7 @@ def test_simulated_effect_direction_and_curve(doc, base):
     # tandem has a higher CR rate than CD19 in the baseline parameters: HR < 1, and power
     # rises with n (nested designs; 400 trials, the step from 100 to 1000 is ~0.5)
     spec = _spec(doc, base, grid={"n": [100, 1000]})
-    pc = tr.power_curve(spec, trials=400, seed=5)
+    pc = search.power_curve(spec, trials=400, seed=5)
     assert pc.hazard_ratio_pooled is not None
     assert pc.hazard_ratio_pooled < 1.0
     assert pc.grid[1]["power"] > pc.grid[0]["power"] + 0.2
@@ -162,7 +164,7 @@ def test_simulated_effect_direction_and_curve(doc, base):
 
 def test_search_brackets_target(doc, base):
     spec = _spec(doc, base, grid={"n": [100, 1200]}, analysis={"power": 0.5})
-    pc = tr.power_curve(spec, trials=300, seed=5)
+    pc = search.power_curve(spec, trials=300, seed=5)
     assert pc.grid[0]["power"] < 0.5 <= pc.grid[1]["power"]
     n = pc.n_required
     assert n is not None
@@ -183,8 +185,8 @@ def test_search_brackets_target(doc, base):
 
 def test_adding_trials_and_sizes_changes_nothing(doc, base):
     spec = _spec(doc, base, dropout={"rate_per_year": 0.2})
-    small = tr.simulate_trials(spec, trials=30, seed=3, n_max=120)
-    large = tr.simulate_trials(spec, trials=50, seed=3, n_max=120)
+    small = simulate.simulate_trials(spec, trials=30, seed=3, n_max=120)
+    large = simulate.simulate_trials(spec, trials=50, seed=3, n_max=120)
     for name in ("t_event", "arm", "entry", "dropout"):
         np.testing.assert_array_equal(getattr(small, name), getattr(large, name)[:30])
     a = small.analyse([50, 120])
@@ -192,10 +194,10 @@ def test_adding_trials_and_sizes_changes_nothing(doc, base):
     np.testing.assert_array_equal(a.p[:, 0], b.p[:30, 1])
     np.testing.assert_array_equal(a.p[:, 1], b.p[:30, 0])
     # the trial of size n is the first n patients of the larger trial
-    nested = tr.simulate_trials(spec, trials=30, seed=3, n_max=120)
+    nested = simulate.simulate_trials(spec, trials=30, seed=3, n_max=120)
     np.testing.assert_array_equal(nested.arm, small.arm)
     # a different seed changes the trials
-    other = tr.simulate_trials(spec, trials=30, seed=4, n_max=120)
+    other = simulate.simulate_trials(spec, trials=30, seed=4, n_max=120)
     assert not np.array_equal(other.entry, small.entry)
 
 
@@ -203,7 +205,7 @@ def test_allocation_ratio_and_accrual(doc, base):
     # 2:1 allocation: P(B) = 2/3; 60,000 patients give SE 0.0019, tolerance 0.01 (> 5 SE).
     # Accrual 5/month: mean gap 30.4375 / 5 days, relative SE of the mean 0.004; tol 2%.
     spec = _spec(doc, base, allocation={"ratio": 2.0}, accrual={"per_month": 5.0})
-    sim = tr.simulate_trials(spec, trials=300, seed=9, n_max=200)
+    sim = simulate.simulate_trials(spec, trials=300, seed=9, n_max=200)
     assert abs(sim.arm.mean() - 2 / 3) < 0.01
     gaps = np.diff(sim.entry, axis=1)
     assert np.all(sim.entry[:, 0] == 0.0)
@@ -258,16 +260,16 @@ def test_unknown_section_and_missing_arm(doc, base):
     d = copy.deepcopy(doc)
     d["analysys"] = {}
     with pytest.raises(InputError, match="did you mean 'analysis'"):
-        tr.parse_trial(d, "t.toml", base)
+        tspec.parse_trial(d, "t.toml", base)
     d = copy.deepcopy(doc)
     del d["arms"]["experimental"]
     with pytest.raises(InputError) as info:
-        tr.parse_trial(d, "t.toml", base)
+        tspec.parse_trial(d, "t.toml", base)
     assert info.value.key == "arms.experimental"
     d = copy.deepcopy(doc)
     d["arms"]["placebo"] = {}
     with pytest.raises(InputError) as info:
-        tr.parse_trial(d, "t.toml", base)
+        tspec.parse_trial(d, "t.toml", base)
     assert info.value.key == "arms.placebo"
 
 
@@ -276,16 +278,16 @@ def test_unknown_section_and_missing_arm(doc, base):
 def test_assurance_without_parameter_draws_equals_power_exactly():
     """With no parameter drawn every trial uses the arms' own parameters, so assurance
     must reproduce the power of the same simulated trials bit for bit."""
-    spec = tr.load_trial(TRIAL_FILE)
-    value, _ = tr.assurance(spec, 300, trials=60, seed=9, names=[])
-    power = tr.simulate_trials(spec, trials=60, seed=9, n_max=300).analyse([300]).power[0]
+    spec = api_trials.load_trial(TRIAL_FILE)
+    value, _ = search.assurance(spec, 300, trials=60, seed=9, names=[])
+    power = simulate.simulate_trials(spec, trials=60, seed=9, n_max=300).analyse([300]).power[0]
     assert value == power
 
 
 def test_assurance_over_prior_draws_differs_from_power():
-    spec = tr.load_trial(TRIAL_FILE)
-    value, se = tr.assurance(spec, 600, trials=300, seed=9)
-    power = tr.simulate_trials(spec, trials=300, seed=9, n_max=600).analyse([600]).power[0]
+    spec = api_trials.load_trial(TRIAL_FILE)
+    value, se = search.assurance(spec, 600, trials=300, seed=9)
+    power = simulate.simulate_trials(spec, trials=300, seed=9, n_max=600).analyse([600]).power[0]
     assert 0.0 <= value <= 1.0
     assert se > 0.0
     assert value != power  # parameter uncertainty changes individual trials

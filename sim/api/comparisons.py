@@ -13,8 +13,9 @@ from pathlib import Path
 
 from sim.io.files import load_scenario
 from sim.model.scenario import Scenario
-from sim.whatif.compare import DEFAULT_BOOTSTRAP, LEVEL, CompareResult, ProgressCallback
 from sim.whatif.compare import compare as _compare
+from sim.whatif.estimators import DEFAULT_BOOTSTRAP, LEVEL, ProgressCallback
+from sim.whatif.result import CompareResult
 
 __all__ = ["CompareResult", "compare"]
 

@@ -14,20 +14,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.api.runs import check_threads
-from sim.io.files import SCENARIOS_DIR, json_safe
+from sim.io.files import SCENARIOS_DIR, json_safe, read_trial
 from sim.model.errors import InputError
 from sim.model.limits import LIMITS, check_option
 from sim.trials.designs import exact_binomial_design, simon_two_stage
 
 if TYPE_CHECKING:
-    from sim.trials.trials import TrialSpec
+    from sim.trials.spec import TrialSpec
+
+
+def load_trial(path: Path | str) -> TrialSpec:
+    """A trial file (``scenarios/trials/*.toml``) parsed and checked, with its base scenario."""
+    from sim.trials.spec import parse_trial  # noqa: PLC0415 - compile only when used
+
+    doc, base = read_trial(path)
+    return parse_trial(doc, str(path), base)
 
 
 def power_spec(trial: str | Path, trials: int | None = None, seed: int | None = None,
                threads: int | None = None) -> TrialSpec:
     """The trial spec :func:`power` would simulate, with its options checked (InputErrors):
     a command validates everything before it takes its output folder."""
-    from sim.trials.trials import check_trial_memory, load_trial  # noqa: PLC0415 - compile only when used
+    from sim.trials.simulate import check_trial_memory  # noqa: PLC0415 - compile only when used
 
     check_threads(threads)
     check_option("--trials", trials, "trials")
@@ -48,7 +56,7 @@ def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
     success for a single-arm trial); a JSON-ready dict. ``progress(stage, done, total)``
     is called as simulated trials finish (stages "power grid" and "assurance")."""
     from sim.model.posterior import load_posterior  # noqa: PLC0415
-    from sim.trials.trials import assurance, power_curve  # noqa: PLC0415 - compile only when used
+    from sim.trials.search import assurance, power_curve  # noqa: PLC0415 - compile only when used
 
     spec = power_spec(trial, trials, seed, threads)
     t0 = time.perf_counter()

@@ -14,7 +14,7 @@ from sim.api import CompareResult, as_scenario, compare
 from sim.commands.common import NOT_ESTIMABLE, err, progress_bar, stdout_console
 from sim.io.files import OutputSet, write_json
 from sim.model.errors import InputError
-from sim.whatif.compare import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP
+from sim.whatif.estimators import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP
 
 
 def register(app: typer.Typer) -> None:

@@ -92,6 +92,18 @@ def load_scenario(name: str | Path | None = None) -> Scenario:
     return build_scenario(doc, str(path), base)
 
 
+def read_trial(path: Path | str) -> tuple[dict[str, Any], Scenario]:
+    """A trial file's TOML and its base scenario (``trial.scenario``: a path relative to
+    the trial file, or a scenario name such as ``baseline``)."""
+    path = Path(path)
+    doc = read_toml(path)
+    ref = doc.get("trial", {}).get("scenario", "baseline") if isinstance(doc.get("trial"), dict) else "baseline"
+    if not isinstance(ref, str):
+        raise InputError(str(path), "trial.scenario", f"expected a scenario file or name, got {ref!r}")
+    local = path.parent / ref
+    return doc, load_scenario(local if local.is_file() else ref)
+
+
 def atomic_write(path: Path | str, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path`` and rename it into place."""
     path = Path(path)

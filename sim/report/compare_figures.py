@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 from sim.io.files import atomic_write
 from sim.outcomes.summary import endpoint_data
 from sim.report.figures import Curve, km_axes, km_layout, time_axis
-from sim.whatif.compare import CompareResult
+from sim.whatif.result import CompareResult
 
 
 def compare_figure(result: CompareResult, path: Path | str) -> Path:

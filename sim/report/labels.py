@@ -14,7 +14,7 @@ import re
 
 from sim.model.parameters import SPEC_BY_NAME
 from sim.outcomes.sets import OUTCOMES as SWEEP_OUTCOMES
-from sim.whatif.compare import OUTCOME_BY_NAME
+from sim.whatif.estimators import OUTCOME_BY_NAME
 
 #: words for the parts of the registry's dotted parameter names
 WORDS: dict[str, str] = {

@@ -23,7 +23,7 @@ from sim.report.html import (
     table,
 )
 from sim.report.labels import outcome_label, outcome_unit, parameter_label
-from sim.whatif.compare import OUTCOME_BY_NAME
+from sim.whatif.estimators import OUTCOME_BY_NAME
 
 Block = tuple[str, str, list[str]]
 

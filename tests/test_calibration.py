@@ -22,7 +22,8 @@ from sim.calibration.targets import TargetSet, load_targets
 from sim.io.files import PARAMS_DIR, load_parameter_set
 from sim.model.errors import InputError
 from sim.model.posterior import load_posterior
-from sim.stats.survival import aalen_johansen, cif_at, kaplan_meier
+from sim.stats.incidence import aalen_johansen, cif_at
+from sim.stats.survival import kaplan_meier
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,8 @@ from sim import api
 from sim.io.files import load_scenario
 from sim.model.errors import InputError
 from sim.outcomes.summary import DAYS_PER_MONTH, summarise
-from sim.stats.survival import aalen_johansen, kaplan_meier
+from sim.stats.incidence import aalen_johansen
+from sim.stats.survival import kaplan_meier
 from sim.whatif import bootstrap, estimators, result
 
 REPO = Path(__file__).resolve().parents[1]

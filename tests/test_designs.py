@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from sim.trials import designs as ds
+from sim.trials import simon
 
 # Normal quantiles typed in by hand (Phi^-1(0.975), Phi^-1(0.95), Phi^-1(0.8)), so the
 # closed-form checks do not reuse the module's scipy calls.
@@ -113,8 +114,8 @@ SIMON_TABLE = [
 
 
 @pytest.fixture(scope="module")
-def simon_results() -> dict[tuple[float, float], ds.SimonDesigns]:
-    return {(p0, p1): ds.simon_two_stage(p0, p1) for p0, p1, _, _ in SIMON_TABLE}
+def simon_results() -> dict[tuple[float, float], simon.SimonDesigns]:
+    return {(p0, p1): simon.simon_two_stage(p0, p1) for p0, p1, _, _ in SIMON_TABLE}
 
 
 @pytest.mark.parametrize(("p0", "p1", "opt", "mm"), SIMON_TABLE)
@@ -144,14 +145,14 @@ def test_simon_exact_characteristics_by_enumeration(simon_results, p0, p1):
         assert d.power >= 0.8
         assert (d.nominal_alpha, d.nominal_power) == (0.05, 0.8)
         # the public helper agrees with the double loop as well
-        h = ds.simon_characteristics(d.r1, d.n1, d.r, d.n, p1)
+        h = simon.simon_characteristics(d.r1, d.n1, d.r, d.n, p1)
         assert h[0] == pytest.approx(pw, abs=ATOL_ENUM)
 
 
 def test_simon_default_nmax_does_not_truncate(simon_results):
     # Widening the enumeration to n <= 80 (beyond every default bound) changes nothing.
     for (p0, p1), res in simon_results.items():
-        wide = ds.simon_two_stage(p0, p1, nmax=80)
+        wide = simon.simon_two_stage(p0, p1, nmax=80)
         assert (wide.optimal, wide.minimax) == (res.optimal, res.minimax)
         assert res.nmax == math.ceil(1.5 * ds.exact_binomial_design(p0, p1).n) + 10
 
@@ -163,7 +164,7 @@ def test_simon_enumeration_matches_brute_force(p0, p1, nmax):
     cands = ds._simon_candidates(p0, p1, 0.05, 0.8, nmax)
     got = {(int(n), int(n1), int(r1)): int(r) for n, n1, r1, r, _ in cands}
     assert got == ref
-    res = ds.simon_two_stage(p0, p1, nmax=nmax)
+    res = simon.simon_two_stage(p0, p1, nmax=nmax)
     for d in (res.optimal, res.minimax):
         assert (d.r1, d.n1, d.r, d.n) == _pick_reference(ref, p0, d.kind)
 
@@ -174,7 +175,7 @@ def test_simon_is_fast():
     best = math.inf
     for _ in range(3):
         t = time.perf_counter()
-        ds.simon_two_stage(0.1, 0.3)
+        simon.simon_two_stage(0.1, 0.3)
         best = min(best, time.perf_counter() - t)
     assert best < 1.0
 
@@ -324,13 +325,13 @@ BAD_INPUTS = [
     (ds.exact_binomial_design, (0.1, 0.3), {"alpha": float("nan")}, "alpha"),
     (ds.exact_binomial_design, (0.1, 0.3), {"alpha": "0.05"}, "alpha"),
     (ds.exact_binomial_design, (0.1, 0.3), {"power": 1.0}, "power"),
-    (ds.simon_two_stage, (0.4, 0.2), {}, "p1"),
-    (ds.simon_two_stage, (-0.1, 0.3), {}, "p0"),
-    (ds.simon_two_stage, (0.1, 0.3), {"alpha": 1.5}, "alpha"),
-    (ds.simon_two_stage, (0.1, 0.3), {"power": -0.2}, "power"),
-    (ds.simon_two_stage, (0.1, 0.3), {"power": 0.04}, "power"),
-    (ds.simon_two_stage, (0.1, 0.3), {"nmax": 1}, "nmax"),
-    (ds.simon_two_stage, (0.1, 0.3), {"nmax": 10}, "nmax"),
+    (simon.simon_two_stage, (0.4, 0.2), {}, "p1"),
+    (simon.simon_two_stage, (-0.1, 0.3), {}, "p0"),
+    (simon.simon_two_stage, (0.1, 0.3), {"alpha": 1.5}, "alpha"),
+    (simon.simon_two_stage, (0.1, 0.3), {"power": -0.2}, "power"),
+    (simon.simon_two_stage, (0.1, 0.3), {"power": 0.04}, "power"),
+    (simon.simon_two_stage, (0.1, 0.3), {"nmax": 1}, "nmax"),
+    (simon.simon_two_stage, (0.1, 0.3), {"nmax": 10}, "nmax"),
     (ds.schoenfeld_events, (1.0,), {}, "hr"),
     (ds.schoenfeld_events, (0.0,), {}, "hr"),
     (ds.schoenfeld_events, (-0.7,), {}, "hr"),
@@ -352,7 +353,7 @@ BAD_INPUTS = [
     (ds.one_sample_logrank_n, (0.6, 9.0, 5.0, -3.0), {}, "followup"),
     (ds.one_sample_logrank_n, (0.6, 9.0, 0.0, 0.0), {}, "accrual + followup"),
     (ds.one_sample_logrank_n, (0.6, 9.0, 5.0, 3.0), {"shape": 0.0}, "shape"),
-    (ds.simon_characteristics, (3, 10, 2, 20, 0.1), {}, "r1"),
+    (simon.simon_characteristics, (3, 10, 2, 20, 0.1), {}, "r1"),
 ]
 
 

@@ -41,14 +41,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "the resumable runner writes each finished chunk as it goes (resuming needs it on disk)",
     ("sim.calibration.targets", "sim.io.files"): "targets.toml is still read here, not yet moved to sim.io",
     ("sim.whatif.result", "sim.io.files"): "json_safe (JSON-ready numbers, no file access) lives in sim.io.files",
-    ("sim.sweeps.sensitivity", "sim.io.files"): "the bounds file is still read here, not yet moved to sim.io",
 }
 # module -> why it may exceed MAX_LINES for now
-LONG_MODULES: dict[str, str] = {
-    "sim.stats.survival": "Kaplan-Meier, Aalen-Johansen, log-rank and the beyond-data rule in one module",
-    "sim.trials.designs": "analytic designs and Simon's search in one module",
-    "sim.sweeps.sensitivity": "SALib-style designs and their analyses in one module",
-}
+LONG_MODULES: dict[str, str] = {}
 
 
 def _modules() -> dict[str, Path]:

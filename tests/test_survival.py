@@ -14,6 +14,7 @@ from lifelines.statistics import multivariate_logrank_test
 from lifelines.utils import median_survival_times, restricted_mean_survival_time
 from scipy import stats
 
+from sim.stats import incidence as inc
 from sim.stats import survival as sv
 
 # Agreement with lifelines: both compute the same closed-form sums in float64,
@@ -335,17 +336,17 @@ def test_a_curve_that_reached_zero_stays_estimable_at_zero() -> None:
 
 def test_cumulative_incidence_beyond_the_data() -> None:
     # relapse at 1, death in remission at 2, censored at 3, relapse at 4 (last: all-cause S = 0)
-    ci = sv.aalen_johansen([1.0, 2.0, 3.0, 4.0], [1, 2, 0, 1], 1)
+    ci = inc.aalen_johansen([1.0, 2.0, 3.0, 4.0], [1, 2, 0, 1], 1)
     assert ci.reached_zero and ci.max_followup == 4.0
     np.testing.assert_allclose(ci.cif_at([3.0, 4.0, 50.0]), [0.25, 0.75, 0.75], rtol=0, atol=1e-15)
     # the same data with the last patient censored: F is unknown after 4
-    ci2 = sv.aalen_johansen([1.0, 2.0, 3.0, 4.0], [1, 2, 0, 0], 1)
+    ci2 = inc.aalen_johansen([1.0, 2.0, 3.0, 4.0], [1, 2, 0, 0], 1)
     assert not ci2.reached_zero
     f = ci2.cif_at([4.0, 4.5])
     assert f[0] == pytest.approx(0.25, abs=1e-15) and np.isnan(f[1])
     assert sv.not_estimable_reason(ci2, 4.5) == "beyond the maximum follow-up of 4.0 d"
     # the competing cause of the same data follows the same rule
-    assert np.isnan(sv.aalen_johansen([1.0, 2.0, 3.0, 4.0], [1, 2, 0, 0], 2).cif_at(5.0))
+    assert np.isnan(inc.aalen_johansen([1.0, 2.0, 3.0, 4.0], [1, 2, 0, 0], 2).cif_at(5.0))
 
 
 def test_beyond_data_is_one_compiled_rule_for_scalars_and_arrays() -> None:
@@ -451,7 +452,7 @@ def _cr_sample(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
 def test_aalen_johansen_matches_lifelines(seed: int, n: int, k: int) -> None:
     t, cause = _cr_sample(seed, n)
     assert np.unique(t).size == n  # no ties: lifelines does not jitter
-    aj = sv.aalen_johansen(t, cause, k)
+    aj = inc.aalen_johansen(t, cause, k)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ll = AalenJohansenFitter(calculate_variance=True).fit(
@@ -484,7 +485,7 @@ def test_aalen_johansen_matches_lifelines(seed: int, n: int, k: int) -> None:
     grid = np.linspace(0.0, t.max() + 1.0, 50)
     ll_steps = ll.cumulative_density_.iloc[:, 0].reindex(grid, method="pad").to_numpy()
     inside = grid <= t.max()
-    f = sv.cif_at(aj, grid)
+    f = inc.cif_at(aj, grid)
     np.testing.assert_allclose(f[inside], ll_steps[inside], rtol=0, atol=ATOL_LL)
     if aj.reached_zero:
         np.testing.assert_allclose(f[~inside], ll_steps[~inside], rtol=0, atol=ATOL_LL)
@@ -497,8 +498,8 @@ def test_aalen_johansen_identities_with_ties() -> None:
     t, cause = _cr_sample(61, 400)
     t = np.round(t, 0)
     km_all = sv.kaplan_meier(t, cause > 0)
-    f1 = sv.aalen_johansen(t, cause, 1)
-    f2 = sv.aalen_johansen(t, cause, 2)
+    f1 = inc.aalen_johansen(t, cause, 1)
+    f2 = inc.aalen_johansen(t, cause, 2)
     np.testing.assert_array_equal(f1.time, km_all.time)
     # sum of cause-specific CIFs = 1 - all-cause KM (telescoping sum; rounding only)
     np.testing.assert_allclose(
@@ -507,7 +508,7 @@ def test_aalen_johansen_identities_with_ties() -> None:
     # a single cause (the other recoded as censored) gives 1 - KM of that cause
     single = np.where(cause == 2, 0, cause)
     np.testing.assert_allclose(
-        sv.aalen_johansen(t, single, 1).cif,
+        inc.aalen_johansen(t, single, 1).cif,
         1.0 - sv.kaplan_meier(t, single == 1).survival,
         rtol=0,
         atol=1e-12,
@@ -517,14 +518,14 @@ def test_aalen_johansen_identities_with_ties() -> None:
     assert f1.cif[0] == pytest.approx(
         np.sum((t == first) & (cause == 1)) / t.size, abs=1e-15
     )
-    assert sv.cif_at(f1, -1.0) == 0.0 and sv.cif_at(f1, t.max()) == f1.cif[-1]
-    assert f1.reached_zero or np.isnan(sv.cif_at(f1, 1e9))
+    assert inc.cif_at(f1, -1.0) == 0.0 and inc.cif_at(f1, t.max()) == f1.cif[-1]
+    assert f1.reached_zero or np.isnan(inc.cif_at(f1, 1e9))
 
 
 def test_aalen_johansen_large_sample_oracle() -> None:
     # Exponential competing risks: F1(t) = l1/(l1+l2) (1 - exp(-(l1+l2) t)).
     t, cause = _cr_sample(71, 20_000)
-    aj = sv.aalen_johansen(t, cause, 1)
+    aj = inc.aalen_johansen(t, cause, 1)
     for day in (10.0, 30.0):
         truth = 0.05 / 0.08 * (1 - math.exp(-0.08 * day))
         i = np.searchsorted(aj.time, day, side="right") - 1

@@ -19,7 +19,7 @@ from sim.io.chunks import ChunkStore, read_table, write_table
 from sim.io.files import LOCK_NAME
 from sim.model.errors import InputError
 from sim.outcomes.sets import OUTCOME_NAMES
-from sim.sweeps import sensitivity as sens
+from sim.sweeps import designs
 from sim.sweeps.runner import run_sweep
 
 SC = api.as_scenario(None)
@@ -33,7 +33,7 @@ class Interrupted(Exception):
 
 
 def design():
-    return sens.psa_design(SC, 20, prior=True, seed=2)
+    return designs.psa_design(SC, 20, prior=True, seed=2)
 
 
 def run(out: Path, **kw):

@@ -15,8 +15,8 @@ import pytest
 from sim import api
 from sim.api import sweeps as api_sweep
 from sim.model.errors import InputError
+from sim.sweeps import designs
 from sim.sweeps import runner as sweep_runner
-from sim.sweeps import sensitivity as sens
 from sim.sweeps.runner import CONNECT_TIMEOUT_S, HANDSHAKE_TIMEOUT_S, run_sweep
 
 SC = api.as_scenario(None)
@@ -24,7 +24,7 @@ HORIZON = SC.run.horizon_days
 
 
 def test_local_cluster_with_two_workers_gives_the_local_table(tmp_path):
-    design = sens.oneway_design(SC, ["response.p_cr.first.cd19", "remission.relapse.median_days",
+    design = designs.oneway_design(SC, ["response.p_cr.first.cd19", "remission.relapse.median_days",
                                      "crs.grade_probs[g4]", "nrm.p_year1"])
     kw = {"patients": 2000, "seed": 6, "horizon_days": HORIZON, "chunk_sets": 3, "crn": False}
     local, info_local = run_sweep(design, tmp_path / "local", **kw)
@@ -35,7 +35,7 @@ def test_local_cluster_with_two_workers_gives_the_local_table(tmp_path):
 
 
 def test_unreachable_scheduler_is_a_prompt_input_error(tmp_path):
-    design = sens.psa_design(SC, 2, prior=True, seed=1)
+    design = designs.psa_design(SC, 2, prior=True, seed=1)
     t0 = time.perf_counter()
     with pytest.raises(InputError, match="cannot reach a Dask scheduler"):
         run_sweep(design, tmp_path, patients=100, seed=1, horizon_days=HORIZON, cluster="tcp://127.0.0.1:1")
@@ -45,7 +45,7 @@ def test_unreachable_scheduler_is_a_prompt_input_error(tmp_path):
 @pytest.mark.parametrize("address", ["localhost:8786", "http://host:8786", "tcp://host", "tcp://a b:1"])
 def test_malformed_address_is_an_input_error(tmp_path, address):
     with pytest.raises(InputError, match="--cluster"):
-        run_sweep(sens.psa_design(SC, 2, prior=True, seed=1), tmp_path, patients=100, seed=1, horizon_days=HORIZON,
+        run_sweep(designs.psa_design(SC, 2, prior=True, seed=1), tmp_path, patients=100, seed=1, horizon_days=HORIZON,
                   cluster=address)
 
 
@@ -108,7 +108,7 @@ def test_a_scheduler_that_lost_all_its_workers_times_out(tmp_path, monkeypatch):
             while client.scheduler_info().get("workers") and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert not client.scheduler_info().get("workers")
-        design = sens.psa_design(SC, 2, prior=True, seed=1)
+        design = designs.psa_design(SC, 2, prior=True, seed=1)
         with pytest.raises(InputError, match="no worker for 2 s") as info:
             run_sweep(design, tmp_path, patients=100, seed=1, horizon_days=HORIZON, cluster=cluster.scheduler_address)
         assert "--resume" in str(info.value) and "\n" not in str(info.value)

@@ -23,7 +23,7 @@ from sim.model.uncertainty import from_unit, quantile, uncertain_names, unit_dim
 from sim.outcomes.sets import O_OS24, O_OSRMST, OUTCOME_NAMES, OUTCOMES, _km, reduce_patients, simulate_sets
 from sim.outcomes.summary import DAYS_PER_MONTH, endpoint_data, summarise
 from sim.stats.survival import kaplan_meier
-from sim.sweeps import sensitivity as sens
+from sim.sweeps import analysis, designs
 from sim.sweeps.runner import run_sweep
 
 SC = api.as_scenario(None)
@@ -100,7 +100,7 @@ def test_fast_reduction_gives_no_number_past_the_follow_up():
 
 
 def test_sets_reproduce_the_kernel_and_do_not_depend_on_threads():
-    thetas = sens.psa_design(SC, 5, prior=True, seed=3).thetas
+    thetas = designs.psa_design(SC, 5, prior=True, seed=3).thetas
     ids = np.arange(5)
     par, par_se = simulate_sets(thetas, ids, 7, 3000, HORIZON, crn=True)
     ser, ser_se = simulate_sets(thetas, ids, 7, 3000, HORIZON, crn=True, threads=1)
@@ -178,7 +178,7 @@ def test_dirichlet_from_unit_is_an_exact_dirichlet():
 # --- designs ----------------------------------------------------------------------------------
 
 def test_oneway_design_moves_one_factor_per_set():
-    d = sens.oneway_design(SC, ["remission.relapse.median_days", "crs.grade_probs[g3]"])
+    d = designs.oneway_design(SC, ["remission.relapse.median_days", "crs.grade_probs[g3]"])
     base = PARAMS.theta()
     assert d.sets == 5
     assert np.array_equal(d.thetas[0], base)
@@ -212,7 +212,7 @@ def test_one_way_swings_are_monotone_where_the_model_says_so():
         y = out[:, IX[outcome]]
         assert np.all(np.diff(y) >= 0), (name, outcome, y)
         assert y[-1] > y[0], (name, outcome, y)
-    d = sens.twoway_design(SC, ["crs.grade_probs[g3]", "response.p_cr.first.cd19"], grid=3)
+    d = designs.twoway_design(SC, ["crs.grade_probs[g3]", "response.p_cr.first.cd19"], grid=3)
     out, _ = simulate_sets(d.thetas, np.arange(d.sets), 3, 5000, HORIZON)
     crs3 = out[:, IX["crs_grade3plus"]].reshape(3, 3)
     assert np.all(np.diff(crs3, axis=0) > 0)
@@ -230,8 +230,8 @@ def one_matters(tmp_path_factory):
     act after the day-28 assessment, so with common random numbers their effect on the
     CR rate is exactly zero; analytically S1 = ST = 1 for p_cr and 0 for the others."""
     out = {}
-    for kind, design in (("sobol", sens.sobol_design(SC, ONE_MATTERS, n=128, seed=9)),
-                         ("morris", sens.morris_design(SC, ONE_MATTERS, trajectories=12, seed=9))):
+    for kind, design in (("sobol", designs.sobol_design(SC, ONE_MATTERS, n=128, seed=9)),
+                         ("morris", designs.morris_design(SC, ONE_MATTERS, trajectories=12, seed=9))):
         results, _ = run_sweep(design, tmp_path_factory.mktemp(kind), patients=2000, seed=4, horizon_days=HORIZON)
         out[kind] = (design, results)
     return out
@@ -240,7 +240,7 @@ def one_matters(tmp_path_factory):
 def test_sobol_indices_on_a_case_with_a_known_answer(one_matters):
     design, results = one_matters["sobol"]
     assert design.sets == 128 * (4 + 2)
-    ind = {r["parameter"]: r for r in sens.sobol_indices(design, results, "cr_rate", 9)["indices"]}
+    ind = {r["parameter"]: r for r in analysis.sobol_indices(design, results, "cr_rate", 9)["indices"]}
     p = ind["response.p_cr.first.cd19"]
     assert abs(p["S1"] - 1) <= p["S1_conf"], p  # within SALib's 95% bootstrap interval
     assert abs(p["ST"] - 1) <= p["ST_conf"], p
@@ -248,20 +248,20 @@ def test_sobol_indices_on_a_case_with_a_known_answer(one_matters):
         assert ind[name]["S1"] == 0.0  # exact: identical outputs under CRN
         assert ind[name]["ST"] == 0.0
     # OS at 12 months does depend on the relapse median (and less on p_cr)
-    os_ind = {r["parameter"]: r for r in sens.sobol_indices(design, results, "os_m12", 9)["indices"]}
+    os_ind = {r["parameter"]: r for r in analysis.sobol_indices(design, results, "os_m12", 9)["indices"]}
     assert os_ind["remission.relapse.median_days"]["ST"] > os_ind["hsct.p_trm"]["ST"]
 
 
 def test_morris_mu_star_ordering_on_the_same_case(one_matters):
     design, results = one_matters["morris"]
-    rows = sens.morris_indices(design, results, "cr_rate", 9)["indices"]
+    rows = analysis.morris_indices(design, results, "cr_rate", 9)["indices"]
     assert rows[0]["parameter"] == "response.p_cr.first.cd19"
     assert rows[0]["mu_star"] > 0.05  # CR rate moves by ~0.1 over the p_cr prior's central range
     assert all(r["mu_star"] == 0.0 for r in rows[1:])
 
 
 def test_sobol_groups_a_share_vector():
-    d = sens.sobol_design(SC, ["crs.grade_probs", "nrm.shape"], n=8, seed=1)
+    d = designs.sobol_design(SC, ["crs.grade_probs", "nrm.shape"], n=8, seed=1)
     assert d.problem["groups"].count("crs.grade_probs") == 4
     assert d.sets == 8 * (2 + 2)
     g = OFFSETS["crs.grade_probs"]

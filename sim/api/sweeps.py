@@ -1,5 +1,5 @@
 """The public API of sensitivity sweeps (re-exported by ``sim``): build a table of
-parameter sets for a scenario (``sim.sweeps.sensitivity``), run it in resumable chunks
+parameter sets for a scenario (``sim.sweeps.designs``), run it in resumable chunks
 locally or on Dask (``sim.sweeps.runner``), summarise it and write, in ``out``
 (default ``cartsim_sweep_KIND``, one folder per kind): ``sweep.parquet`` (one row per
 parameter set, provenance in the metadata), ``summary.json`` and a figure, as one set
@@ -20,12 +20,13 @@ from typing import Any
 
 from sim.api import runs as api
 from sim.io.chunks import write_table
-from sim.io.files import OutputSet, json_safe, write_json
+from sim.io.files import OutputSet, json_safe, read_toml, write_json
 from sim.model.errors import InputError
 from sim.model.limits import RUN_BYTES_PER_PATIENT, check_memory, check_option
 from sim.model.scenario import Scenario
 from sim.outcomes.sets import OUTCOMES
-from sim.sweeps import sensitivity as sens
+from sim.sweeps import analysis, designs
+from sim.sweeps.factors import DEFAULT_PATIENTS, parse_bounds
 from sim.sweeps.runner import CHUNK_SETS, check_cluster, check_scheduler, run_sweep
 
 KINDS = ("oneway", "twoway", "psa", "sobol", "morris")
@@ -41,12 +42,14 @@ Progress = Callable[[int, int], None]
 
 
 def _design_builder(kind: str, params: list[str] | None, bounds: Path | str | None, grid: int, draws: int,
-                    prior: bool, n: int, trajectories: int, levels: int) -> Callable[[Scenario, int], sens.Design]:
-    def build(sc: Scenario, seed: int) -> sens.Design:
-        b = sens.read_bounds(bounds) if bounds is not None and kind in ("oneway", "twoway") else None
+                    prior: bool, n: int, trajectories: int, levels: int) -> Callable[[Scenario, int], designs.Design]:
+    def build(sc: Scenario, seed: int) -> designs.Design:
+        b = None
+        if bounds is not None and kind in ("oneway", "twoway"):
+            b = parse_bounds(read_toml(bounds), str(bounds))
         if kind in ("oneway", "twoway"):
-            design = sens.oneway_design(sc, params, b) if kind == "oneway" else sens.twoway_design(sc, params or [],
-                                                                                                  grid, b)
+            design = (designs.oneway_design(sc, params, b) if kind == "oneway"
+                      else designs.twoway_design(sc, params or [], grid, b))
             unused = sorted(set(b or {}) - set(design.options["factors"]))
             if unused:
                 raise InputError(str(bounds), f"bounds.{unused[0]}", "bounds for a parameter this sweep does not move",
@@ -54,16 +57,16 @@ def _design_builder(kind: str, params: list[str] | None, bounds: Path | str | No
                                  + (", ..." if len(design.options["factors"]) > 6 else ""))
             return design
         if kind == "psa":
-            return sens.psa_design(sc, draws, prior, seed)
+            return designs.psa_design(sc, draws, prior, seed)
         if kind == "sobol":
-            return sens.sobol_design(sc, params, n, seed)
-        return sens.morris_design(sc, params, trajectories, levels, seed)
+            return designs.sobol_design(sc, params, n, seed)
+        return designs.morris_design(sc, params, trajectories, levels, seed)
 
     return build
 
 
 def sweep(kind: str, scenario: str | Path | Scenario | None = None, *, out: Path | str | None = None,
-          outcome: str = "os_m12", patients: int = sens.DEFAULT_PATIENTS, seed: int | None = None,
+          outcome: str = "os_m12", patients: int = DEFAULT_PATIENTS, seed: int | None = None,
           horizon_days: float | None = None, params: list[str] | None = None, bounds: Path | str | None = None,
           grid: int = 5, draws: int = 1000, prior: bool = False, n: int = 256, trajectories: int = 20,
           levels: int = 4, resume: bool = False, cluster: str | None = None, workers: int | None = None,
@@ -81,11 +84,11 @@ def sweep(kind: str, scenario: str | Path | Scenario | None = None, *, out: Path
                     threads=threads, crn=crn, progress=progress)
 
 
-def _execute(kind: str, scenario: str | Path | Scenario | None, build: Callable[[Scenario, int], sens.Design], *,
+def _execute(kind: str, scenario: str | Path | Scenario | None, build: Callable[[Scenario, int], designs.Design], *,
              patients: int, seed: int | None, horizon_days: float | None, outcome: str, out: Path, resume: bool,
              cluster: str | None, workers: int | None, chunk_sets: int, threads: int | None, crn: bool,
              progress: Progress | None) -> dict[str, Any]:
-    sens.check_outcome(outcome)
+    designs.check_outcome(outcome)
     api.check_threads(threads)
     check_cluster(cluster)
     if cluster is not None and cluster != "local":
@@ -98,7 +101,7 @@ def _execute(kind: str, scenario: str | Path | Scenario | None, build: Callable[
                  "--patients", f"{patients:,} patients per parameter set")
     sc = api.as_scenario(scenario).with_run(seed=seed, horizon_days=horizon_days)
     if kind != "psa":  # the other kinds analyse this one outcome
-        sens.check_outcome(outcome, sc.run.horizon_days)
+        designs.check_outcome(outcome, sc.run.horizon_days)
     design = build(sc, sc.run.seed)
     kwargs: dict[str, Any] = {"patients": patients, "seed": sc.run.seed, "horizon_days": sc.run.horizon_days,
                               "crn": crn, "chunk_sets": chunk_sets, "resume": resume, "cluster": cluster,
@@ -114,7 +117,7 @@ def _execute(kind: str, scenario: str | Path | Scenario | None, build: Callable[
     return json_safe(summary)
 
 
-def _summarise(kind: str, design: sens.Design, results: Any, info: dict[str, Any], outcome: str,
+def _summarise(kind: str, design: designs.Design, results: Any, info: dict[str, Any], outcome: str,
                sc: Scenario) -> dict[str, Any]:
     spec = info["spec"]
     summary: dict[str, Any] = {
@@ -126,19 +129,19 @@ def _summarise(kind: str, design: sens.Design, results: Any, info: dict[str, Any
         "design": design.options,
     }
     if kind == "oneway":
-        summary["tornado"] = sens.tornado(design, results, outcome)
+        summary["tornado"] = analysis.tornado(design, results, outcome)
     elif kind == "twoway":
-        summary["twoway"] = sens.twoway_grid(design, results, outcome)
+        summary["twoway"] = analysis.twoway_grid(design, results, outcome)
     elif kind == "psa":
-        summary["psa"] = sens.psa_summary(results)
+        summary["psa"] = analysis.psa_summary(results)
     elif kind == "sobol":
-        summary["indices"] = sens.sobol_indices(design, results, outcome, spec["seed"])
+        summary["indices"] = analysis.sobol_indices(design, results, outcome, spec["seed"])
     elif kind == "morris":
-        summary["indices"] = sens.morris_indices(design, results, outcome, spec["seed"])
+        summary["indices"] = analysis.morris_indices(design, results, outcome, spec["seed"])
     return summary
 
 
-def _write(kind: str, design: sens.Design, results: Any, info: dict[str, Any], summary: dict[str, Any],
+def _write(kind: str, design: designs.Design, results: Any, info: dict[str, Any], summary: dict[str, Any],
            outs: OutputSet, sc: Scenario) -> None:
     from sim.report import sweep_figures as figs  # noqa: PLC0415 - matplotlib only when writing figures
 

@@ -17,7 +17,8 @@ from sim.api.runs import check_threads
 from sim.io.files import SCENARIOS_DIR, json_safe, read_trial
 from sim.model.errors import InputError
 from sim.model.limits import LIMITS, check_option
-from sim.trials.designs import exact_binomial_design, simon_two_stage
+from sim.trials.designs import exact_binomial_design
+from sim.trials.simon import simon_two_stage
 
 if TYPE_CHECKING:
     from sim.trials.spec import TrialSpec

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from sim.model.states import NRM_CAUSES, DeathCause, Response
+from sim.stats.incidence import aalen_johansen
 from sim.stats.survival import (
-    aalen_johansen,
     kaplan_meier,
     not_estimable_reason,
     wilson_interval,

@@ -41,7 +41,7 @@ import pandas as pd
 from sim.io.chunks import ChunkStore
 from sim.model.errors import InputError
 from sim.outcomes.sets import OUTCOME_NAMES, simulate_sets
-from sim.sweeps.sensitivity import Design
+from sim.sweeps.designs import Design
 
 CHUNK_SETS = 64
 CONNECT_TIMEOUT_S = 5

@@ -18,10 +18,10 @@ from sim.trials.designs import (
     one_sample_logrank_n,
     schoenfeld_events,
     schoenfeld_n,
-    simon_two_stage,
     two_proportions_n,
 )
 from sim.trials.results import SimulatedTrials, TrialResults
+from sim.trials.simon import simon_two_stage
 from sim.trials.simulate import _accrual_step, _rates_per_day, _simulate, simulate_trials
 from sim.trials.spec import BOOTSTRAP_REPLICATES, TrialSpec
 from sim.trials.spending import boundaries, crossing_probabilities, exit_probabilities

@@ -25,8 +25,8 @@ import time
 import numpy as np
 
 from sim.api import calibration as api
+from sim.api.calibration import load_targets
 from sim.calibration.imis import PriorTransform, TargetModel
-from sim.calibration.targets import load_targets
 from sim.engine.kernel import run_kernel
 from sim.io.files import load_parameter_set
 

@@ -15,10 +15,11 @@ import pytest
 from scipy import stats
 
 from sim.api import calibration as api
+from sim.api.calibration import load_targets
 from sim.calibration import likelihood as lik
 from sim.calibration.imis import CALIBRATED, PriorTransform, calibrate, model_value
 from sim.calibration.study_metrics import _cif_rows, _km_rows, censoring_days, simulate_study, statistic
-from sim.calibration.targets import TargetSet, load_targets
+from sim.calibration.targets import TargetSet
 from sim.io.files import PARAMS_DIR, load_parameter_set
 from sim.model.errors import InputError
 from sim.model.posterior import load_posterior

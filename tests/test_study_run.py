@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sim import api
-from sim.calibration.targets import load_targets
+from sim.api.calibration import load_targets
 from sim.io.files import SCENARIOS_DIR
 from sim.model.states import Response
 from tests.cli_process import cartsim, describe
@@ -64,7 +64,7 @@ def test_study_censoring_bites_beyond_the_shortest_follow_up(s004_large: api.Run
     from sim.calibration.study_run import study_targets
 
     sc = s004_large.scenario
-    found = study_targets(sc)
+    found = study_targets(sc, load_targets())
     assert found is not None
     p = simulate_study(found[0], sc.params.theta(), sc.run.patients, sc.run.seed)
     table = s004_large.patients

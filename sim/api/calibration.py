@@ -22,11 +22,20 @@ import numpy as np
 from sim.calibration.identifiability import Learning, learning, prior_draws
 from sim.calibration.imis import CALIBRATED, CalibrationResult, PriorTransform, TargetModel, check_settings
 from sim.calibration.imis import calibrate as _calibrate
-from sim.calibration.targets import TargetSet, load_targets
+from sim.calibration.targets import TargetSet, parse_targets
 from sim.calibration.validation import ValidationResult
 from sim.calibration.validation import validate as _validate
 from sim.io.calibration_files import write_calibrated, write_posterior
-from sim.io.files import PARAMS_DIR, PROJECT_ROOT, OutputSet, load_parameter_set, write_json
+from sim.io.files import (
+    PARAMS_DIR,
+    PROJECT_ROOT,
+    TARGETS_PATH,
+    OutputSet,
+    load_parameter_set,
+    load_scenario,
+    read_toml,
+    write_json,
+)
 from sim.model.errors import InputError
 from sim.model.limits import check_option
 from sim.model.posterior import POSTERIOR_PATH, load_posterior
@@ -48,6 +57,13 @@ DEFAULT_VALIDATION_DRAWS = 200
 DEFAULT_VALIDATION_PATIENTS = 600
 
 Progress = Callable[[int, int], None]
+
+
+def load_targets(path: Path | str | None = None) -> TargetSet:
+    """Read and validate ``params/targets.toml`` (or ``path``) and its study scenarios
+    (their ``scenario`` paths are relative to the targets file)."""
+    p = TARGETS_PATH if path is None else Path(path)
+    return parse_targets(read_toml(p), str(p), lambda ref: load_scenario(p.parent / ref))
 
 
 @dataclass

@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.api.calibration import load_targets
 from sim.calibration.study_run import study_report
+from sim.calibration.targets import TargetSet
 from sim.engine.des import EVENT_NAMES, RESOURCES, DesResult, run_des
 from sim.engine.kernel import run_kernel
-from sim.io.files import OutputSet, json_safe, load_scenario, write_json
+from sim.io.files import TARGETS_PATH, OutputSet, json_safe, load_scenario, write_json
 from sim.io.parquet import write_events, write_patients
 from sim.model.errors import InputError
 from sim.model.limits import RUN_BYTES_PER_PATIENT, check_memory, check_option
@@ -146,6 +148,11 @@ def event_table(result: DesResult) -> pd.DataFrame:
     return df
 
 
+def _study_targets(sc: Scenario) -> TargetSet | None:
+    """The calibration targets when ``sc`` replicates a study and the targets file exists."""
+    return load_targets() if sc.study is not None and TARGETS_PATH.exists() else None
+
+
 def run(scenario: str | Path | Scenario | None = None, *, patients: int | None = None,
         seed: int | None = None, horizon_days: float | None = None, threads: int | None = None,
         engine: str = "kernel", progress: ProgressCallback | None = None) -> RunResult:
@@ -177,7 +184,8 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     summary = {"scenario": sc.name, "seed": sc.run.seed, "engine": engine, **summarise(table)}
     if resources is not None:
         summary["resources"] = resources
-    study = study_report(sc, threads=threads)  # a study scenario: its abstract's targets, censored like the study
+    # a study scenario: its abstract's targets, censored like the study
+    study = study_report(sc, _study_targets(sc), threads=threads)
     if study is not None:
         summary["study"] = study
     summary["horizon_days"] = sc.run.horizon_days

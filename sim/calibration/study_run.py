@@ -13,30 +13,25 @@ these fixed parameter values (``cartsim validate`` adds the parameter uncertaint
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sim.calibration.study_metrics import cohort_size, simulate_study, statistic
-from sim.calibration.targets import TARGETS_PATH, CalibrationTarget, Study, load_targets
+from sim.calibration.targets import CalibrationTarget, Study, TargetSet
 from sim.model.scenario import Scenario
 
 #: a cohort interval needs at least this many whole cohorts of the study's size
 MIN_COHORTS = 40
 
 
-def study_targets(scenario: Scenario, targets_path: Path | str | None = None
-                  ) -> tuple[Study, list[CalibrationTarget]] | None:
-    """The study of ``targets.toml`` with the scenario's seed file (its scenario replaced
-    by ``scenario``, so a user's edits count) and its targets; None when the scenario has
-    no ``[study]`` section or the targets file has no study with that seed file."""
-    if scenario.study is None:
+def study_targets(scenario: Scenario, targets: TargetSet | None) -> tuple[Study, list[CalibrationTarget]] | None:
+    """The study of the targets (``targets.toml``, parsed) with the scenario's seed file
+    (its scenario replaced by ``scenario``, so a user's edits count) and its targets; None
+    when the scenario has no ``[study]`` section, there are no targets, or they have no
+    study with that seed file."""
+    if scenario.study is None or targets is None:
         return None
-    path = TARGETS_PATH if targets_path is None else Path(targets_path)
-    if not path.exists():
-        return None
-    targets = load_targets(path)
     for sid, st in targets.studies.items():
         design = st.scenario.study
         if design is not None and design.seed_file == scenario.study.seed_file:
@@ -48,19 +43,18 @@ def _number(x: float) -> float | None:
     return round(float(x), 6) if np.isfinite(x) else None  # a median not reached: null
 
 
-def study_report(scenario: Scenario, threads: int | None = None, targets_path: Path | str | None = None
-                 ) -> dict[str, Any] | None:
+def study_report(scenario: Scenario, targets: TargetSet | None, threads: int | None = None) -> dict[str, Any] | None:
     """The ``study`` block of a run summary (see the module docstring), or None."""
-    found = study_targets(scenario, targets_path)
+    found = study_targets(scenario, targets)
     if found is None:
         return None
-    study, targets = found
+    study, chosen = found
     design = scenario.study
     assert design is not None
     patients = simulate_study(study, scenario.params.theta(), scenario.run.patients, scenario.run.seed,
                               threads=threads)
     rows = []
-    for t in targets:
+    for t in chosen:
         value = float(statistic(t, patients, None)[0]) if len(patients) else float("nan")
         size = cohort_size(t, study)
         row: dict[str, Any] = {"id": t.target_id, "metric": t.metric, "reported": t.reported,

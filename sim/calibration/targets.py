@@ -5,16 +5,13 @@ The file's header documents every field; this module reads and validates it."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from sim.io.files import PARAMS_DIR, load_scenario, read_toml
 from sim.model.errors import InputError, unknown_key_error
 from sim.model.scenario import Scenario
 from sim.model.states import CellSource, Consolidation, Target
-
-TARGETS_PATH = PARAMS_DIR / "targets.toml"
 
 PROPORTIONS = ("cr", "mrd_neg_cr", "crs_any", "crs_g2plus", "crs_g3plus", "icans_any", "icans_g3plus", "agvhd_any",
                "agvhd_g3plus", "hsct_consolidation", "decitabine_consolidation", "relapse_observed")
@@ -178,11 +175,10 @@ def _parse_target(raw: dict[str, Any], file: str, studies: dict[str, Study]) -> 
                              resolution=str(raw["resolution"]), **kw)
 
 
-def load_targets(path: Path | str | None = None) -> TargetSet:
-    """Read and validate ``params/targets.toml`` (or ``path``) and its study scenarios."""
-    p = TARGETS_PATH if path is None else Path(path)
-    doc = read_toml(p)
-    file = str(p)
+def parse_targets(doc: dict[str, Any], file: str, load_study: Callable[[str], Scenario]) -> TargetSet:
+    """Validate a parsed targets file (``file`` names it in errors); ``load_study`` turns a
+    study's ``scenario`` entry into its scenario (``sim.io`` reads it, relative to the
+    targets file)."""
     for key in doc:
         if key not in ("study", "target"):
             raise unknown_key_error(file, key, ("study", "target"), "section")
@@ -196,7 +192,7 @@ def load_targets(path: Path | str | None = None) -> TargetSet:
         n = raw.get("n_infused")
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise InputError(file, f"study.{sid}.n_infused", f"expected a whole number >= 1, got {n!r}")
-        scenario = load_scenario(p.parent / raw["scenario"])
+        scenario = load_study(raw["scenario"])
         if scenario.study is None:
             raise InputError(scenario.file, "study", "a study-replication scenario needs a [study] section")
         studies[sid] = Study(sid, scenario, n)

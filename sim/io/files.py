@@ -40,6 +40,7 @@ from sim.model.scenario import Scenario, build_scenario, check_structure
 #: the project's top level (params/, scenarios/ sit beside the sim package)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PARAMS_DIR = PROJECT_ROOT / "params"
+TARGETS_PATH = PARAMS_DIR / "targets.toml"
 SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
 BASELINE_SCENARIO = SCENARIOS_DIR / "baseline.toml"
 

@@ -142,3 +142,13 @@ def test_the_compile_cache_hash_covers_every_compiled_package():
 
     compiled = {_layer_key(name) for name, path in _modules().items() if "njit" in path.read_text()}
     assert compiled <= set(COMPILED_PACKAGES), f"compiled code outside the hashed packages: {compiled}"
+
+
+def test_test_folders_mirror_the_packages():
+    """tests/<package>/ for the packages of sim; tests/cli/ for README, terminal and CLI-process tests."""
+    tests = Path(__file__).resolve().parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    packages = {p.name for p in SIM.iterdir() if (p / "__init__.py").is_file()}
+    assert folders <= packages | {"cli"}, f"test folders without a package: {sorted(folders - packages - {'cli'})}"
+    assert not [p.name for p in tests.glob("test_*.py") if p.name not in {"test_layering.py", "test_lint.py",
+                                                                        "test_types.py"}]

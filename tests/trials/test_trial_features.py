@@ -26,7 +26,7 @@ from sim.trials import results, search, simulate
 from sim.trials import spec as tspec
 from sim.trials.designs import schoenfeld_events
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRIALS = ROOT / "scenarios" / "trials"
 SAME = {"overrides": {"policy.target_shares": [1.0, 0.0, 0.0, 0.0]}}
 

@@ -29,7 +29,7 @@ from sim.model.limits import value_range
 from sim.model.parameter_set import SIMPLEX_TOLERANCE, check_value
 from sim.model.parameters import N_THETA, OFFSETS, SPEC_BY_NAME, SPECS, Family, Support
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULTS = REPO / "params" / "defaults.toml"
 BASELINE = REPO / "scenarios" / "baseline.toml"
 

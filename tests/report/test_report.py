@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from cli_process import assert_one_error_line, cartsim
 
 import sim
 from sim.api import compare
@@ -23,7 +24,6 @@ from sim.model.errors import InputError
 from sim.report.figures import power_figure
 from sim.report.html import DASH
 from sim.report.page import REPORT_NAME, build_report, detect_kinds, write_report
-from tests.cli_process import assert_one_error_line, cartsim
 
 HORIZON_DAYS = 400.0  # shorter than 24 months: the 24-month landmark is past every patient's follow-up
 

@@ -30,7 +30,7 @@ SC = api.as_scenario(None)
 PARAMS = SC.params
 HORIZON = SC.run.horizon_days
 IX = {n: k for k, n in enumerate(OUTCOME_NAMES)}
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def summary_value(summary: dict, key: tuple[str, ...]) -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cli_process import assert_one_error_line, cartsim, describe
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from cli_process import assert_one_error_line, cartsim, cartsim_in_process
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "scenarios" / "baseline.toml"
 POSTERIOR = ROOT / "params" / "posterior.parquet"
 TRIAL = ROOT / "scenarios" / "trials" / "single_arm_cr_rate.toml"

@@ -18,7 +18,7 @@ from sim.stats import cox
 from sim.trials import analyse, simulate
 from sim.trials import spec as tspec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRIAL_FILE = ROOT / "scenarios" / "trials" / "two_arm_tandem_vs_cd19.toml"
 # lifelines stops its Newton-Raphson on a relative log-likelihood change of 1e-9 with a
 # damped first step; with these options it iterates to the MLE (the estimator is the

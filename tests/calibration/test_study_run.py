@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_process import cartsim, describe
 
 from sim import api
 from sim.api.calibration import load_targets
 from sim.io.files import SCENARIOS_DIR
 from sim.model.states import Response
-from tests.cli_process import cartsim, describe
 
 S004 = SCENARIOS_DIR / "studies" / "s004_donor_derived.toml"
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ Each process pays 5-20 s of imports and numba cache loading on a shared 2-core m
 so the run of every committed spec and most bad-input cases are marked ``slow``
 (``-m slow``); the default run keeps one spec (human output) and a few bad inputs. The
 spec-level validation behind each bad input is tested in-process in
-``tests/test_trial_features.py``."""
+``tests/trials/test_trial_features.py``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from cli_process import assert_one_error_line, cartsim, describe
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TRIALS = REPO / "scenarios" / "trials"
 KEYS = {"endpoint", "test", "grid", "n_required", "analytic_n", "assurance", "assurance_source", "n_required_mc"}
 ROW_KEYS = {"n", "power", "se", "events_mean", "duration_months_mean"}

@@ -25,7 +25,7 @@ from cli_process import assert_one_error_line, cartsim, describe
 
 from sim.io.files import load_scenario
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULTS = REPO / "params" / "defaults.toml"
 OUTPUT_FILES = ("km.png", "patients.parquet", "summary.json")
 TIMING_KEYS = ("elapsed_s", "patients_per_s")

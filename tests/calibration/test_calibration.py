@@ -26,7 +26,7 @@ from sim.model.posterior import load_posterior
 from sim.stats.incidence import aalen_johansen, cif_at
 from sim.stats.survival import kaplan_meier
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

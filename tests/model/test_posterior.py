@@ -78,7 +78,7 @@ def test_bad_posterior_files(tmp_path: Path) -> None:
 # one corruption each must be refused naming the file, the column, the draw and the
 # allowed values
 # ---------------------------------------------------------------------------------
-COMMITTED = Path(__file__).resolve().parents[1] / "params" / "posterior.parquet"
+COMMITTED = Path(__file__).resolve().parents[2] / "params" / "posterior.parquet"
 
 
 def _committed_table() -> pa.Table:
@@ -181,7 +181,7 @@ def test_bad_study_sections(study: dict, message: str) -> None:
 
 
 def test_every_study_scenario_loads_with_its_design() -> None:
-    root = Path(__file__).resolve().parents[1] / "scenarios" / "studies"
+    root = Path(__file__).resolve().parents[2] / "scenarios" / "studies"
     files = sorted(root.glob("*.toml"))
     assert len(files) == 5
     for f in files:

@@ -15,7 +15,7 @@ import typer
 from sim.cli import app
 from sim.io.files import SCENARIOS_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 
 

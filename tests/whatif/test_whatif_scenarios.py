@@ -21,7 +21,7 @@ import pytest
 from sim.api import compare
 from sim.io.files import load_scenario, read_toml
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 # the library (listed, not globbed: other scenario files in scenarios/ have other jobs)
 WHAT_IFS = [f"{name}.toml" for name in (
     "tandem_for_all", "decitabine_ld_for_all", "hsct_for_eligible_responders", "decitabine_maintenance",

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from test_readme import COMMANDS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 600.0  # a cold numba cache compiles for a minute or more on 2 shared cores
 
 # options appended to cut each command's size (click keeps the last value of an option)

@@ -23,7 +23,7 @@ from scipy import stats
 from sim.engine import rng
 from sim.model.states import Decision
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MASK64 = (1 << 64) - 1
 WORD_EDGES = (0, 1, 2, 2**32 - 1, 2**32, 2**63 - 1, 2**63, MASK64 - 1, MASK64)
 

@@ -28,7 +28,7 @@ from sim.stats.incidence import aalen_johansen
 from sim.stats.survival import kaplan_meier
 from sim.whatif import bootstrap, estimators, result
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TANDEM = {"policy.target_shares": [0.0, 0.0, 1.0, 0.0]}
 
 

@@ -20,7 +20,7 @@ from sim.trials import analyse, search, simulate
 from sim.trials import spec as tspec
 from sim.trials.designs import schoenfeld_events
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRIAL_FILE = ROOT / "scenarios" / "trials" / "two_arm_tandem_vs_cd19.toml"
 
 

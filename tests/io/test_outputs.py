@@ -19,7 +19,7 @@ from sim.api import sweeps as api_sweep
 from sim.io.files import STAGING_PREFIX, OutputSet, recover, write_json
 from sim.model.errors import InputError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PARAMS = REPO / "params"
 
 

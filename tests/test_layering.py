@@ -152,3 +152,9 @@ def test_test_folders_mirror_the_packages():
     assert folders <= packages | {"cli"}, f"test folders without a package: {sorted(folders - packages - {'cli'})}"
     assert not [p.name for p in tests.glob("test_*.py") if p.name not in {"test_layering.py", "test_lint.py",
                                                                         "test_types.py"}]
+
+
+def test_every_package_says_what_it_holds():
+    """Each package's __init__.py has a docstring (what it holds, what it may import)."""
+    bare = [p.parent.name for p in SIM.rglob("__init__.py") if ast.get_docstring(ast.parse(p.read_text())) is None]
+    assert not bare, f"packages without a docstring: {bare}"

@@ -18,8 +18,8 @@ median in days, Dirichlet share):
 Pairs of slots from different parameters whose posterior Spearman correlation reaches
 ``REPORTED_CORRELATION`` (0.3, moderate or stronger) in absolute value are listed: their
 priors are independent, so the correlation is a trade-off the targets cannot separate
-(e.g. cure fraction against relapse timing; external evidence section 3.10). Slots of one Dirichlet vector are
-correlated by construction and are not listed.
+(e.g. cure fraction against relapse timing: both shape the late relapse curve). Slots of
+one Dirichlet vector are correlated by construction and are not listed.
 
 The prior marginals come from ``PRIOR_DRAWS`` draws through the calibration's own prior
 transform, on a fixed seed, so the table is reproducible.

@@ -3,8 +3,8 @@ type of ``params/targets.toml``). Additive constants that do not depend on the m
 (binomial coefficients) are dropped, so values compare parameter sets, not targets.
 
 Simplification, stated once: landmarks and medians of one Kaplan-Meier curve enter as
-independent terms although they are correlated (external_priors.md 3.3 suggests
-conditional terms); with two landmarks and a median per curve this over-weights
+independent terms although they are correlated (conditional terms would respect the
+correlation); with two landmarks and a median per curve this over-weights
 seed 004's curves somewhat.
 """
 
@@ -49,8 +49,8 @@ def km_landmark(s_obs: float, n_eff: float, s_model: float) -> float:
 
 
 def median_ci(m_obs: float, low: float, high: float, m_model: float) -> float:
-    """Normal on log(median) with SE = (log high - log low) / 3.92 (exponential
-    approximation, external_priors.md 3.4)."""
+    """Normal on log(median) with SE = (log high - log low) / 3.92 (the exponential
+    approximation: a median's log is roughly normal)."""
     se = (math.log(high) - math.log(low)) / (2 * Z_95)
     return -0.5 * ((math.log(m_model) - math.log(m_obs)) / se) ** 2
 

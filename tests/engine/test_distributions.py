@@ -1,6 +1,6 @@
 """Tests for sim.engine.distributions: inverse-CDF samplers against scipy.stats.
 
-Two kinds of check per sampler (DESIGN.md section 9, "reference implementations"):
+Two kinds of check per sampler, each against an independent reference implementation:
 
 * exact quantiles: the sampler at u equals scipy's ``isf(u)`` (samplers documented in
   survival form, S(t) = u) or ``ppf(u)`` (``lognormal``, a plain quantile) to

@@ -1,6 +1,6 @@
 """``cartsim compare``: common random numbers, paired intervals and their calibration.
 
-Ladder (DESIGN.md section 9): the compiled weighted estimators against the project's
+Ladder of checks: the compiled weighted estimators against the project's
 estimators (unit weights) and against the estimators on explicitly resampled data
 (bootstrap counts); a scenario against itself (exact zeros); the variance reduction on
 a known case (baseline vs tandem for everyone), checked both as reported and

@@ -24,9 +24,9 @@ import time
 
 import numpy as np
 
-from sim import api_calibration as api
-from sim.analysis.calibration import PriorTransform, TargetModel
-from sim.analysis.targets import load_targets
+from sim.api import calibration as api
+from sim.api.calibration import load_targets
+from sim.calibration.imis import PriorTransform, TargetModel
 from sim.engine.kernel import run_kernel
 from sim.io.files import load_parameter_set
 

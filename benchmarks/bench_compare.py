@@ -7,7 +7,7 @@ Run from the project root::
 
 What it measures:
 
-1. wall time of ``sim.analysis.compare.compare`` (best of ``--repeat``, after a warm-up
+1. wall time of ``sim.whatif.compare.compare`` (best of ``--repeat``, after a warm-up
    that loads or compiles the numba code), split into simulation and analysis
    (summaries, delta method, paired bootstrap);
 2. the reference in the same process: two plain runs (``sim.api.run``) of the same
@@ -28,7 +28,7 @@ import os
 import time
 
 from sim import api
-from sim.analysis.compare import compare
+from sim.api import compare
 
 KEY_OUTCOMES = ("cr_rate", "mrd_neg_cr_rate", "os_m12", "os_m24", "efs_m12", "lfs_m24", "cir_m24", "nrm_m24",
                 "os_median_days", "os_rmst_m24_days", "itt_os_m12", "infusions_per_patient", "hsct_per_patient")

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from sim import api
-from sim.analysis import sensitivity as sens
-from sim.analysis.sweep_runner import run_sweep
 from sim.engine.kernel import run_kernel
+from sim.sweeps import designs as sweep_designs
+from sim.sweeps.runner import run_sweep
 
 SOBOL_PARAMS = ["response.p_cr.first.cd19", "response.p_cr.first.tandem", "response.or_high_risk",
                 "remission.p_cure.mrd_neg", "remission.p_cure.mrd_pos", "remission.relapse.median_days",
@@ -35,7 +35,7 @@ def kernel_rate(patients: int) -> float:
     return patients / (time.perf_counter() - t0)
 
 
-def timed(design: sens.Design, out: Path, patients: int, cluster: str | None) -> tuple[float, float]:
+def timed(design: sweep_designs.Design, out: Path, patients: int, cluster: str | None) -> tuple[float, float]:
     sc = design.scenario
     t0 = time.perf_counter()
     run_sweep(design, out, patients=patients, seed=sc.run.seed, horizon_days=sc.run.horizon_days,
@@ -52,10 +52,10 @@ def main() -> None:
     ap.add_argument("--no-cluster", action="store_true")
     args = ap.parse_args()
     sc = api.as_scenario(None)
-    designs = {"psa": sens.psa_design(sc, args.draws, prior=True),
-               "sobol": sens.sobol_design(sc, SOBOL_PARAMS, n=args.sobol_n)}
+    designs = {"psa": sweep_designs.psa_design(sc, args.draws, prior=True),
+               "sobol": sweep_designs.sobol_design(sc, SOBOL_PARAMS, n=args.sobol_n)}
     with tempfile.TemporaryDirectory() as tmp:
-        run_sweep(sens.psa_design(sc, 4, prior=True), Path(tmp) / "warm", patients=1000, seed=1,
+        run_sweep(sweep_designs.psa_design(sc, 4, prior=True), Path(tmp) / "warm", patients=1000, seed=1,
                   horizon_days=sc.run.horizon_days)  # compile
         rows = []
         for name, design in designs.items():

@@ -1,4 +1,4 @@
-"""Throughput of trial simulation and analysis (``sim.analysis.trials``).
+"""Throughput of trial simulation and analysis (``sim.trials``).
 
 For each case: a 10-point grid of total sizes (default 120, 140, ..., 300) x K trials
 (default 5,000), simulated once at the largest size (nested trials) and analysed at
@@ -28,8 +28,9 @@ import time
 import tomllib
 from pathlib import Path
 
-from sim.analysis import trials as tr
 from sim.io.files import load_scenario
+from sim.trials import search, simulate
+from sim.trials import spec as tspec
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = list(range(120, 301, 20))
@@ -40,7 +41,7 @@ def _doc(name: str) -> dict:
         return tomllib.load(fh)
 
 
-def cases() -> dict[str, tr.TrialSpec]:
+def cases() -> dict[str, tspec.TrialSpec]:
     base = load_scenario("baseline")
     out = {}
     surv = _doc("two_arm_tandem_vs_cd19")
@@ -48,13 +49,13 @@ def cases() -> dict[str, tr.TrialSpec]:
     for test in ("logrank", "cox"):
         d = copy.deepcopy(surv)
         d["analysis"]["test"] = test
-        out[f"{test} (OS, min follow-up)"] = tr.parse_trial(d, f"bench:{test}", base)
+        out[f"{test} (OS, min follow-up)"] = tspec.parse_trial(d, f"bench:{test}", base)
     rates = _doc("two_arm_cr_rate_tandem_vs_cd19")
     rates["grid"]["n"] = GRID
     for test in ("chisq", "fisher"):
         d = copy.deepcopy(rates)
         d["analysis"]["test"] = test
-        out[f"{test} (CR rate)"] = tr.parse_trial(d, f"bench:{test}", base)
+        out[f"{test} (CR rate)"] = tspec.parse_trial(d, f"bench:{test}", base)
     ev = _doc("event_driven_os_interims")
     ev["grid"]["n"] = GRID
     ev["follow_up"]["events"] = 100
@@ -62,7 +63,7 @@ def cases() -> dict[str, tr.TrialSpec]:
     for test in ("logrank", "cox"):
         d = copy.deepcopy(ev)
         d["analysis"]["test"] = test
-        out[f"{test}, 100 events, 2 interims"] = tr.parse_trial(d, f"bench:gs-{test}", base)
+        out[f"{test}, 100 events, 2 interims"] = tspec.parse_trial(d, f"bench:gs-{test}", base)
     return out
 
 
@@ -76,7 +77,7 @@ def main() -> None:
           f"{args.trials:,} trials per size")
     specs = cases()
     for spec in specs.values():  # warm-up: load or compile the numba caches
-        tr.power_curve(spec, trials=4, seed=1, threads=args.threads)
+        search.power_curve(spec, trials=4, seed=1, threads=args.threads)
     rows = []
     head = (f"{'case':34s} {'simulate s':>10s} {'analyse s':>10s} {'power_curve s':>13s} {'trials/s':>10s} "
             f"{'patients/s':>12s} {'vs log-rank':>11s}")
@@ -84,13 +85,13 @@ def main() -> None:
     ref = None
     for name, spec in specs.items():
         t0 = time.perf_counter()
-        sim = tr.simulate_trials(spec, trials=args.trials, threads=args.threads)
+        sim = simulate.simulate_trials(spec, trials=args.trials, threads=args.threads)
         t1 = time.perf_counter()
         sim.analyse(spec.grid)
         t2 = time.perf_counter()
         del sim
         t3 = time.perf_counter()
-        tr.power_curve(spec, trials=args.trials, threads=args.threads)
+        search.power_curve(spec, trials=args.trials, threads=args.threads)
         total = time.perf_counter() - t3
         ref = total if ref is None else ref
         row = {"case": name, "simulate_s": t1 - t0, "analyse_s": t2 - t1, "power_curve_s": total,

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sim import api_calibration as api
+from sim.api import calibration as api
 from sim.commands.common import err, progress_bar, stdout_console
 from sim.io.files import OutputSet, write_json
 

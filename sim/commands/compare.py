@@ -10,11 +10,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from sim.analysis.compare import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP, CompareResult, compare
-from sim.api import as_scenario
+from sim.api import CompareResult, as_scenario, compare
 from sim.commands.common import NOT_ESTIMABLE, err, progress_bar, stdout_console
 from sim.io.files import OutputSet, write_json
 from sim.model.errors import InputError
+from sim.whatif.estimators import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from sim import api
-from sim.analysis.study_run import MIN_COHORTS
+from sim.calibration.study_run import MIN_COHORTS
 from sim.commands.common import NOT_ESTIMABLE, days, err, pct, progress_bar, stdout_console
 from sim.io.files import OutputSet
 from sim.model.errors import InputError

@@ -1,7 +1,7 @@
 """``cartsim sweep``: sensitivity sweeps (oneway, twoway, psa, sobol, morris).
 
-Every sub-command builds a table of parameter sets (``sim.analysis.sensitivity``), runs it
-in resumable chunks locally or on Dask (``sim.analysis.sweep_runner``) and writes, in
+Every sub-command builds a table of parameter sets (``sim.sweeps.designs``), runs it
+in resumable chunks locally or on Dask (``sim.sweeps.runner``) and writes, in
 ``--out``: ``sweep.parquet`` (one row per parameter set: set_id, design columns,
 parameter values, outcomes and their Monte Carlo SEs; provenance in the metadata),
 ``summary.json`` (what ``--json`` prints), a figure, and ``chunks/`` (what ``--resume``
@@ -19,12 +19,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sim import api_sweep
-from sim.analysis import sensitivity as sens
-from sim.analysis.sweep_outcomes import OUTCOMES
-from sim.analysis.sweep_runner import CHUNK_SETS
+from sim.api import sweeps as api_sweep
 from sim.commands.common import err, progress_bar, stdout_console
 from sim.io.chunks import ChunkStore
+from sim.outcomes.sets import OUTCOMES
+from sim.sweeps.factors import DEFAULT_PATIENTS
+from sim.sweeps.runner import CHUNK_SETS
 
 sweep_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                         rich_markup_mode=None,
@@ -70,7 +70,7 @@ def _split(values: list[str] | None) -> list[str] | None:
 def _execute(kind: str, scenario: str | None, build_options: dict[str, Any], *, patients: int, seed: int | None,
              horizon_days: float | None, outcome: str, out: Path, json_out: bool, resume: bool, cluster: str | None,
              workers: int | None, chunk_sets: int, threads: int | None, crn: bool) -> None:
-    """The command-line wrapper of :func:`sim.api_sweep.sweep`: a progress bar on a
+    """The command-line wrapper of :func:`sim.api.sweeps.sweep`: a progress bar on a
     terminal, a note on Ctrl-C about the chunks kept, a table or one JSON object."""
     kwargs: dict[str, Any] = {"out": out, "outcome": outcome, "patients": patients, "seed": seed,
                               "horizon_days": horizon_days, "resume": resume, "cluster": cluster, "workers": workers,
@@ -158,7 +158,7 @@ def _print(kind: str, s: dict[str, Any]) -> None:
 
 @sweep_app.command()
 def oneway(scenario: ScenarioArg = None, params: ParamsOpt = None, bounds: BoundsOpt = None,
-           outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
+           outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = DEFAULT_PATIENTS, seed: SeedOpt = None,
            horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep_oneway"), json_out: JsonOpt = False,
            resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
            chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
@@ -173,7 +173,7 @@ def oneway(scenario: ScenarioArg = None, params: ParamsOpt = None, bounds: Bound
 def twoway(scenario: ScenarioArg = None, params: TwoParamsOpt = None,
            grid: Annotated[int, typer.Option(help="grid points per parameter (>= 2)")] = 5,
            bounds: BoundsOpt = None, outcome: OutcomeOpt = "os_m12",
-           patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None, horizon_days: HorizonOpt = None,
+           patients: PatientsOpt = DEFAULT_PATIENTS, seed: SeedOpt = None, horizon_days: HorizonOpt = None,
            out: OutOpt = Path("cartsim_sweep_twoway"), json_out: JsonOpt = False, resume: ResumeOpt = False,
            cluster: ClusterOpt = None, workers: WorkersOpt = None, chunk_sets: ChunkOpt = CHUNK_SETS,
            threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
@@ -189,7 +189,7 @@ def psa(scenario: ScenarioArg = None,
         draws: Annotated[int, typer.Option(help="parameter sets drawn")] = 1000,
         prior: Annotated[bool, typer.Option("--prior", help="draw from the prior distributions even when a "
                                             "calibrated posterior exists")] = False,
-        outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
+        outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = DEFAULT_PATIENTS, seed: SeedOpt = None,
         horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep_psa"), json_out: JsonOpt = False,
         resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
         chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
@@ -203,7 +203,7 @@ def psa(scenario: ScenarioArg = None,
 @sweep_app.command()
 def sobol(scenario: ScenarioArg = None, params: ParamsOpt = None,
           n: Annotated[int, typer.Option("--n", help="base sample size N (a power of 2); N (D + 2) sets")] = 256,
-          outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
+          outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = DEFAULT_PATIENTS, seed: SeedOpt = None,
           horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep_sobol"), json_out: JsonOpt = False,
           resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
           chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:
@@ -218,7 +218,7 @@ def sobol(scenario: ScenarioArg = None, params: ParamsOpt = None,
 def morris(scenario: ScenarioArg = None, params: ParamsOpt = None,
            trajectories: Annotated[int, typer.Option(help="Morris trajectories R; R (D + 1) sets")] = 20,
            levels: Annotated[int, typer.Option(help="grid levels (even)")] = 4,
-           outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = sens.DEFAULT_PATIENTS, seed: SeedOpt = None,
+           outcome: OutcomeOpt = "os_m12", patients: PatientsOpt = DEFAULT_PATIENTS, seed: SeedOpt = None,
            horizon_days: HorizonOpt = None, out: OutOpt = Path("cartsim_sweep_morris"), json_out: JsonOpt = False,
            resume: ResumeOpt = False, cluster: ClusterOpt = None, workers: WorkersOpt = None,
            chunk_sets: ChunkOpt = CHUNK_SETS, threads: ThreadsOpt = None, crn: CrnOpt = True) -> None:

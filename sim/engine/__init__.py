@@ -18,11 +18,14 @@ from pathlib import Path
 
 import numba
 
+#: every package of sim holding compiled code (or code inlined into it)
+COMPILED_PACKAGES = ("engine", "model", "stats", "outcomes", "whatif", "trials", "calibration")
+
 
 def _source_hash() -> str:
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for folder in ("engine", "model"):
+    for folder in COMPILED_PACKAGES:
         for path in sorted((root / folder).glob("*.py")):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())

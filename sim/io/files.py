@@ -40,6 +40,7 @@ from sim.model.scenario import Scenario, build_scenario, check_structure
 #: the project's top level (params/, scenarios/ sit beside the sim package)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PARAMS_DIR = PROJECT_ROOT / "params"
+TARGETS_PATH = PARAMS_DIR / "targets.toml"
 SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
 BASELINE_SCENARIO = SCENARIOS_DIR / "baseline.toml"
 
@@ -90,6 +91,18 @@ def load_scenario(name: str | Path | None = None) -> Scenario:
                          "a path relative to the scenario file")
     base = load_parameter_set(base_path)
     return build_scenario(doc, str(path), base)
+
+
+def read_trial(path: Path | str) -> tuple[dict[str, Any], Scenario]:
+    """A trial file's TOML and its base scenario (``trial.scenario``: a path relative to
+    the trial file, or a scenario name such as ``baseline``)."""
+    path = Path(path)
+    doc = read_toml(path)
+    ref = doc.get("trial", {}).get("scenario", "baseline") if isinstance(doc.get("trial"), dict) else "baseline"
+    if not isinstance(ref, str):
+        raise InputError(str(path), "trial.scenario", f"expected a scenario file or name, got {ref!r}")
+    local = path.parent / ref
+    return doc, load_scenario(local if local.is_file() else ref)
 
 
 def atomic_write(path: Path | str, write: Callable[[Path], object]) -> Path:

@@ -1,4 +1,9 @@
-"""Figures (matplotlib, written atomically as PNG) for the cartsim commands."""
+"""Figures (matplotlib, written atomically as PNG) and the self-contained HTML report of
+every command's output folder.
+
+May import the feature packages (it draws their results), ``sim.outcomes``,
+``sim.stats``, ``sim.io`` and ``sim.model``; never ``sim.api`` or ``sim.commands``.
+"""
 
 from pathlib import Path
 from typing import Any

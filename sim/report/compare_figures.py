@@ -9,10 +9,10 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 
-from sim.analysis.compare import CompareResult
-from sim.analysis.outcomes import endpoint_data
 from sim.io.files import atomic_write
+from sim.outcomes.summary import endpoint_data
 from sim.report.figures import Curve, km_axes, km_layout, time_axis
+from sim.whatif.result import CompareResult
 
 
 def compare_figure(result: CompareResult, path: Path | str) -> Path:

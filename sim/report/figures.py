@@ -13,9 +13,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.analysis.outcomes import DAYS_PER_MONTH, endpoint_data
-from sim.analysis.survival import kaplan_meier
 from sim.io.files import atomic_write
+from sim.outcomes.summary import DAYS_PER_MONTH, endpoint_data
+from sim.stats.survival import kaplan_meier
 
 GRID_POINTS = 600  # curves are drawn on a grid so that 10^7 patients plot as fast as 10^3
 

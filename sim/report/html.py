@@ -14,9 +14,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.analysis.outcomes import DAYS_PER_MONTH
 from sim.io.parquet import METADATA_KEY
 from sim.model.errors import InputError
+from sim.outcomes.summary import DAYS_PER_MONTH
 
 DASH = "–"  # en dash: a value that is not estimable or not given
 #: keys under which a JSON object may explain why one of its values is null

@@ -1,7 +1,7 @@
 """Readable labels with units for parameter and outcome names in figures and reports.
 
 Outcome labels come from the tables that already define the outcomes
-(``sim.analysis.compare.OUTCOMES``: label and unit; ``sim.analysis.sweep_outcomes.OUTCOMES``:
+(``sim.whatif.compare.OUTCOMES``: label and unit; ``sim.outcomes.sets.OUTCOMES``:
 description and unit). Parameter units come from the registry
 (``sim.model.parameters.SPEC_BY_NAME``); the registry has no prose names, so the words
 for each part of a dotted name are kept here, once (:data:`WORDS`); a part missing from
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-from sim.analysis.compare import OUTCOME_BY_NAME
-from sim.analysis.sweep_outcomes import OUTCOMES as SWEEP_OUTCOMES
 from sim.model.parameters import SPEC_BY_NAME
+from sim.outcomes.sets import OUTCOMES as SWEEP_OUTCOMES
+from sim.whatif.estimators import OUTCOME_BY_NAME
 
 #: words for the parts of the registry's dotted parameter names
 WORDS: dict[str, str] = {

@@ -1,6 +1,6 @@
 """``posterior.png``: prior against posterior marginal of every calibrated slot, so a
 reader sees at a glance which parameters the abstracts informed and which still rest on
-their external priors (``sim.analysis.identifiability``)."""
+their external priors (``sim.calibration.identifiability``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sim.analysis.identifiability import PRIOR_DOMINATED, Learning
+from sim.calibration.identifiability import PRIOR_DOMINATED, Learning
 from sim.report import save_png
 from sim.report.labels import parameter_label
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sim.analysis.compare import OUTCOME_BY_NAME
-from sim.analysis.outcomes import DAYS_PER_MONTH
+from sim.outcomes.summary import DAYS_PER_MONTH
 from sim.report.html import (
     DASH,
     caption,
@@ -24,6 +23,7 @@ from sim.report.html import (
     table,
 )
 from sim.report.labels import outcome_label, outcome_unit, parameter_label
+from sim.whatif.estimators import OUTCOME_BY_NAME
 
 Block = tuple[str, str, list[str]]
 
@@ -174,7 +174,7 @@ def _competing_and_resources(s: dict[str, Any]) -> list[str]:
 
 
 def _study_section(study: dict[str, Any]) -> list[str]:
-    from sim.analysis.study_run import MIN_COHORTS  # noqa: PLC0415 - only for study scenarios
+    from sim.calibration.study_run import MIN_COHORTS  # noqa: PLC0415 - only for study scenarios
 
     lo, hi = study.get("followup_days") or [None, None]
     size, infused = study.get("cohort_patients"), study.get("infused")

@@ -17,9 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sim.analysis.outcomes import DAYS_PER_MONTH
-from sim.analysis.targets import TargetSet
-from sim.analysis.validation import CURVE_DAYS, ValidationResult
+from sim.calibration.targets import TargetSet
+from sim.calibration.validation import CURVE_DAYS, ValidationResult
+from sim.outcomes.summary import DAYS_PER_MONTH
 from sim.report import save_png
 
 COLOURS = {"os": "#1f77b4", "efs": "#d62728", "lfs": "#2ca02c", "cir": "#9467bd"}

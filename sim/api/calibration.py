@@ -1,0 +1,232 @@
+"""The public API of calibration and validation (re-exported by ``sim.api``):
+``calibrate`` writes ``posterior.parquet`` and ``calibrated.toml`` (by default in
+``cartsim_calibration/`` of the current folder; the committed pair in the package's
+``params/`` is replaced only when asked with ``force``);
+``validate`` compares every target with its posterior-predictive interval.
+
+>>> import sim
+>>> v = sim.validate(draws=50)                    # doctest: +SKIP
+>>> v.to_json()["inside_fraction"]                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.calibration.identifiability import Learning, learning, prior_draws
+from sim.calibration.imis import CALIBRATED, CalibrationResult, PriorTransform, TargetModel, check_settings
+from sim.calibration.imis import calibrate as _calibrate
+from sim.calibration.targets import TargetSet, parse_targets
+from sim.calibration.validation import ValidationResult
+from sim.calibration.validation import validate as _validate
+from sim.io.calibration_files import write_calibrated, write_posterior
+from sim.io.files import (
+    PARAMS_DIR,
+    PROJECT_ROOT,
+    TARGETS_PATH,
+    OutputSet,
+    load_parameter_set,
+    load_scenario,
+    read_toml,
+    write_json,
+)
+from sim.model.errors import InputError
+from sim.model.limits import check_option
+from sim.model.posterior import POSTERIOR_PATH, load_posterior
+
+DEFAULTS_PATH = PARAMS_DIR / "defaults.toml"
+CALIBRATED_PATH = PARAMS_DIR / "calibrated.toml"
+VALIDATION_PATH = PARAMS_DIR / "validation.json"
+#: where a re-fit goes unless told otherwise (relative to the current folder)
+DEFAULT_CALIBRATION_DIR = Path("cartsim_calibration")
+#: the settings of the committed posterior (`cartsim calibrate` with no options)
+DEFAULT_SAMPLES = 1000
+DEFAULT_SEED = 20261121
+DEFAULT_PATIENTS_PER_STUDY = 2000
+DEFAULT_N_INITIAL = 3000
+DEFAULT_ITERATIONS = 25
+DEFAULT_BATCH = 400
+#: validation: posterior draws and simulated patients per study per draw
+DEFAULT_VALIDATION_DRAWS = 200
+DEFAULT_VALIDATION_PATIENTS = 600
+
+Progress = Callable[[int, int], None]
+
+
+def load_targets(path: Path | str | None = None) -> TargetSet:
+    """Read and validate ``params/targets.toml`` (or ``path``) and its study scenarios
+    (their ``scenario`` paths are relative to the targets file)."""
+    p = TARGETS_PATH if path is None else Path(path)
+    return parse_targets(read_toml(p), str(p), lambda ref: load_scenario(p.parent / ref))
+
+
+@dataclass
+class CalibrationRun:
+    result: CalibrationResult
+    posterior_path: Path
+    calibrated_path: Path
+
+    def summary(self) -> dict[str, Any]:
+        r = self.result
+        post = r.posterior
+        params = []
+        for j, lab in enumerate(r.labels):
+            q = np.quantile(post[:, j], [0.025, 0.5, 0.975])
+            params.append({"parameter": lab, "median": float(q[1]), "low": float(q[0]), "high": float(q[2]),
+                           "mean": float(post[:, j].mean())})
+        return {"posterior": str(self.posterior_path), "calibrated": str(self.calibrated_path),
+                **r.meta(), "parameters": params}
+
+
+def _point_values(result: CalibrationResult) -> dict[str, Any]:
+    """Posterior medians (a Dirichlet vector: its posterior mean, which stays on the simplex)."""
+    groups: dict[str, list[int]] = {}
+    for j, lab in enumerate(result.labels):
+        groups.setdefault(lab.split("[")[0], []).append(j)
+    out: dict[str, Any] = {}
+    for name, cols in groups.items():
+        if len(cols) == 1:
+            out[name] = float(np.median(result.posterior[:, cols[0]]))
+        else:
+            mean = result.posterior[:, cols].mean(0)
+            out[name] = [float(x) for x in mean / mean.sum()]
+    return out
+
+
+def _relative(path: Path | str) -> str:
+    """A path relative to the project root when inside it (metadata stays portable)."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(p)
+
+
+def calibrate(samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
+              patients_per_study: int = DEFAULT_PATIENTS_PER_STUDY, n_initial: int = DEFAULT_N_INITIAL,
+              iterations: int = DEFAULT_ITERATIONS, batch: int = DEFAULT_BATCH, targets: Path | str | None = None,
+              out: Path | str = DEFAULT_CALIBRATION_DIR, posterior_path: Path | str | None = None,
+              calibrated_path: Path | str | None = None, force: bool = False, threads: int | None = None,
+              progress: Progress | None = None) -> CalibrationRun:
+    """Calibrate to the targets and write the posterior sample and the point values, both or
+    neither (``posterior_path`` default ``out/posterior.parquet``, ``calibrated_path``
+    default ``out/calibrated.toml``). Their folders are checked and locked before the
+    calibration starts; a path in the package's params/ needs ``force``."""
+    for key, value, limit in (("--samples", samples, "samples"), ("--seed", seed, "seed"),
+                              ("--patients-per-study", patients_per_study, "patients"),
+                              ("--initial", n_initial, "initial"), ("--iterations", iterations, "iterations"),
+                              ("--batch", batch, "batch"), ("--threads", threads, "threads")):
+        check_option(key, value, limit)
+    check_settings(samples, patients_per_study, n_initial, iterations, batch)
+    target_set = load_targets(targets)
+    params = load_parameter_set(DEFAULTS_PATH)
+    post_target = Path(out) / "posterior.parquet" if posterior_path is None else Path(posterior_path)
+    cal_target = Path(out) / "calibrated.toml" if calibrated_path is None else Path(calibrated_path)
+    for target, option in ((post_target, "--posterior"), (cal_target, "--calibrated")):
+        if target.name == "" or target.is_dir():
+            raise InputError("command line", option, f"{str(target)!r} is a folder", "a file path")
+    folders = {post_target.parent: "--out" if posterior_path is None else "--posterior",
+               cal_target.parent: "--out" if calibrated_path is None else "--calibrated"}
+    with OutputSet(folders, force=force, force_option="--force") as outs:
+        result = _calibrate(target_set, params, samples=samples, seed=seed, patients_per_study=patients_per_study,
+                            n_initial=n_initial, iterations=iterations, batch=batch, threads=threads,
+                            progress=progress)
+        _write_calibration(result, outs.stage(post_target), outs.stage(cal_target), target_set, samples, seed,
+                           patients_per_study)
+    return CalibrationRun(result, post_target, cal_target)
+
+
+def _write_calibration(result: CalibrationResult, post_path: Path, cal_path: Path, target_set: TargetSet,
+                       samples: int, seed: int, patients_per_study: int) -> None:
+    meta = {**result.meta(), "targets": _relative(target_set.file), "prior": _relative(DEFAULTS_PATH)}
+    write_posterior(post_path, result.labels, result.posterior, meta)
+    points = _point_values(result)
+    notes = {name: f"posterior {'mean' if isinstance(v, list) else 'median'} of {samples} draws "
+             f"(IMIS, seed {seed}; {CALIBRATED[name]})" for name, v in points.items()}
+    header = (
+        "# cartsim — calibrated point values, written by `cartsim calibrate`.\n"
+        "# Do not edit by hand: re-run `cartsim calibrate` after changing params/defaults.toml or\n"
+        "# params/targets.toml. Identical to params/defaults.toml except the calibrated parameters,\n"
+        "# whose value is the posterior median (Dirichlet vectors: the posterior mean) of the sample\n"
+        "# in the posterior.parquet written with it; their `uncertainty` entries remain the PRIORS (the posterior\n"
+        "# is the sample itself). Parameters the abstracts cannot identify keep their external priors:\n"
+        + "\n".join(textwrap.wrap(", ".join(result.prior_only) + ".", 88, initial_indent="#   ",
+                                  subsequent_indent="#   ")) + "\n"
+        f"# Calibration: IMIS, {result.evaluations} parameter sets, ESS {result.ess:.0f}, "
+        f"{result.unique} distinct draws, seed {seed}, {patients_per_study} patients per study."
+    )
+    write_calibrated(DEFAULTS_PATH, cal_path, points, header, notes)
+
+
+def posterior_slots(posterior_file: Path | str | None, transform: PriorTransform) -> np.ndarray:
+    """The posterior sample's values in the transform's slot order."""
+    post = load_posterior(posterior_file, required=True)
+    assert post is not None
+    missing = [lab for lab in transform.labels if lab not in post.labels]
+    if missing:
+        raise InputError(post.file, missing[0], "calibrated parameter missing from the posterior",
+                         "re-run `cartsim calibrate`")
+    cols = [post.labels.index(lab) for lab in transform.labels]
+    return post.values[:, cols]
+
+
+def _validation_inputs(draws: int, patients_per_draw: int, seed: int, posterior: Path | str | None,
+                       targets: Path | str | None) -> tuple[TargetSet, PriorTransform, np.ndarray]:
+    check_option("--draws", draws, "draws")
+    check_option("--patients", patients_per_draw, "patients")
+    check_option("--seed", seed, "seed")
+    target_set = load_targets(targets)
+    transform = PriorTransform(load_parameter_set(DEFAULTS_PATH))
+    values = posterior_slots(posterior, transform)
+    if draws > len(values):  # each draw is simulated once: more than the sample holds would repeat draws
+        raise InputError("command line", "--draws", f"{draws:,} draws asked for, the posterior "
+                         f"{posterior or POSTERIOR_PATH} holds {len(values):,}", f"1 to {len(values):,}")
+    return target_set, transform, values
+
+
+def check_validation(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
+                     posterior: Path | str | None = None, targets: Path | str | None = None,
+                     seed: int = DEFAULT_SEED) -> None:
+    """What :func:`validate` reads and checks, without simulating (InputErrors): a command
+    validates everything before it takes its output folder."""
+    _validation_inputs(draws, patients_per_draw, seed, posterior, targets)
+
+
+def validate(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
+             seed: int = DEFAULT_SEED, posterior: Path | str | None = None, targets: Path | str | None = None,
+             threads: int | None = None, progress: Progress | None = None) -> tuple[ValidationResult, TargetSet]:
+    """Posterior-predictive check of every target (``posterior`` default: params/posterior.parquet)."""
+    target_set, transform, values = _validation_inputs(draws, patients_per_draw, seed, posterior, targets)
+    model = TargetModel(target_set, transform, patients_per_draw, seed, threads)
+    return _validate(target_set, model, values, draws, patients_per_draw, seed, progress), target_set
+
+
+@dataclass
+class PosteriorLearning:
+    """Prior against posterior for the calibrated slots (``sim.calibration.identifiability``),
+    with the draws behind it (for the figure)."""
+
+    learning: Learning
+    prior: np.ndarray
+    posterior: np.ndarray
+
+
+def posterior_learning(posterior: Path | str | None = None, seed: int = DEFAULT_SEED) -> PosteriorLearning:
+    """What the abstracts taught each calibrated parameter: prior and posterior medians and
+    95% intervals, the interval ratio and shift on the prior's quantile scale, and the
+    moderate-or-strong posterior correlations (``posterior`` default:
+    params/posterior.parquet)."""
+    transform = PriorTransform(load_parameter_set(DEFAULTS_PATH))
+    values = posterior_slots(posterior, transform)
+    prior = prior_draws(transform, seed=seed)
+    return PosteriorLearning(learning(transform.labels, prior, values), prior, values)
+
+
+def write_validation(result: ValidationResult, path: Path | str) -> Path:
+    return write_json(path, result.to_json())

@@ -1,0 +1,295 @@
+"""Simulating a published study and computing its reported statistics.
+
+A study-replication scenario (``scenarios/studies/``) is simulated by the kernel; its
+infused patients get the study's administrative censoring (``[study]`` follow-up
+spread), and every target statistic is computed
+
+* on all simulated patients pooled (one "row"): the model's value for a likelihood, or
+* on consecutive pseudo-cohorts of the study's size (one row each): the spread a study
+  of that size and follow-up would show, for posterior-predictive checks and synthetic
+  likelihoods.
+
+Times are days from the infusion the study reports (the first in the programme).
+Each patient's censoring time is drawn from a stream keyed by (seed, study id) and the
+patient's index, so it is the same for every parameter set (common random numbers).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from sim.calibration.targets import CONTRASTS, LANDMARKS, MEDIANS, PROPORTIONS, CalibrationTarget, Study
+from sim.engine.kernel import run_kernel
+from sim.model.outputs import F, I
+from sim.model.parameters import P
+from sim.model.states import Consolidation, Response
+from sim.stats.survival import beyond_data
+
+#: the kernel runs this long past the longest follow-up, so that late infusions
+#: (manufacturing, retries) still have their full follow-up
+HORIZON_MARGIN_DAYS = 400.0
+#: a censored "time" that never counts as an event
+NEVER = np.inf
+
+
+@dataclass(frozen=True)
+class StudyPatients:
+    """Infused patients of a simulated study with censored endpoints (days from infusion)."""
+
+    target: np.ndarray
+    source: np.ndarray
+    consolidation: np.ndarray
+    cr: np.ndarray  # bool
+    flags: dict[str, np.ndarray]  # proportion metrics -> bool per patient
+    os: tuple[np.ndarray, np.ndarray]  # (time, event)
+    efs: tuple[np.ndarray, np.ndarray]
+    lfs: tuple[np.ndarray, np.ndarray]  # meaningful for CR patients
+    cir: tuple[np.ndarray, np.ndarray]  # (time, cause: 0 censored, 1 relapse, 2 death in remission)
+    cr_duration_days: np.ndarray  # from the day-28 assessment to relapse, death or cut-off
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+
+_CENSORING_CACHE: dict[tuple[str, object, int, int], np.ndarray] = {}
+
+
+def _censoring_cached(study: Study, seed: int, n: int) -> np.ndarray:
+    key = (study.study_id, study.scenario.study, seed, n)
+    if key not in _CENSORING_CACHE:
+        if len(_CENSORING_CACHE) > 256:
+            _CENSORING_CACHE.clear()
+        out = censoring_days(study, seed, n)
+        out.setflags(write=False)
+        _CENSORING_CACHE[key] = out
+    return _CENSORING_CACHE[key]
+
+
+def censoring_days(study: Study, seed: int, n: int) -> np.ndarray:
+    """Administrative follow-up of patients 0..n-1 (a prefix-stable stream)."""
+    design = study.scenario.study
+    assert design is not None
+    rng = np.random.Generator(np.random.Philox(key=[seed, zlib.crc32(f"censoring:{study.study_id}".encode())]))
+    u = rng.random(n)
+    lo, hi = design.followup_min_days, design.followup_max_days
+    if design.followup_spread == "loguniform":
+        return np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
+    return lo + u * (hi - lo)
+
+
+def simulate_study(study: Study, theta: np.ndarray, n_patients: int, seed: int, threads: int | None = None
+                   ) -> StudyPatients:
+    """Simulate ``n_patients`` of the study's scenario with parameters ``theta`` and
+    return its infused patients with censored endpoints."""
+    design = study.scenario.study
+    assert design is not None
+    horizon = design.followup_max_days + HORIZON_MARGIN_DAYS
+    fout, iout = run_kernel(theta, seed, n_patients, horizon, threads=threads)
+    cens = _censoring_cached(study, seed, n_patients)  # the same for every parameter set
+    t_inf = fout[:, F.T_INF_DAYS].astype(np.float64)
+    keep = ~np.isnan(t_inf)
+    f = fout[keep].astype(np.float64)
+    i8 = iout[keep]
+    t0 = t_inf[keep]
+    c = np.minimum(cens[keep], f[:, F.T_LAST_DAYS] - t0)  # the kernel's horizon also censors
+
+    def censored(t_event_abs: np.ndarray, origin: np.ndarray, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = np.where(np.isnan(t_event_abs), NEVER, t_event_abs - origin)
+        event = t <= limit
+        return np.where(event, t, limit), event
+
+    response = i8[:, I.RESPONSE]
+    cr = response >= Response.CR_MRD_POS
+    t_death, t_rel = f[:, F.T_DEATH_DAYS], f[:, F.T_RELAPSE_DAYS]
+    os_ = censored(t_death, t0, c)
+    efs = censored(f[:, F.T_EFS_DAYS], t0, c)
+    lfs = censored(np.fmin(t_rel, t_death), t0, c)
+    rel_first = ~np.isnan(t_rel) & ~(t_death < t_rel)
+    cause = np.where(lfs[1], np.where(rel_first, 1, 2), 0).astype(np.int64)
+    assess = float(theta[P.RESPONSE_ASSESSMENT_DAY])  # remission is dated at the response assessment
+    crdur_t, _ = censored(np.fmin(t_rel, t_death), t0 + assess, c - assess)
+    relapse_seen = ~np.isnan(t_rel) & (t_rel - t0 <= c)
+    consolidation = i8[:, I.CONSOLIDATION].astype(np.int64)
+    flags = {
+        "cr": cr,
+        "mrd_neg_cr": response == Response.CR_MRD_NEG,
+        "crs_any": i8[:, I.CRS_GRADE] >= 1,
+        "crs_g2plus": i8[:, I.CRS_GRADE] >= 2,
+        "crs_g3plus": i8[:, I.CRS_GRADE] >= 3,
+        "icans_any": i8[:, I.ICANS_GRADE] >= 1,
+        "icans_g3plus": i8[:, I.ICANS_GRADE] >= 3,
+        "agvhd_any": i8[:, I.GVHD_GRADE] >= 1,
+        "agvhd_g3plus": i8[:, I.GVHD_GRADE] >= 3,
+        "hsct_consolidation": consolidation == Consolidation.HSCT,
+        "decitabine_consolidation": consolidation == Consolidation.DECITABINE,
+        "relapse_observed": relapse_seen,
+    }
+    return StudyPatients(
+        target=i8[:, I.TARGET].astype(np.int64), source=i8[:, I.CELL_SOURCE].astype(np.int64),
+        consolidation=consolidation, cr=cr, flags=flags, os=os_, efs=efs, lfs=lfs,
+        cir=(lfs[0], cause), cr_duration_days=np.maximum(crdur_t, 0.0))
+
+
+# ----------------------------------------------------------------- compiled row estimators
+@nb.njit(cache=True)
+def _km_rows(time: np.ndarray, event: np.ndarray, mask: np.ndarray, landmark: float) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier survival at ``landmark`` and median (inf if not reached) of each row
+    over the masked entries; NaN for a row without entries, and a landmark NaN when it
+    lies beyond the row's data (:func:`sim.stats.survival.beyond_data`). Ties: events
+    at a time are counted before censorings at that time (the usual convention)."""
+    rows = time.shape[0]
+    s_at = np.full(rows, np.nan)
+    med = np.full(rows, np.nan)
+    for r in range(rows):
+        idx = np.where(mask[r])[0]
+        n = idx.size
+        if n == 0:
+            continue
+        t = time[r, idx]
+        e = event[r, idx]
+        order = np.argsort(t, kind="mergesort")
+        s = 1.0
+        at_risk = n
+        s_land = -1.0
+        median = np.inf
+        k = 0
+        while k < n:
+            tk = t[order[k]]
+            d = 0
+            m = 0
+            while k + m < n and t[order[k + m]] == tk:
+                d += e[order[k + m]]
+                m += 1
+            if tk > landmark and s_land < 0.0:
+                s_land = s
+            if d > 0:
+                s *= 1.0 - d / at_risk
+            if s <= 0.5 and median == np.inf:
+                median = tk
+            at_risk -= m
+            k += m
+        if s_land < 0.0:  # landmark at or after the last time: the last value, if within the data
+            s_land = np.nan if beyond_data(landmark, t[order[n - 1]], s <= 0.0) else s
+        s_at[r] = s_land
+        med[r] = median
+    return s_at, med
+
+
+@nb.njit(cache=True)
+def _cif_rows(time: np.ndarray, cause: np.ndarray, mask: np.ndarray, landmark: float) -> np.ndarray:
+    """Aalen-Johansen cumulative incidence of cause 1 at ``landmark`` for each row; NaN
+    for a row without entries or whose data end before ``landmark``
+    (:func:`sim.stats.survival.beyond_data`)."""
+    rows = time.shape[0]
+    out = np.full(rows, np.nan)
+    for r in range(rows):
+        idx = np.where(mask[r])[0]
+        n = idx.size
+        if n == 0:
+            continue
+        t = time[r, idx]
+        c = cause[r, idx]
+        order = np.argsort(t, kind="mergesort")
+        s = 1.0
+        cif = 0.0
+        at_risk = n
+        k = 0
+        while k < n:
+            tk = t[order[k]]
+            if tk > landmark:
+                break
+            d1 = 0
+            d = 0
+            m = 0
+            while k + m < n and t[order[k + m]] == tk:
+                cc = c[order[k + m]]
+                if cc == 1:
+                    d1 += 1
+                if cc > 0:
+                    d += 1
+                m += 1
+            cif += s * d1 / at_risk
+            s *= 1.0 - d / at_risk
+            at_risk -= m
+            k += m
+        if k == n and beyond_data(landmark, t[order[n - 1]], s <= 0.0):
+            continue  # every time <= landmark and the last one before it: past the data
+        out[r] = cif
+    return out
+
+
+# ----------------------------------------------------------------- statistics of a target
+def _in(codes: np.ndarray, allowed: tuple[int, ...]) -> np.ndarray:
+    return np.isin(codes, np.asarray(allowed))
+
+
+def _filter_mask(p: StudyPatients, filters: dict[str, tuple[int, ...]]) -> np.ndarray:
+    mask = np.ones(len(p), bool)
+    arrays = {"target": p.target, "source": p.source, "consolidation": p.consolidation}
+    for key, codes in filters.items():
+        mask &= _in(arrays[key], codes)
+    return mask
+
+
+def _rows(index: np.ndarray, size: int | None) -> np.ndarray:
+    """Patient indices laid out in rows: one row of all (size None) or consecutive
+    pseudo-cohorts of ``size`` (a trailing partial cohort is dropped)."""
+    if size is None:
+        return index.reshape(1, -1)
+    k = index.size // size
+    return index[: k * size].reshape(k, size)
+
+
+def _endpoint(p: StudyPatients, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    name = metric.removesuffix("_at").removesuffix("_median").removesuffix("_at_diff")
+    return {"os": p.os, "efs": p.efs, "lfs": p.lfs}[name]
+
+
+def statistic(target: CalibrationTarget, p: StudyPatients, cohort_size: int | None) -> np.ndarray:
+    """The target's statistic per row: pooled over all patients (``cohort_size`` None)
+    or per pseudo-cohort of ``cohort_size`` eligible patients."""
+    eligible = p.cr.copy() if target.population == "cr" else np.ones(len(p), bool)
+    metric = target.metric
+    if metric in CONTRASTS:
+        rows = _rows(np.flatnonzero(eligible), cohort_size)
+        a = _filter_mask(p, target.groups[0])[rows]
+        b = _filter_mask(p, target.groups[1])[rows]
+        if metric in ("cr_diff", "crs_g3plus_diff", "agvhd_any_diff"):
+            flag = p.flags[metric.removesuffix("_diff")][rows]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return (flag & a).sum(1) / a.sum(1) - (flag & b).sum(1) / b.sum(1)
+        t, e = _endpoint(p, metric)
+        landmark = float(target.landmark_days or 0.0)
+        sa, _ = _km_rows(t[rows], e[rows].astype(np.int64), a, landmark)
+        sb, _ = _km_rows(t[rows], e[rows].astype(np.int64), b, landmark)
+        return sa - sb
+    if target.subgroup:
+        eligible &= _filter_mask(p, target.subgroup)
+    rows = _rows(np.flatnonzero(eligible), cohort_size)
+    if rows.size == 0:
+        return np.full(rows.shape[0], np.nan)
+    if metric in PROPORTIONS:
+        return p.flags[metric][rows].mean(1)
+    full = np.ones(rows.shape, bool)
+    if metric == "cir_at":
+        t, cause = p.cir
+        return _cif_rows(t[rows], cause[rows], full, float(target.landmark_days or 0.0))
+    if metric in LANDMARKS:
+        t, e = _endpoint(p, metric)
+        return _km_rows(t[rows], e[rows].astype(np.int64), full, float(target.landmark_days or 0.0))[0]
+    if metric in MEDIANS:
+        t, e = _endpoint(p, metric)
+        return _km_rows(t[rows], e[rows].astype(np.int64), full, 0.0)[1]
+    if metric == "cr_duration_median":
+        return np.median(p.cr_duration_days[rows], axis=1)
+    raise ValueError(f"no statistic for metric {metric!r}")
+
+
+def cohort_size(target: CalibrationTarget, study: Study) -> int:
+    """Patients in one pseudo-cohort of ``target``: the number the study computed it on
+    (``n``), else the study's infused count."""
+    return target.n if target.n is not None else study.n_infused

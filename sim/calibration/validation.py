@@ -1,0 +1,107 @@
+"""Posterior-predictive validation: for every target, what a study of that size and
+follow-up would report under the calibrated model.
+
+For each posterior draw the study scenarios are simulated (a fresh seed per draw, so
+Monte Carlo noise is part of the prediction), patients are cut into pseudo-cohorts of
+the study's size with its administrative censoring, and the target's statistic is
+computed per pseudo-cohort. The pooled values over all draws give the predictive
+median and 95% interval; a reported value is *inside* when it lies in that interval.
+
+Qualitative targets report a direction: "greater" is inside when a study of that size
+shows A better than B with predictive probability >= 2.5%; "no difference" is inside
+when 0 lies in the interval. ``inside_fraction`` counts quantitative targets only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.calibration.imis import TargetModel
+from sim.calibration.study_metrics import StudyPatients, cohort_size, statistic
+from sim.calibration.targets import TargetSet
+from sim.stats.survival import kaplan_meier
+
+CURVE_DAYS = np.linspace(0.0, 1096.0, 121)  # 3 years, ~9-day steps
+
+
+@dataclass
+class ValidationResult:
+    rows: list[dict[str, Any]]
+    inside_fraction: float
+    # study -> {"os": (draws, grid), "efs": ...}; NaN past a draw's maximum follow-up (sim.stats.survival)
+    curves: dict[str, dict[str, np.ndarray]]
+    draws: int
+    seed: int
+
+    def to_json(self) -> dict[str, Any]:
+        quantitative = [r for r in self.rows if r["quantitative"]]
+        return {"targets": self.rows, "inside_fraction": self.inside_fraction,
+                "inside": sum(r["inside"] for r in quantitative), "quantitative_targets": len(quantitative),
+                "qualitative_inside": sum(r["inside"] for r in self.rows if not r["quantitative"]),
+                "qualitative_targets": len(self.rows) - len(quantitative), "draws": self.draws, "seed": self.seed}
+
+
+def _draw_seed(seed: int, draw: int) -> int:
+    return (seed * 1_000_003 + 7919 * (draw + 1)) % (2**63)
+
+
+def _curve(p: StudyPatients, endpoint: str) -> np.ndarray:
+    t, e = p.os if endpoint == "os" else p.efs
+    return np.asarray(kaplan_meier(t, e).survival_at(CURVE_DAYS), dtype=float)
+
+
+def validate(targets: TargetSet, model: TargetModel, posterior: np.ndarray, draws: int = 200,
+             patients_per_draw: int = 600, seed: int = 20261121,
+             progress: Callable[[int, int], None] | None = None) -> ValidationResult:
+    """Posterior-predictive table of every target (``posterior``: slot values, rows)."""
+    draws = min(draws, posterior.shape[0])
+    pick = np.linspace(0, posterior.shape[0] - 1, draws).round().astype(int)  # spread over the sample
+    stats: dict[str, list[np.ndarray]] = {t.target_id: [] for t in targets.targets}
+    curves: dict[str, dict[str, list[np.ndarray]]] = {sid: {"os": [], "efs": []} for sid in targets.studies}
+    for k, draw_row in enumerate(pick):
+        sims = model.simulate(posterior[draw_row], patients=patients_per_draw, seed=_draw_seed(seed, k))
+        for t in targets.targets:
+            stats[t.target_id].append(statistic(t, sims[t.study_id], cohort_size(t, targets.studies[t.study_id])))
+        for sid, p in sims.items():
+            for ep in ("os", "efs"):
+                curves[sid][ep].append(_curve(p, ep))
+        if progress is not None:
+            progress(k + 1, draws)
+    rows = []
+    for t in targets.targets:
+        values = np.concatenate(stats[t.target_id])
+        values = values[~np.isnan(values)]
+        finite = values[np.isfinite(values)]
+        if values.size == 0:
+            low = med = high = float("nan")
+        else:  # medians "not reached" (inf) count as above every finite value
+            low, med, high = (float(np.quantile(values, q, method="inverted_cdf")) for q in (0.025, 0.5, 0.975))
+        row: dict[str, Any] = {"id": t.target_id, "study": t.study_id, "metric": t.metric,
+                               "reported": t.reported, "predicted_median": _json_num(med),
+                               "predicted_low": _json_num(low), "predicted_high": _json_num(high),
+                               "likelihood": t.likelihood, "quantitative": t.quantitative,
+                               "cohorts": int(values.size)}
+        if t.quantitative:
+            # a count is compared exactly (the file's percentages are rounded: 1/7 = 0.1429)
+            reported = t.count / t.n if t.count is not None and t.n else float(t.reported)
+            row["inside"] = bool(low <= reported <= high)
+        elif t.reported == "greater":
+            p_greater = float(np.mean(finite > 0)) if finite.size else 0.0
+            row["p_greater"] = p_greater
+            row["inside"] = p_greater >= 0.025
+        else:
+            row["inside"] = bool(low <= 0.0 <= high)
+        rows.append(row)
+    quantitative = [r for r in rows if r["quantitative"]]
+    frac = sum(r["inside"] for r in quantitative) / len(quantitative) if quantitative else float("nan")
+    out_curves = {sid: {ep: np.vstack(v) for ep, v in c.items()} for sid, c in curves.items()}
+    return ValidationResult(rows, frac, out_curves, draws, seed)
+
+
+def _json_num(x: float) -> float | None:
+    """JSON has no infinity: a median not reached is reported as null."""
+    return None if not np.isfinite(x) else round(x, 6)

@@ -1,0 +1,6 @@
+"""Statistics that know nothing of the pathway: Kaplan-Meier with the beyond-data rule
+(``survival``), Aalen-Johansen cumulative incidence (``incidence``), Cox regression
+(``cox``) and tests of proportions (``proportions``).
+
+Imports numpy, scipy and numba only; of ``sim`` at most ``sim.model.errors``.
+"""

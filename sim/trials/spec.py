@@ -1,0 +1,435 @@
+"""A trial specification: its constants, the ``TrialSpec`` it parses into, and the
+checks of every key (:func:`parse_trial` takes a parsed TOML dict; the file is read by
+``sim.io``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
+from typing import Any
+
+from sim.model.errors import InputError, unknown_key_error
+from sim.model.limits import check_number
+from sim.model.parameter_set import flatten
+from sim.model.scenario import Scenario
+from sim.model.states import Decision
+from sim.outcomes.summary import DAYS_PER_MONTH
+from sim.trials.spending import SPENDING
+
+TRIAL_DECISION = int(Decision.TRIAL)  # a plain int for compiled code
+DESIGNS = ("two_arm", "single_arm")
+TWO_ARM_TESTS = ("logrank", "cox", "cox_score", "chisq", "chisq_yates", "fisher")
+SINGLE_ARM_TESTS = ("binomial", "simon", "logrank1")
+TESTS = TWO_ARM_TESTS + SINGLE_ARM_TESTS
+#: endpoints a trial spec may name, and those each test can analyse
+ENDPOINTS = ("os", "efs", "lfs", "cr_rate", "crs_grade3plus_rate")
+SURVIVAL = ("os", "efs")
+ANALYSABLE = {
+    "logrank": SURVIVAL, "cox": SURVIVAL, "cox_score": SURVIVAL, "logrank1": SURVIVAL,
+    "chisq": ("cr_rate", "crs_grade3plus_rate"), "chisq_yates": ("cr_rate", "crs_grade3plus_rate"),
+    "fisher": ("cr_rate", "crs_grade3plus_rate"), "binomial": ("cr_rate",), "simon": ("cr_rate",),
+}
+FOLLOWUP_RULES = ("min_followup", "calendar", "events")
+RULE_KEYS = {"min_followup": ("min_followup_days",), "calendar": ("cutoff_days",),
+             "events": ("events", "max_followup_days")}
+ARM_NAMES = ("control", "experimental")  # arm A, arm B
+SECTIONS = ("trial", "arms", "arm", "allocation", "accrual", "dropout", "follow_up", "analysis", "interim", "grid",
+            "run")
+KEYS: dict[str, tuple[str, ...]] = {
+    "trial": ("name", "description", "scenario", "design"),
+    "allocation": ("ratio",),
+    "accrual": ("per_month", "period_months"),
+    "dropout": ("rate_per_year",),
+    "follow_up": ("rule", "min_followup_days", "cutoff_days", "events", "max_followup_days"),
+    "analysis": ("endpoint", "test", "sides", "alpha", "power", "p0", "p1", "simon", "historical_median_months",
+                 "historical_landmark_months", "historical_survival"),
+    "interim": ("fractions", "spending", "futility", "futility_hr", "futility_z"),
+    "grid": ("n",),
+    "run": ("trials", "seed"),
+}
+ARM_KEYS = ("label", "overrides")
+DEFAULT_TRIALS = 2000
+DEFAULT_SEED = 20261121
+MIN_HORIZON_DAYS = 100 * 365.25  # kernel horizon; extended when a trial follows patients longer
+CHUNK_PATIENTS = 250_000  # patients per compiled call (progress granularity; results do not depend on it)
+BOOTSTRAP_REPLICATES = 1000
+
+# compiled codes
+_RULE = {"min_followup": 0, "calendar": 1, "events": 2}
+_TEST = {name: i for i, name in enumerate(TESTS)}
+_ENDPOINT = {"os": 0, "efs": 1, "cr_rate": 2, "crs_grade3plus_rate": 3}
+T_LOGRANK, T_COX, T_COX_SCORE, T_CHISQ, T_YATES, T_FISHER, T_BINOMIAL, T_SIMON, T_LOGRANK1 = range(9)
+assert [_TEST[t] for t in TESTS] == list(range(9))
+
+
+# --------------------------------------------------------------------------- #
+# specification
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str  # "control" (arm A), "experimental" (arm B) or "arm" (single arm)
+    label: str
+    overrides: dict[str, Any]
+    scenario: Scenario = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """A validated trial specification (see the module docstring)."""
+
+    name: str
+    description: str
+    file: str
+    design: str
+    arms: tuple[Arm, ...]  # (control = A, experimental = B), or (the single arm,)
+    allocation_ratio: float  # experimental : control (single arm: inf)
+    accrual_per_month: tuple[float, ...]  # rate per period, the last one continuing
+    accrual_period_months: tuple[float, ...]  # ends of all periods but the last
+    dropout_rate_per_year: float
+    followup_rule: str
+    min_followup_days: float
+    endpoint: str
+    test: str
+    sides: int
+    alpha: float
+    power: float
+    grid: tuple[int, ...]  # total patients, ascending, distinct
+    trials: int = DEFAULT_TRIALS
+    seed: int = DEFAULT_SEED
+    cutoff_days: float = 0.0
+    events: int = 0  # D of the event-driven rule
+    max_followup_days: float = 0.0
+    interim_fractions: tuple[float, ...] = ()
+    spending: str = "obf"
+    futility: str | None = None  # beta-spending function of the non-binding futility boundary
+    futility_hr: float | None = None  # the design alternative that beta spending protects
+    futility_z: tuple[float, ...] = ()  # or fixed futility thresholds, one per interim
+    p0: float | None = None
+    p1: float | None = None  # None: from the model (the simulated rate)
+    simon: str = "optimal"
+    historical_hazard_per_day: float | None = None  # one-sample log-rank: exponential historical curve
+    historical_note: str = ""
+
+    @property
+    def p_experimental(self) -> float:
+        """Probability that a patient is randomised to the experimental arm."""
+        if self.design == "single_arm":
+            return 1.0
+        return self.allocation_ratio / (1.0 + self.allocation_ratio)
+
+    @property
+    def control(self) -> Arm:
+        return self.arms[0]
+
+    @property
+    def experimental(self) -> Arm:
+        return self.arms[-1]
+
+    @property
+    def direction(self) -> int:
+        """+1: a high statistic favours the experimental arm (CR rate); -1: a low one."""
+        return 1 if self.endpoint == "cr_rate" else -1
+
+    @property
+    def survival(self) -> bool:
+        return self.endpoint in SURVIVAL
+
+    def look_events(self) -> tuple[int, ...]:
+        """Event counts of the analyses of the event-driven rule (interims, then D); a
+        rate endpoint's looks are fractions of its patients (:meth:`look_fractions`)
+        and count 0 here."""
+        if self.followup_rule != "events":
+            return (0,) * (len(self.interim_fractions) + 1)
+        return (*(math.ceil(f * self.events - 1e-9) for f in self.interim_fractions), self.events)
+
+    def look_fractions(self) -> tuple[float, ...]:
+        """Planned information fractions of the looks (interims, then 1)."""
+        return (*self.interim_fractions, 1.0)
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _whole(x: Any, lowest: int) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and lowest <= x < 2**63
+
+
+def _check_keys(table: Any, section: str, allowed: tuple[str, ...], file: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise InputError(file, section, "expected a table", f"[{section}]")
+    for key in table:
+        if key not in allowed:
+            raise unknown_key_error(file, f"{section}.{key}", [f"{section}.{k}" for k in allowed])
+    return table
+
+
+def _parse_futility(interim: dict[str, Any], looks: int, file: str) -> dict[str, Any]:
+    """Non-binding futility: beta spending under a stated hazard ratio, or fixed z
+    thresholds on the favourable scale (one per interim look)."""
+    out: dict[str, Any] = {}
+    kind, hr, zs = interim.get("futility"), interim.get("futility_hr"), interim.get("futility_z")
+    if zs is not None:
+        if kind is not None or hr is not None:
+            raise InputError(file, "interim.futility_z", "give either fixed thresholds or beta spending, not both",
+                             "futility_z, or futility with futility_hr")
+        if not isinstance(zs, list) or len(zs) != looks or not all(_number(z) for z in zs):
+            plural = "s" if looks > 1 else ""
+            raise InputError(file, "interim.futility_z", f"expected {looks} finite z value{plural} (one per "
+                             f"interim look), got {zs!r}", "e.g. [0.0] for one interim: stop if the experimental "
+                             "arm is not ahead")
+        out["futility_z"] = tuple(float(z) for z in zs)
+        return out
+    if kind is None:
+        if hr is not None:
+            raise InputError(file, "interim.futility_hr", "given without a futility spending function",
+                             f"futility = one of {', '.join(SPENDING)}")
+        return out
+    out["futility"] = _choice(kind, "interim.futility", SPENDING, file)
+    value = float(hr) if hr is not None and _number(hr) else math.nan
+    if not 0.0 < value < 1.0:
+        raise InputError(file, "interim.futility_hr", f"expected the design hazard ratio strictly between 0 and 1, "
+                         f"got {hr!r}", "0 < futility_hr < 1 (beta spending protects power at this ratio)")
+    out["futility_hr"] = value
+    return out
+
+
+def _choice(value: Any, key: str, allowed: tuple[str, ...], file: str) -> str:
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise InputError(file, key, f"unknown value {value!r}", ", ".join(allowed))
+    return value.lower()
+
+
+def _open_unit(value: Any, key: str, file: str) -> float:
+    if not _number(value) or not 0.0 < value < 1.0:
+        raise InputError(file, key, f"expected a number strictly between 0 and 1, got {value!r}", "0 < x < 1")
+    return float(value)
+
+
+def _positive(value: Any, key: str, file: str, zero_ok: bool = False) -> float:
+    ok = _number(value) and (value >= 0.0 if zero_ok else value > 0.0)
+    if not ok:
+        bound = ">= 0" if zero_ok else "> 0"
+        raise InputError(file, key, f"expected a finite number {bound}, got {value!r}", f"a number {bound}")
+    return float(value)
+
+
+def _parse_arm(name: str, key: str, table: Any, file: str, base: Scenario) -> Arm:
+    table = _check_keys(table, key, ARM_KEYS, file)
+    label = table.get("label", name)
+    if not isinstance(label, str):
+        raise InputError(file, f"{key}.label", f"expected text, got {label!r}")
+    raw = table.get("overrides", {})
+    if not isinstance(raw, dict):
+        raise InputError(file, f"{key}.overrides", "expected a table of parameter values by dotted name")
+    overrides = flatten(raw)
+    try:
+        params = base.params.with_values(overrides, file)
+    except InputError as exc:  # name the arm in the key
+        raise InputError(file, f"{key}.overrides.{exc.key}", exc.problem, exc.allowed) from None
+    return Arm(name, label, overrides, replace(base, params=params))
+
+
+def _parse_accrual(table: dict[str, Any], file: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    if "per_month" not in table:
+        raise InputError(file, "accrual.per_month", "missing accrual rate", "patients per month > 0, or a list")
+    raw = table["per_month"]
+    if not isinstance(raw, list):
+        return (_positive(raw, "accrual.per_month", file),), ()
+    if not raw:
+        raise InputError(file, "accrual.per_month", "empty list of accrual rates", "one rate per period")
+    rates = tuple(_positive(r, "accrual.per_month", file, zero_ok=True) for r in raw)
+    if rates[-1] <= 0.0:
+        raise InputError(file, "accrual.per_month", "the last rate (which continues) must be > 0", "a rate > 0")
+    ends = table.get("period_months", [])
+    if not isinstance(ends, list) or len(ends) != len(rates) - 1:
+        raise InputError(file, "accrual.period_months", f"expected {len(rates) - 1} period ends (months) for "
+                         f"{len(rates)} rates, got {ends!r}", "one end per rate except the last")
+    ends_t = tuple(_positive(e, "accrual.period_months", file) for e in ends)
+    if any(b <= a for a, b in pairwise(ends_t)):
+        raise InputError(file, "accrual.period_months", f"period ends must increase strictly, got {ends!r}",
+                         "strictly increasing months")
+    return rates, ends_t
+
+
+def _parse_followup(fu: dict[str, Any], file: str, survival: bool) -> dict[str, Any]:
+    rule = _choice(fu.get("rule", "min_followup"), "follow_up.rule", FOLLOWUP_RULES, file)
+    for key in fu:
+        if key != "rule" and key not in RULE_KEYS[rule]:
+            raise InputError(file, f"follow_up.{key}", f"not used by rule {rule!r}", ", ".join(RULE_KEYS[rule]))
+    for key in RULE_KEYS[rule]:
+        if key not in fu:
+            raise InputError(file, f"follow_up.{key}", f"missing (needed by rule {rule!r})", key)
+    out: dict[str, Any] = {"followup_rule": rule}
+    if rule == "min_followup":
+        out["min_followup_days"] = _positive(fu["min_followup_days"], "follow_up.min_followup_days", file, True)
+    elif rule == "calendar":
+        out["cutoff_days"] = _positive(fu["cutoff_days"], "follow_up.cutoff_days", file)
+    else:
+        if not survival:
+            raise InputError(file, "follow_up.rule", "the event-driven rule needs a survival endpoint",
+                             "min_followup or calendar for rates")
+        if not _whole(fu["events"], 1):
+            raise InputError(file, "follow_up.events", f"expected a whole number of events >= 1, got "
+                             f"{fu['events']!r}", "an integer D >= 1")
+        out["events"] = int(fu["events"])
+        out["max_followup_days"] = _positive(fu["max_followup_days"], "follow_up.max_followup_days", file)
+    return out
+
+
+def _parse_historical(an: dict[str, Any], file: str) -> tuple[float, str]:
+    median = an.get("historical_median_months")
+    landmark = an.get("historical_landmark_months")
+    surv = an.get("historical_survival")
+    if median is not None and (landmark is not None or surv is not None):
+        raise InputError(file, "analysis.historical_median_months", "give either a historical median or a "
+                         "landmark survival, not both", "one exponential historical curve")
+    if median is not None:
+        m = _positive(median, "analysis.historical_median_months", file)
+        return math.log(2.0) / (m * DAYS_PER_MONTH), f"exponential, median {m:g} months"
+    if landmark is None or surv is None:
+        raise InputError(file, "analysis.historical_median_months", "the one-sample log-rank test needs a "
+                         "historical curve", "historical_median_months, or historical_landmark_months with "
+                         "historical_survival")
+    lm = _positive(landmark, "analysis.historical_landmark_months", file)
+    s = _open_unit(surv, "analysis.historical_survival", file)
+    return -math.log(s) / (lm * DAYS_PER_MONTH), f"exponential through S({lm:g} months) = {s:g}"
+
+
+def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> TrialSpec:
+    """A validated trial specification from its TOML document; ``base_scenario`` is the
+    scenario the arms override (``trial.scenario`` names it; the caller loads it, see
+    :func:`load_trial`). Bad input raises :class:`InputError` naming the file and key."""
+    for section, table in doc.items():
+        if section not in SECTIONS:
+            raise unknown_key_error(file, section, SECTIONS, "section")
+        if section in KEYS:
+            _check_keys(table, section, KEYS[section], file)
+    header = doc.get("trial", {})
+    design = _choice(header.get("design", "two_arm"), "trial.design", DESIGNS, file)
+    scenario_ref = header.get("scenario", "baseline")
+    if not isinstance(scenario_ref, str):
+        raise InputError(file, "trial.scenario", f"expected a scenario file or name, got {scenario_ref!r}")
+
+    if design == "two_arm":
+        if "arm" in doc:
+            raise InputError(file, "arm", "a two-arm trial has [arms.control] and [arms.experimental]",
+                             "[arms.control], [arms.experimental]")
+        arms_table = _check_keys(doc.get("arms", {}), "arms", ARM_NAMES, file)
+        for name in ARM_NAMES:
+            if name not in arms_table:
+                raise InputError(file, f"arms.{name}", "missing arm", "[arms.control] and [arms.experimental]")
+        arms: tuple[Arm, ...] = tuple(_parse_arm(n, f"arms.{n}", arms_table[n], file, base_scenario)
+                                      for n in ARM_NAMES)
+        ratio = _positive(doc.get("allocation", {}).get("ratio", 1.0), "allocation.ratio", file)
+    else:
+        for section in ("arms", "allocation"):
+            if section in doc:
+                raise InputError(file, section, "a single-arm trial has one [arm] and no allocation", "[arm]")
+        arms = (_parse_arm("arm", "arm", doc.get("arm", {}), file, base_scenario),)
+        ratio = math.inf
+
+    rates, ends = _parse_accrual(doc.get("accrual", {}), file)
+    dropout = _positive(doc.get("dropout", {}).get("rate_per_year", 0.0), "dropout.rate_per_year", file,
+                        zero_ok=True)
+
+    an = doc.get("analysis", {})
+    tests = TWO_ARM_TESTS if design == "two_arm" else SINGLE_ARM_TESTS
+    endpoint = _choice(an.get("endpoint", "os" if design == "two_arm" else "cr_rate"), "analysis.endpoint",
+                       ENDPOINTS, file)
+    default_test = ("logrank" if endpoint in SURVIVAL else "chisq") if design == "two_arm" else (
+        "logrank1" if endpoint in SURVIVAL else "binomial")
+    test = _choice(an.get("test", default_test), "analysis.test", tests, file)
+    if endpoint not in ANALYSABLE[test]:
+        why = " (LFS is defined among responders only)" if endpoint == "lfs" else ""
+        raise InputError(file, "analysis.endpoint", f"the {test} test cannot analyse endpoint {endpoint!r}{why}",
+                         ", ".join(ANALYSABLE[test]))
+    sides = an.get("sides", 2 if design == "two_arm" else 1)
+    if sides not in (1, 2) or isinstance(sides, bool):
+        raise InputError(file, "analysis.sides", f"expected 1 or 2, got {sides!r}", "1 or 2")
+    if test in ("binomial", "simon") and sides != 1:
+        raise InputError(file, "analysis.sides", f"the exact single-arm {test} test is one-sided", "1")
+    alpha = _open_unit(an.get("alpha", 0.05), "analysis.alpha", file)
+    power = _open_unit(an.get("power", 0.8), "analysis.power", file)
+    if power <= alpha:
+        raise InputError(file, "analysis.power", f"target power {power} does not exceed alpha {alpha}",
+                         "alpha < power < 1")
+    extra: dict[str, Any] = {}
+    used = {"endpoint", "test", "sides", "alpha", "power"}
+    if test in ("binomial", "simon"):
+        used |= {"p0", "p1", "simon"}
+        if "p0" not in an:
+            raise InputError(file, "analysis.p0", f"the {test} test needs the historical rate p0", "0 < p0 < 1")
+        p0 = _open_unit(an["p0"], "analysis.p0", file)
+        p1_raw = an.get("p1", "model")
+        p1 = None
+        if not (isinstance(p1_raw, str) and p1_raw.lower() == "model"):
+            p1 = _open_unit(p1_raw, "analysis.p1", file)
+            if p1 <= p0:
+                raise InputError(file, "analysis.p1", f"p1 = {p1} does not exceed p0 = {p0}", "p0 < p1 < 1, or "
+                                 "'model'")
+        extra.update(p0=p0, p1=p1)
+        if test == "simon":
+            extra["simon"] = _choice(an.get("simon", "optimal"), "analysis.simon", ("optimal", "minimax"), file)
+    if test == "logrank1":
+        used |= {"historical_median_months", "historical_landmark_months", "historical_survival"}
+        extra["historical_hazard_per_day"], extra["historical_note"] = _parse_historical(an, file)
+    for key in an:
+        if key not in used:
+            raise InputError(file, f"analysis.{key}", f"not used by the {test} test", ", ".join(sorted(used)))
+
+    fu = _parse_followup(_check_keys(doc.get("follow_up", {}), "follow_up", KEYS["follow_up"], file), file,
+                         endpoint in SURVIVAL)
+
+    interim = doc.get("interim")
+    if interim is not None:
+        if test in ("simon", "binomial", "chisq_yates", "fisher"):
+            raise InputError(file, "interim", f"no interim analyses with the {test} test",
+                             "a survival test, or chisq for a rate")
+        if endpoint in SURVIVAL and fu["followup_rule"] != "events":
+            raise InputError(file, "interim", "interim analyses of a survival endpoint need the event-driven rule "
+                             "(follow_up.rule = 'events')", "follow_up.rule = 'events'")
+        if endpoint not in SURVIVAL and fu["followup_rule"] != "min_followup":
+            raise InputError(file, "interim", "interim analyses of a rate need follow_up.rule = 'min_followup' "
+                             "(looks at fractions of the patients assessed)", "follow_up.rule = 'min_followup'")
+        if endpoint not in SURVIVAL and interim.get("futility") is not None:
+            raise InputError(file, "interim.futility", "beta spending needs a hazard ratio; a rate endpoint takes "
+                             "fixed futility thresholds", "interim.futility_z")
+        fr = interim.get("fractions")
+        if not isinstance(fr, list) or not fr or not all(_number(f) and 0.0 < f < 1.0 for f in fr):
+            raise InputError(file, "interim.fractions", f"expected a list of information fractions in (0, 1), "
+                             f"got {fr!r}", "e.g. [0.5] or [0.33, 0.67]")
+        if any(b <= a for a, b in pairwise(fr)):
+            raise InputError(file, "interim.fractions", f"fractions must increase strictly, got {fr!r}",
+                             "strictly increasing fractions")
+        looks = [math.ceil(f * fu.get("events", 0) - 1e-9) for f in fr] + [fu.get("events", 0)]
+        if endpoint in SURVIVAL and (looks[0] < 1 or any(b <= a for a, b in pairwise(looks))):
+            raise InputError(file, "interim.fractions", f"with D = {fu['events']} events the looks fall at "
+                             f"{looks} events, which do not increase strictly", "fewer looks or more events")
+        extra["interim_fractions"] = tuple(float(f) for f in fr)
+        extra["spending"] = _choice(interim.get("spending", "obf"), "interim.spending", SPENDING, file)
+        extra.update(_parse_futility(interim, len(fr), file))
+
+    grid = doc.get("grid", {}).get("n", [])
+    if not isinstance(grid, list) or not grid:
+        raise InputError(file, "grid.n", "the sample-size grid is empty", "a list of total sample sizes >= 2")
+    for n in grid:
+        check_number(n, "trial_size", file, "grid.n")
+
+    run = doc.get("run", {})
+    trials = run.get("trials", DEFAULT_TRIALS)
+    check_number(trials, "trials", file, "run.trials")
+    seed = run.get("seed", DEFAULT_SEED)
+    if not _whole(seed, 0):
+        raise InputError(file, "run.seed", f"expected a whole number >= 0, got {seed!r}", "an integer >= 0")
+
+    return TrialSpec(
+        name=str(header.get("name", "")) or file, description=str(header.get("description", "")), file=file,
+        design=design, arms=arms, allocation_ratio=ratio, accrual_per_month=rates, accrual_period_months=ends,
+        dropout_rate_per_year=dropout, followup_rule=fu["followup_rule"],
+        min_followup_days=fu.get("min_followup_days", 0.0), endpoint=endpoint, test=test, sides=int(sides),
+        alpha=alpha, power=power, grid=tuple(sorted({int(n) for n in grid})), trials=int(trials), seed=int(seed),
+        cutoff_days=fu.get("cutoff_days", 0.0), events=fu.get("events", 0),
+        max_followup_days=fu.get("max_followup_days", 0.0), **extra)

@@ -171,7 +171,8 @@ def manage_crs(theta: np.ndarray, pkey: np.uint64, cycle: int, grade: int, onset
         natural = lognormal(med, theta[P.CRS_DURATION_SDLOG], u2)  # peak < grade <= 4: never g4
         dies = peak >= 3 and u3 < theta[P.CRS_P_DEATH_G3 + peak - 3]
     t1 = min(toci_rel, ster_rel)
-    managed = t1 + factor * (natural - t1) if natural > t1 else natural
+    # a factor of exactly 1 leaves the duration to the bit (a zero-effect drug changes nothing)
+    managed = t1 + factor * (natural - t1) if natural > t1 and factor != 1.0 else natural
     return peak, managed, dies, onset + toci_rel, onset + ster_rel
 
 

@@ -332,11 +332,11 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
         cause = codes.DISEASE
     # 11. death or censoring at the horizon
     finish(frow, irow, t_dead, cause, t_efs, icu, n_inf, best, n_rel, horizon_days, assessment)
-    if irow[I.CRS_GRADE] == 0:  # a CRS not observed (no infusion, onset after death or horizon): no drug either
-        irow[I.TOCILIZUMAB] = 0
-        irow[I.STEROIDS] = 0
-        frow[F.TOCILIZUMAB_DAY] = _NAN
-        frow[F.STEROIDS_DAY] = _NAN
+    # a drug is recorded only if given before death and the horizon (a CRS not observed: no drug)
+    for flag, day in ((I.TOCILIZUMAB, F.TOCILIZUMAB_DAY), (I.STEROIDS, F.STEROIDS_DAY)):
+        if irow[flag] and not (irow[I.CRS_GRADE] > 0 and frow[F.T_INF_DAYS] + frow[day] <= frow[F.T_LAST_DAYS]):
+            irow[flag] = 0
+            frow[day] = _NAN
     return _DONE
 
 

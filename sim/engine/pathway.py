@@ -39,7 +39,8 @@ SimPy engine with unlimited capacity reproduces the kernel patient by patient.
 Times are days from the patient's decision to treat (t = 0). Competing events: every
 latent death time drawn so far is kept as the earliest candidate ``t_dead``; a later
 stage happens only if it comes before it. Simplifications (they live here): ICU days
-are the union of the grade >= 3 CRS and ICANS episodes; the non-relapse-mortality
+are the union of the grade >= 3 CRS and ICANS episodes (CRS as managed by policy,
+``stages.manage_crs``); the non-relapse-mortality
 clock starts at the first infusion and its GVHD effect uses the first infusion's GVHD;
 a patient re-infused after relapse keeps the first CR's consolidation record.
 """
@@ -57,6 +58,7 @@ from sim.engine.record import finish
 from sim.engine.stages import (
     background_death_days,
     icu_episode,
+    manage_crs,
     manufacturing_attempt,
     nrm_days,
     salvage_days,
@@ -195,9 +197,13 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
         t_inf = t_end_wait
         if t_inf <= horizon_days:
             n_inf += 1
-        # 4-6. CRS, ICANS, acute GVHD
+        # 4-6. CRS and its management by policy, ICANS, acute GVHD
         crs_g, crs_on, crs_dur, crs_dies = sample_crs(theta, pkey, cycle)
-        icans_g, icans_on, icans_dur, icans_dies = sample_icans(theta, pkey, cycle, crs_g, crs_on)
+        # ICANS risk follows the CRS grade the patient was heading for (manage_crs)
+        crs_peak, crs_dur, crs_dies, toci_day, steroid_day = manage_crs(theta, pkey, cycle, crs_g, crs_on, crs_dur,
+                                                                        crs_dies)
+        icans_g, icans_on, icans_dur, icans_dies = sample_icans(theta, pkey, cycle, crs_g, crs_on, toci_day,
+                                                                steroid_day)
         gvhd_g, gvhd_on, gvhd_delay = sample_gvhd(theta, pkey, cycle, source)
         if crs_dies and t_inf + crs_on + crs_dur < t_dead:
             t_dead = t_inf + crs_on + crs_dur
@@ -208,17 +214,23 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
         if gvhd_delay < _INF and t_inf + gvhd_on + gvhd_delay < t_dead:
             t_dead = t_inf + gvhd_on + gvhd_delay
             cause = codes.GVHD
-        icu_days, admit, discharge = icu_episode(crs_g, crs_on, crs_dur, icans_g, icans_on, icans_dur)
+        icu_days, admit, discharge = icu_episode(crs_peak, crs_on, crs_dur, icans_g, icans_on, icans_dur)
         if t_inf <= horizon_days:  # an infusion after the horizon is not observed
             icu += icu_days
         if cycle == 0:
             frow[F.T_INF_DAYS] = t_inf
-            irow[I.CRS_GRADE] = crs_g
+            irow[I.CRS_GRADE] = crs_peak
             irow[I.ICANS_GRADE] = icans_g
             irow[I.GVHD_GRADE] = gvhd_g
-            if crs_g > 0:
+            if crs_peak > 0:
                 frow[F.CRS_ONSET_DAYS] = crs_on
                 frow[F.CRS_DURATION_DAYS] = crs_dur
+            if toci_day < _INF:
+                irow[I.TOCILIZUMAB] = 1
+                frow[F.TOCILIZUMAB_DAY] = toci_day
+            if steroid_day < _INF:
+                irow[I.STEROIDS] = 1
+                frow[F.STEROIDS_DAY] = steroid_day
             if icans_g > 0:
                 frow[F.ICANS_ONSET_DAYS] = icans_on
                 frow[F.ICANS_DURATION_DAYS] = icans_dur
@@ -320,6 +332,11 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
         cause = codes.DISEASE
     # 11. death or censoring at the horizon
     finish(frow, irow, t_dead, cause, t_efs, icu, n_inf, best, n_rel, horizon_days, assessment)
+    # a drug is recorded only if given before death and the horizon (a CRS not observed: no drug)
+    for flag, day in ((I.TOCILIZUMAB, F.TOCILIZUMAB_DAY), (I.STEROIDS, F.STEROIDS_DAY)):
+        if irow[flag] and not (irow[I.CRS_GRADE] > 0 and frow[F.T_INF_DAYS] + frow[day] <= frow[F.T_LAST_DAYS]):
+            irow[flag] = 0
+            frow[day] = _NAN
     return _DONE
 
 

@@ -104,25 +104,114 @@ def sample_crs(theta: np.ndarray, pkey: np.uint64, cycle: int):
 
 
 @nb.njit(cache=True, inline="always")
+def manage_crs(theta: np.ndarray, pkey: np.uint64, cycle: int, grade: int, onset: float, duration: float,
+               dies: bool):
+    """CRS management by policy: (peak grade, duration days, dies, tocilizumab day, steroid day).
+
+    Tocilizumab is given when the CRS reaches ``policy.tocilizumab_grade``, corticosteroids
+    when it reaches ``policy.steroid_grade`` (5: never); the days are after infusion, inf
+    when not given. How the stage reads the calibrated pathway: ``grade``, ``duration``
+    and ``dies`` (from :func:`sample_crs`) are the episode under the management of the
+    source cohorts, where the drugs were given at grade 2-3 to a minority; this stage adds
+    the effect of a drug given at the policy's grade on top of that. A what-if is
+    therefore a contrast between two thresholds (e.g. grade 1 vs grade 2), not an
+    absolute "with vs without tocilizumab". With no threshold at or below the peak grade
+    the episode is returned as it came and nothing is drawn: the default policy (5, 5)
+    leaves every record as it was.
+
+    Simplifications (they live here):
+
+    * the course: every CRS starts at grade 1 at onset and climbs linearly in time to its
+      peak grade, reached after ``crs.time_to_peak_fraction`` of the episode; a drug is
+      given when the course reaches its grade, so it is given iff the peak reaches it;
+    * escalation: from the first drug on, each further grade step happens only with
+      probability ``p_escalate`` of every drug given below that step (one uniform per
+      episode, compared with the running product, so an earlier threshold never gives a
+      higher peak). An episode stopped at a lower peak takes the duration quantile of
+      that grade (same uniform as :func:`sample_crs`) and its case fatality;
+    * duration: the rest of the episode after the first drug is scaled by the product of
+      ``duration_factor`` of the drugs given (acceleration factor; the second drug's
+      factor applies from the first drug's day, an approximation);
+    * ICANS: the drugs act on its risk through their odds ratios in
+      :func:`sample_icans` (when given before ICANS onset), not through the lower CRS
+      peak: ICANS keeps the risk of the CRS grade the patient was heading for, because
+      the evidence shows no ICANS protection from tocilizumab's control of CRS;
+    * ICU days follow from the managed grade >= 3 episode (``icu_episode``);
+    * not modelled: a drug's effect on CAR-T expansion, response or relapse (reported as
+      absent for early tocilizumab/steroids in the source studies), infections.
+    """
+    toci = int(theta[P.POLICY_TOCILIZUMAB_GRADE])
+    ster = int(theta[P.POLICY_STEROID_GRADE])
+    first = min(toci, ster)
+    if grade < first:  # also grade 0: no drug, nothing drawn
+        return grade, duration, dies, _INF, _INF
+    ramp = theta[P.CRS_TIME_TO_PEAK_FRACTION] * duration / (grade - 1) if grade > 1 else 0.0
+    peak = first
+    p_pass = 1.0
+    v = uniforms4(pkey, Decision.CRS_MANAGEMENT, cycle, 0)[0] if grade > first else 0.0
+    for k in range(first + 1, grade + 1):  # the step from grade k-1 to k
+        if toci <= k - 1:
+            p_pass *= theta[P.TOCILIZUMAB_P_ESCALATE]
+        if ster <= k - 1:
+            p_pass *= theta[P.STEROIDS_P_ESCALATE]
+        if v >= p_pass:
+            break
+        peak = k
+    toci_rel = (toci - 1) * ramp if toci <= peak else _INF
+    ster_rel = (ster - 1) * ramp if ster <= peak else _INF
+    factor = 1.0
+    if toci <= peak:
+        factor *= theta[P.TOCILIZUMAB_DURATION_FACTOR]
+    if ster <= peak:
+        factor *= theta[P.STEROIDS_DURATION_FACTOR]
+    natural = duration
+    if peak < grade:
+        _, _, u2, u3 = uniforms4(pkey, Decision.CRS, cycle, 0)
+        med = theta[P.CRS_DURATION_MEDIAN_DAYS_MILD] if peak <= 2 else theta[P.CRS_DURATION_MEDIAN_DAYS_G3]
+        natural = lognormal(med, theta[P.CRS_DURATION_SDLOG], u2)  # peak < grade <= 4: never g4
+        dies = peak >= 3 and u3 < theta[P.CRS_P_DEATH_G3 + peak - 3]
+    t1 = min(toci_rel, ster_rel)
+    # a factor of exactly 1 leaves the duration to the bit (a zero-effect drug changes nothing)
+    managed = t1 + factor * (natural - t1) if natural > t1 and factor != 1.0 else natural
+    return peak, managed, dies, onset + toci_rel, onset + ster_rel
+
+
+@nb.njit(cache=True, inline="always")
+def _icans_onset(theta: np.ndarray, crs_grade: int, crs_onset: float, u: float) -> float:
+    """ICANS onset, days after infusion: lagging CRS onset, or on its own without CRS."""
+    sdlog = theta[P.ICANS_ONSET_SDLOG]
+    if crs_grade > 0:
+        return crs_onset + lognormal(theta[P.ICANS_ONSET_LAG_MEDIAN_DAYS], sdlog, u)
+    return lognormal(theta[P.ICANS_ONSET_MEDIAN_DAYS_WITHOUT_CRS], sdlog, u)
+
+
+@nb.njit(cache=True, inline="always")
 def sample_icans(theta: np.ndarray, pkey: np.uint64, cycle: int,
-                 crs_grade: int, crs_onset: float):
+                 crs_grade: int, crs_onset: float, toci_day: float, steroid_day: float):
     """(grade 0-4, onset days after infusion, duration days, dies) of ICANS, its risk
-    and grade conditional on the CRS grade, its onset lagging CRS onset."""
+    and grade conditional on the CRS grade, its onset lagging CRS onset. A CRS drug
+    given (days after infusion; inf: not given) before ICANS onset multiplies the odds
+    of any ICANS by its ``or_icans`` (``manage_crs``)."""
     u0, u1, u2, u3 = uniforms4(pkey, Decision.ICANS, cycle, 0)
     severe_crs = crs_grade >= 3
     group = 0 if crs_grade == 0 else (2 if severe_crs else 1)
-    if u0 >= theta[P.ICANS_P_ANY_CRS_NONE + group]:
+    p = theta[P.ICANS_P_ANY_CRS_NONE + group]
+    if min(toci_day, steroid_day) < _INF:  # only then: the onset costs a logarithm
+        onset = _icans_onset(theta, crs_grade, crs_onset, u2)
+        odds_ratio = 1.0
+        if toci_day < onset:
+            odds_ratio *= theta[P.TOCILIZUMAB_OR_ICANS]
+        if steroid_day < onset:
+            odds_ratio *= theta[P.STEROIDS_OR_ICANS]
+        p = logit_shift(p, odds_ratio)
+    if u0 >= p:
         return 0, _INF, 0.0, False
     if severe_crs:
         grade = 1 + categorical(P.ICANS_GRADE_PROBS_AFTER_SEVERE_CRS, 4, theta, u1)
     else:
         grade = 1 + categorical(P.ICANS_GRADE_PROBS_AFTER_MILD_CRS, 4, theta, u1)
     v0, _, _, _ = uniforms4(pkey, Decision.ICANS, cycle, 1)
-    sdlog = theta[P.ICANS_ONSET_SDLOG]
-    if crs_grade > 0:
-        onset = crs_onset + lognormal(theta[P.ICANS_ONSET_LAG_MEDIAN_DAYS], sdlog, u2)
-    else:
-        onset = lognormal(theta[P.ICANS_ONSET_MEDIAN_DAYS_WITHOUT_CRS], sdlog, u2)
+    onset = _icans_onset(theta, crs_grade, crs_onset, u2)
     med = theta[P.ICANS_DURATION_MEDIAN_DAYS_HIGH] if grade >= 3 else theta[P.ICANS_DURATION_MEDIAN_DAYS_LOW]
     duration = lognormal(med, theta[P.ICANS_DURATION_SDLOG], u3)
     dies = grade >= 3 and v0 < theta[P.ICANS_P_DEATH_G3 + grade - 3]

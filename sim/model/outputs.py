@@ -6,6 +6,8 @@ each column its public name, unit and meaning. Times are days from the decision 
 treat (t = 0) unless the name says otherwise; NaN means "did not happen before the
 horizon". Toxicity fields describe the patient's first infusion (the published
 safety endpoints are per first infusion); ``icu_days`` adds up every infusion.
+The CRS-management columns come last, so the columns before them keep their offsets:
+with the default policy (no drug by policy) they are 0 / NaN.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class F(IntEnum):
     T_DEATH_DAYS = 10
     T_LAST_DAYS = 11
     T_EFS_DAYS = 12
+    TOCILIZUMAB_DAY = 13
+    STEROIDS_DAY = 14
 
 
 class I(IntEnum):  # noqa: E742 - short on purpose: the kernel writes irow[I.CRS_GRADE]
@@ -65,6 +69,8 @@ class I(IntEnum):  # noqa: E742 - short on purpose: the kernel writes irow[I.CRS
     RELAPSE_ANTIGEN = 17
     N_RELAPSES = 18
     DEATH_CAUSE = 19
+    TOCILIZUMAB = 20
+    STEROIDS = 21
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,9 @@ _FLOAT_DOCS: dict[F, tuple[str, str]] = {
     F.T_LAST_DAYS: ("days", "end of follow-up: death or the horizon"),
     F.T_EFS_DAYS: ("days", "first event: not infused (drop-out or death), non-response at the "
                    "first assessment, first relapse, or death"),
+    F.TOCILIZUMAB_DAY: ("days after infusion", "tocilizumab given for CRS (policy.tocilizumab_grade), "
+                        "first infusion"),
+    F.STEROIDS_DAY: ("days after infusion", "corticosteroids given for CRS (policy.steroid_grade), first infusion"),
 }
 
 _INT_DOCS: dict[I, tuple[str, str, type[IntEnum] | None]] = {
@@ -113,6 +122,8 @@ _INT_DOCS: dict[I, tuple[str, str, type[IntEnum] | None]] = {
     I.RELAPSE_ANTIGEN: ("code", "antigen phenotype of the first relapse", RelapseAntigen),
     I.N_RELAPSES: ("count", "relapses after CR", None),
     I.DEATH_CAUSE: ("code", "cause of death", DeathCause),
+    I.TOCILIZUMAB: ("flag", "tocilizumab given for CRS, first infusion", None),
+    I.STEROIDS: ("flag", "corticosteroids given for CRS, first infusion", None),
 }
 
 COLUMNS: tuple[Column, ...] = tuple(

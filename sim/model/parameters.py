@@ -113,6 +113,9 @@ SPECS: tuple[ParamSpec, ...] = tuple(
     + _one("policy.p_reinfuse_after_relapse", PR, "probability")
     + _simplex("policy.reinfusion_target_shares", labels(Target))
     + _one("policy.switch_to_cd22_on_cd19_loss", Support.SWITCH, "switch")
+    # CRS grade (1-4) at which each drug is given; 5 = never (the calibrated pathway as it is)
+    + _one("policy.tocilizumab_grade", Support.COUNT, "grade", upper=5)
+    + _one("policy.steroid_grade", Support.COUNT, "grade", upper=5)
     # --- stage 1: collection and manufacturing ---------------------------------
     + _per("manufacturing.median_days", CellSource, POS, "days")
     + _one("manufacturing.sdlog", NN, "log-days")
@@ -133,6 +136,14 @@ SPECS: tuple[ParamSpec, ...] = tuple(
     + _one("crs.duration_sdlog", NN, "log-days")
     + _one("crs.p_death.g3", PR, "probability")
     + _one("crs.p_death.g4", PR, "probability")
+    + _one("crs.time_to_peak_fraction", PR, "fraction of the episode")
+    # --- stage 4b: CRS management (tocilizumab, corticosteroids) -------------------
+    + _one("tocilizumab.p_escalate", PR, "probability per grade step")
+    + _one("tocilizumab.duration_factor", RR, "ratio")
+    + _one("tocilizumab.or_icans", RR, "odds ratio")
+    + _one("steroids.p_escalate", PR, "probability per grade step")
+    + _one("steroids.duration_factor", RR, "ratio")
+    + _one("steroids.or_icans", RR, "odds ratio")
     # --- stage 5: ICANS ---------------------------------------------------------
     + _one("icans.p_any.crs_none", PR, "probability")
     + _one("icans.p_any.crs_mild", PR, "probability")

@@ -121,3 +121,4 @@ class Decision(IntEnum):
     SALVAGE = 13
     ARRIVAL = 14  # SimPy engine: the gap before this patient's arrival
     TRIAL = 15  # trial simulation: randomisation (lane 0), accrual gap (lane 1), dropout (lane 2)
+    CRS_MANAGEMENT = 16  # does a CRS still escalate after tocilizumab/steroids (drawn only when one is given)

@@ -22,7 +22,8 @@ WORDS: dict[str, str] = {
     "cohort": "Cohort", "policy": "Policy", "manufacturing": "Manufacturing", "waiting": "Waiting for product",
     "lymphodepletion": "Lymphodepletion", "crs": "CRS", "icans": "ICANS", "gvhd": "Acute GVHD",
     "response": "Response", "hsct": "Consolidative allo-HSCT", "remission": "Remission", "nrm": "Non-relapse mortality",
-    "background": "Background mortality", "salvage": "Salvage",
+    "background": "Background mortality", "salvage": "Salvage", "tocilizumab": "Tocilizumab for CRS",
+    "steroids": "Corticosteroids for CRS",
     # quantities
     "age_median_years": "median age", "age_sdlog": "age spread (SD of log)", "age_min_years": "minimum age",
     "age_max_years": "maximum age", "site_shares": "relapse site shares", "p_two_prior_hsct": "P(two prior HSCTs)",
@@ -50,7 +51,10 @@ WORDS: dict[str, str] = {
     "p_antigen_negative": "P(antigen-negative relapse)", "p_year1": "probability in year 1", "shape": "shape",
     "window_days": "time window", "gompertz_rate_at_age0_per_year": "Gompertz rate at age 0",
     "gompertz_slope_per_year": "Gompertz slope", "smr": "standardised mortality ratio", "survival": "survival",
-    "family": "distribution family",
+    "family": "distribution family", "tocilizumab_grade": "tocilizumab at CRS grade",
+    "steroid_grade": "corticosteroids at CRS grade", "time_to_peak_fraction": "time to peak",
+    "p_escalate": "P(next grade step)", "duration_factor": "factor on the remaining duration",
+    "or_icans": "odds ratio of ICANS",
     # categories and qualifiers
     "first": "first infusion", "reinfusion": "re-infusion", "cd19": "CD19", "cd22": "CD22",
     "tandem": "tandem CD19/CD22", "sequential": "sequential CD19 then CD22", "recipient": "recipient cells",

@@ -190,6 +190,8 @@ def _another_value(spec, value):
         return 0.5 if value != 0.5 else 0.25
     if spec.name == "cohort.age_min_years":
         return value / 2  # stays below cohort.age_max_years
+    if spec.upper is not None and value + 1 > spec.upper:
+        return value - 1  # e.g. policy.tocilizumab_grade = 5 (never), its upper bound
     return value + 1  # COUNT, POSITIVE, NONNEGATIVE, RATIO
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sim.analysis.compare import compare
 
 from sim import api
-from sim.analysis.compare import compare
 from sim.engine.des import run_des
 from sim.engine.kernel import run_kernel
 from sim.engine.rng import make_key, patient_keys
@@ -25,7 +25,7 @@ from sim.model.scenario import Capacity
 
 HORIZON = 1826.25
 BASE = api.as_scenario(None)
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 #: the drug's own record columns: the only ones a zero-effect drug may change
 DRUG_F = [F.TOCILIZUMAB_DAY, F.STEROIDS_DAY]
 DRUG_I = [I.TOCILIZUMAB, I.STEROIDS]

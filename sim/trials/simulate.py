@@ -14,10 +14,12 @@ from sim.engine.rng import make_key, patient_key, uniform
 from sim.model.limits import check_memory
 from sim.model.outputs import F, I
 from sim.model.parameters import P
-from sim.model.states import Response
+from sim.model.states import Decision, Response
 from sim.outcomes.summary import DAYS_PER_MONTH
 from sim.trials.results import SimulatedTrials
-from sim.trials.spec import _ENDPOINT, CHUNK_PATIENTS, MIN_HORIZON_DAYS, TRIAL_DECISION, TrialSpec
+from sim.trials.spec import _ENDPOINT, CHUNK_PATIENTS, MIN_HORIZON_DAYS, TrialSpec
+
+TRIAL_DECISION = int(Decision.TRIAL)  # a plain int for compiled code
 
 # --------------------------------------------------------------------------- #
 # compiled parts: trial-level draws and the patients

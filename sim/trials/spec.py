@@ -13,11 +13,9 @@ from sim.model.errors import InputError, unknown_key_error
 from sim.model.limits import check_number
 from sim.model.parameter_set import flatten
 from sim.model.scenario import Scenario
-from sim.model.states import Decision
 from sim.outcomes.summary import DAYS_PER_MONTH
 from sim.trials.spending import SPENDING
 
-TRIAL_DECISION = int(Decision.TRIAL)  # a plain int for compiled code
 DESIGNS = ("two_arm", "single_arm")
 TWO_ARM_TESTS = ("logrank", "cox", "cox_score", "chisq", "chisq_yates", "fisher")
 SINGLE_ARM_TESTS = ("binomial", "simon", "logrank1")

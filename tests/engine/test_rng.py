@@ -541,7 +541,7 @@ def _decision_argument_sources() -> list[tuple[str, int, str]]:
 def test_every_draw_names_its_decision_from_the_one_enum() -> None:
     """No hand-numbered decision anywhere: each address's decision comes from Decision."""
     found = _decision_argument_sources()
-    assert {f for f, _, _ in found} >= {"stages.py", "des.py", "trials.py"}
+    assert {f for f, _, _ in found} >= {"stages.py", "des.py", "simulate.py"}
     bad = [x for x in found if "Decision." not in x[2]]
     assert bad == []
 

@@ -161,7 +161,7 @@ def test_simon_default_nmax_does_not_truncate(simon_results):
 def test_simon_enumeration_matches_brute_force(p0, p1, nmax):
     """The vectorised, pruned enumeration finds exactly the designs a plain quadruple loop finds."""
     ref = _brute_force_simon(p0, p1, nmax)
-    cands = ds._simon_candidates(p0, p1, 0.05, 0.8, nmax)
+    cands = simon._simon_candidates(p0, p1, 0.05, 0.8, nmax)
     got = {(int(n), int(n1), int(r1)): int(r) for n, n1, r1, r, _ in cands}
     assert got == ref
     res = simon.simon_two_stage(p0, p1, nmax=nmax)

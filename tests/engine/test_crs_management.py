@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sim.analysis.compare import compare
 
 from sim import api
 from sim.engine.des import run_des
@@ -218,7 +217,7 @@ EXPECTATIONS = [
 
 @pytest.fixture(scope="module")
 def comparisons():
-    return {(ref, name): compare([ref, name], patients=PATIENTS, seed=SEED) for ref, name, _, _ in EXPECTATIONS}
+    return {(ref, name): api.compare([ref, name], patients=PATIENTS, seed=SEED) for ref, name, _, _ in EXPECTATIONS}
 
 
 @pytest.mark.parametrize(("ref", "name", "moves", "fixed"), EXPECTATIONS,

@@ -1,4 +1,6 @@
-"""Finite, physically plausible limits of every number a user gives, in one table.
+"""Input validation in one place: the plausible limits of every number a user gives, in
+one table, and the checks every reader and command applies to tables, keys, choices
+and numbers.
 
 Parameter values (parameter files, scenarios, overrides, sweep bounds, posterior samples)
 are checked against their support (``sim.model.parameters``) and against the plausible
@@ -12,10 +14,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sim.model.errors import InputError
+from sim.model.errors import InputError, nearest, unknown_key_error
 
 DAYS_PER_YEAR = 365.25
 #: the longest plausible duration: a century, in days
@@ -108,6 +111,50 @@ def check_option(option: str, value: Any, limit: Limit | str, file: str = "comma
     """A command-line option (named as typed, e.g. ``--patients``); None means unset."""
     if value is not None:
         check_number(value, limit, file, option)
+
+
+def check_count_or_unlimited(value: Any, limit: Limit | str, file: str, key: str) -> int | None:
+    """A whole number inside ``limit`` or the word "unlimited" (returned as None)."""
+    if value == "unlimited":
+        return None
+    lim = LIMITS[limit] if isinstance(limit, str) else limit
+    try:
+        check_number(value, lim, file, key)
+    except InputError as exc:
+        raise InputError(file, key, exc.problem, f'{lim.describe()}, or "unlimited"') from None
+    return int(value)
+
+
+# --------------------------------------------------------------------------------------
+# tables, keys and choices
+# --------------------------------------------------------------------------------------
+def check_table(value: Any, file: str, key: str) -> dict[str, Any]:
+    """``value`` itself, if it is a table (a TOML table is a dict)."""
+    if not isinstance(value, dict):
+        raise InputError(file, key, f"expected a table, got {value!r}", f"[{key}]")
+    return value
+
+
+def check_keys(table: Any, allowed: Iterable[str], file: str, section: str = "", what: str = "key") -> dict[str, Any]:
+    """``table`` (a table whose keys are all in ``allowed``); an unknown key is named
+    with its section (``run.patiens``) and the nearest valid spelling."""
+    allowed = tuple(allowed)
+    if section:
+        check_table(table, file, section)
+    for key in table:
+        if key not in allowed:
+            raise unknown_key_error(file, key, allowed, what, section)
+    return table
+
+
+def check_choice(value: Any, allowed: Iterable[str], file: str, key: str) -> str:
+    """One of the words ``allowed`` (case-insensitive), returned in lower case."""
+    allowed = tuple(allowed)
+    if not isinstance(value, str) or value.lower() not in allowed:
+        guess = nearest(value, allowed) if isinstance(value, str) else None
+        hint = f" (did you mean '{guess}'?)" if guess else ""
+        raise InputError(file, key, f"unknown value {value!r}{hint}", ", ".join(allowed))
+    return value.lower()
 
 
 # --------------------------------------------------------------------------------------

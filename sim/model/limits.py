@@ -13,6 +13,7 @@ available now. Each check raises :class:`InputError` naming the allowed range.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,17 +46,31 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class Limit:
-    """An inclusive range of a number given by a user (``integer``: a whole number)."""
+    """A range of a number given by a user (``integer``: a whole number), inclusive
+    unless ``low_open`` / ``high_open`` exclude an end; ``high`` may be infinite (any
+    finite number above ``low``)."""
 
     low: float
     high: float
     integer: bool
     unit: str = ""
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, x: float) -> bool:
+        above = x > self.low if self.low_open else x >= self.low
+        below = x < self.high if self.high_open else x <= self.high
+        return bool(above and below)
 
     def describe(self) -> str:
         kind = "a whole number" if self.integer else "a number"
         unit = f" {self.unit}" if self.unit else ""
-        return f"{kind} from {_fmt(self.low)} to {_fmt(self.high)}{unit}"
+        if not (self.low_open or self.high_open or math.isinf(self.high)):
+            return f"{kind} from {_fmt(self.low)} to {_fmt(self.high)}{unit}"
+        text = f"{kind} {'>' if self.low_open else '>='} {_fmt(self.low)}"
+        if not math.isinf(self.high):
+            text += f" and {'<' if self.high_open else '<='} {_fmt(self.high)}"
+        return text + unit
 
 
 def _fmt(x: float) -> str:
@@ -84,26 +99,35 @@ LIMITS: dict[str, Limit] = {
     "iterations": Limit(0, 10**5, True, "components"),
     "batch": Limit(1, 10**7, True, "draws"),
     "trial_size": Limit(2, 10**7, True, "patients"),
+    "events": Limit(1, 10**7, True, "events"),
     # Simon's exhaustive two-stage search: work ~ n^4, about a minute at n = 400
     "simon_nmax": Limit(2, 400, True, "patients"),
     "capacity_slots": Limit(1, 10**6, True, "slots"),
     "accrual_per_month": Limit(1e-6, 10**6, False, "patients per month"),
     "day": Limit(0, MAX_DAYS, False, "days"),
+    # generic kinds, for values whose meaning bounds them (rates, ratios, probabilities)
+    "positive": Limit(0, math.inf, False, low_open=True),
+    "non_negative": Limit(0, math.inf, False),
+    "open_unit": Limit(0, 1, False, low_open=True, high_open=True),
+    "share": Limit(0, 1, False, "(a share)"),
 }
+
+
+def is_number(value: Any) -> bool:
+    """A finite whole or real number, numpy's included (not a bool, which Python also
+    counts as a number)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_number(value: Any, limit: Limit | str, file: str, key: str) -> None:
     """Raise InputError unless ``value`` is a finite number (whole when the limit says
     so) inside ``limit`` (a ``Limit`` or a key of ``LIMITS``)."""
     lim = LIMITS[limit] if isinstance(limit, str) else limit
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if lim.integer and number and isinstance(value, float) and value.is_integer() and math.isfinite(value):
-        number = False  # 3.0 where a whole number is expected: say so below
-    ok = number and (isinstance(value, int) or not lim.integer) and math.isfinite(value)
-    if not ok:
+    # 3.0 where a whole number is expected is refused too: whole numbers have no decimal point
+    if not is_number(value) or (lim.integer and not isinstance(value, numbers.Integral)):
         kind = "a whole number" if lim.integer else "a finite number"
         raise InputError(file, key, f"expected {kind}, got {value!r}", lim.describe())
-    if not lim.low <= value <= lim.high:
+    if not lim.contains(value):
         raise InputError(file, key, f"got {value!r}, out of range", lim.describe())
 
 

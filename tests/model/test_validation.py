@@ -30,20 +30,22 @@ def inside(draw):
     if lim.integer:
         value = draw(st.integers(int(lim.low), int(lim.high)))
     else:
-        value = draw(st.floats(lim.low, lim.high, allow_nan=False))
+        value = draw(st.floats(lim.low, lim.high, exclude_min=lim.low_open, exclude_max=lim.high_open,
+                               allow_nan=False, allow_infinity=False))
     return name, value
 
 
 @st.composite
 def outside(draw):
-    name = draw(st.sampled_from(NAMES))
+    name = draw(st.sampled_from([n for n in NAMES if LIMITS[n].low > -math.inf]))
     lim = LIMITS[name]
     if lim.integer:
         below = st.integers(max_value=int(lim.low) - 1)
         above = st.integers(min_value=int(lim.high) + 1)
     else:
-        below = st.floats(max_value=lim.low, exclude_max=True, allow_nan=False, allow_infinity=False)
-        above = st.floats(min_value=lim.high, exclude_min=True, allow_nan=False, allow_infinity=False)
+        below = st.floats(max_value=lim.low, exclude_max=not lim.low_open, allow_nan=False, allow_infinity=False)
+        above = (st.floats(min_value=lim.high, exclude_min=not lim.high_open, allow_nan=False, allow_infinity=False)
+                 if math.isfinite(lim.high) else below)
     return name, draw(st.one_of(below, above))
 
 
@@ -135,3 +137,12 @@ def test_choice_refuses_others_naming_all(value):
     message = str(info.value)
     assert message.startswith("f: study.followup_spread: unknown value ")
     assert message.endswith("allowed: uniform, loguniform")
+
+
+def test_open_and_unbounded_limits_are_described():
+    assert LIMITS["open_unit"].describe() == "a number > 0 and < 1"
+    assert LIMITS["positive"].describe() == "a number > 0"
+    assert LIMITS["non_negative"].describe() == "a number >= 0"
+    for name, value in (("open_unit", 0.0), ("open_unit", 1.0), ("positive", 0)):
+        with pytest.raises(InputError, match="out of range"):
+            check_number(value, name, "f", "k")

@@ -88,7 +88,8 @@ LIMITS: dict[str, Limit] = {
     "draws": Limit(1, 10**8, True, "draws"),
     "trials": Limit(1, 10**8, True, "trials"),
     "grid": Limit(2, 1000, True, "points per parameter"),
-    "bootstrap": Limit(1, 10**6, True, "replicates"),
+    # a percentile interval from fewer than 10 replicates has no tails to speak of
+    "bootstrap": Limit(10, 10**6, True, "replicates"),
     "n": Limit(2, 2**24, True, "base samples"),
     "trajectories": Limit(2, 10**6, True, "trajectories"),
     "levels": Limit(2, 1000, True, "levels"),

@@ -146,3 +146,20 @@ def test_open_and_unbounded_limits_are_described():
     for name, value in (("open_unit", 0.0), ("open_unit", 1.0), ("positive", 0)):
         with pytest.raises(InputError, match="out of range"):
             check_number(value, name, "f", "k")
+
+
+@given(st.sampled_from(NAMES), st.one_of(st.none(), st.integers(-10, 10), st.floats(allow_nan=True)))
+def test_option_unset_is_accepted_and_a_bad_value_names_the_option(name, value):
+    from sim.model.limits import check_option
+
+    option = "--" + name.replace("_", "-")
+    lim = LIMITS[name]
+    good = value is None or (
+        math.isfinite(value) and (isinstance(value, int) or not lim.integer) and lim.contains(value))
+    if good:
+        check_option(option, value, name)
+    else:
+        with pytest.raises(InputError) as info:
+            check_option(option, value, name)
+        assert str(info.value).startswith(f"command line: {option}: ")
+        assert str(info.value).endswith("allowed: " + lim.describe())

@@ -100,6 +100,7 @@ LIMITS: dict[str, Limit] = {
     "iterations": Limit(0, 10**5, True, "components"),
     "batch": Limit(1, 10**7, True, "draws"),
     "trial_size": Limit(2, 10**7, True, "patients"),
+    "study_size": Limit(1, 10**7, True, "patients"),
     "events": Limit(1, 10**7, True, "events"),
     # Simon's exhaustive two-stage search: work ~ n^4, about a minute at n = 400
     "simon_nmax": Limit(2, 400, True, "patients"),
@@ -172,13 +173,14 @@ def check_keys(table: Any, allowed: Iterable[str], file: str, section: str = "",
     return table
 
 
-def check_choice(value: Any, allowed: Iterable[str], file: str, key: str) -> str:
-    """One of the words ``allowed`` (case-insensitive), returned in lower case."""
+def check_choice(value: Any, allowed: Iterable[str], file: str, key: str, what: str = "value") -> str:
+    """One of the words ``allowed`` (case-insensitive), returned in lower case; ``what``
+    names the kind of word in the message ("unknown metric 'x'")."""
     allowed = tuple(allowed)
     if not isinstance(value, str) or value.lower() not in allowed:
         guess = nearest(value, allowed) if isinstance(value, str) else None
         hint = f" (did you mean '{guess}'?)" if guess else ""
-        raise InputError(file, key, f"unknown value {value!r}{hint}", ", ".join(allowed))
+        raise InputError(file, key, f"unknown {what} {value!r}{hint}", ", ".join(allowed))
     return value.lower()
 
 

@@ -81,7 +81,7 @@ def _filters(raw: Any, file: str, key: str) -> dict[str, tuple[int, ...]]:
     out: dict[str, tuple[int, ...]] = {}
     for fkey, labels in raw.items():
         if fkey not in FILTERS:
-            raise unknown_key_error(file, f"{key}.{fkey}", FILTERS, "filter")
+            raise unknown_key_error(file, fkey, FILTERS, "filter", key)
         if not isinstance(labels, list) or not labels:
             raise InputError(file, f"{key}.{fkey}", "expected a non-empty list of labels", ", ".join(FILTERS[fkey]))
         codes = []

@@ -158,11 +158,11 @@ def build_scenario(doc: dict[str, Any], file: str, base: ParameterSet) -> Scenar
             name = f"{prefix}.{key}"
             if name not in SPEC_BY_NAME:
                 valid = [n.removeprefix(prefix + ".") for n in SPEC_BY_NAME if n.startswith(prefix + ".")]
-                raise unknown_key_error(file, name, [f"{prefix}.{v}" for v in valid], f"{prefix} key")
+                raise unknown_key_error(file, key, valid, f"{prefix} key", prefix)
             updates[name] = value
     for name, value in flatten(doc.get("overrides", {})).items():
         if name not in SPEC_BY_NAME:
-            raise unknown_key_error(file, f"overrides.{name}", [f"overrides.{n}" for n in SPEC_BY_NAME], "parameter")
+            raise unknown_key_error(file, name, SPEC_BY_NAME, "parameter", "overrides")
         updates[name] = value
     params = base.with_values(updates, file)
     return Scenario(

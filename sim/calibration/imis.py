@@ -36,6 +36,7 @@ from sim.calibration import likelihood as lik
 from sim.calibration.study_metrics import StudyPatients, cohort_size, simulate_study, statistic
 from sim.calibration.targets import PROPORTIONS, CalibrationTarget, TargetSet
 from sim.model.errors import InputError
+from sim.model.limits import check_option
 from sim.model.parameter_set import ParameterSet
 from sim.model.parameters import OFFSETS, SPEC_BY_NAME
 
@@ -340,13 +341,11 @@ def min_patients_per_study(targets: TargetSet) -> int:
 
 def check_settings(samples: int, patients_per_study: int, n_initial: int, iterations: int, batch: int) -> None:
     """The IMIS settings are whole numbers in range (an InputError naming the option)."""
-    for key, v in (("samples", samples), ("patients_per_study", patients_per_study), ("n_initial", n_initial),
-                   ("batch", batch)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            option = "--initial" if key == "n_initial" else f"--{key.replace('_', '-')}"  # as `cartsim` names it
-            raise InputError("command line", option, f"expected a whole number >= 1, got {v!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        raise InputError("command line", "--iterations", f"expected a whole number >= 0, got {iterations!r}")
+    # options as `cartsim calibrate` names them
+    for option, v, limit in (("--samples", samples, "samples"), ("--initial", n_initial, "initial"),
+                             ("--patients-per-study", patients_per_study, "patients"),
+                             ("--iterations", iterations, "iterations"), ("--batch", batch, "batch")):
+        check_option(option, v, limit)
 
 
 def calibrate(targets: TargetSet, params: ParameterSet, samples: int = 1000, seed: int = 20261121,

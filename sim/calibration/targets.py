@@ -4,12 +4,12 @@ The file's header documents every field; this module reads and validates it."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim.model.errors import InputError, unknown_key_error
+from sim.model.limits import check_choice, check_keys, check_number, check_table
 from sim.model.scenario import Scenario
 from sim.model.states import CellSource, Consolidation, Target
 
@@ -81,7 +81,7 @@ def _filters(raw: Any, file: str, key: str) -> dict[str, tuple[int, ...]]:
     out: dict[str, tuple[int, ...]] = {}
     for fkey, labels in raw.items():
         if fkey not in FILTERS:
-            raise unknown_key_error(file, f"{key}.{fkey}", FILTERS, "filter")
+            raise unknown_key_error(file, fkey, FILTERS, "filter", key)
         if not isinstance(labels, list) or not labels:
             raise InputError(file, f"{key}.{fkey}", "expected a non-empty list of labels", ", ".join(FILTERS[fkey]))
         codes = []
@@ -93,10 +93,9 @@ def _filters(raw: Any, file: str, key: str) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def _number(raw: dict[str, Any], key: str, file: str, where: str, positive: bool = True) -> float:
-    v = raw.get(key)
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or (positive and v <= 0) or math.isnan(v):
-        raise InputError(file, f"{where}.{key}", f"expected a number{' > 0' if positive else ''}, got {v!r}")
+def _number(raw: dict[str, Any], key: str, file: str, where: str) -> float:
+    v: Any = raw.get(key)
+    check_number(v, "positive", file, f"{where}.{key}")
     return float(v)
 
 
@@ -105,19 +104,15 @@ def _parse_target(raw: dict[str, Any], file: str, studies: dict[str, Study]) -> 
     if not isinstance(tid, str) or not tid:
         raise InputError(file, "target.id", f"expected a non-empty string, got {tid!r}")
     where = f"target[{tid}]"
-    for key in raw:
-        if key not in TARGET_KEYS:
-            raise unknown_key_error(file, f"{where}.{key}", TARGET_KEYS)
+    check_keys(raw, TARGET_KEYS, file, where)
     for key in ("study", "population", "metric", "likelihood", "reported", "definition", "resolution"):
         if key not in raw:
             raise InputError(file, f"{where}.{key}", "missing", "every target needs study, population, metric, "
                              "likelihood, reported, definition and resolution")
     if raw["study"] not in studies:
         raise unknown_key_error(file, f"{where}.study = {raw['study']!r}", studies, "study")
-    for key, allowed in (("population", POPULATIONS), ("metric", METRICS), ("likelihood", LIKELIHOODS)):
-        if raw[key] not in allowed:
-            raise InputError(file, f"{where}.{key}", f"unknown {key} {raw[key]!r}", ", ".join(allowed))
-    metric, lik = raw["metric"], raw["likelihood"]
+    population, metric, lik = (check_choice(raw[key], allowed, file, f"{where}.{key}", key) for key, allowed in
+                               (("population", POPULATIONS), ("metric", METRICS), ("likelihood", LIKELIHOODS)))
     kw: dict[str, Any] = {}
     if "subgroup" in raw:
         kw["subgroup"] = _filters(raw["subgroup"], file, f"{where}.subgroup")
@@ -145,8 +140,7 @@ def _parse_target(raw: dict[str, Any], file: str, studies: dict[str, Study]) -> 
         raise InputError(file, f"{where}.reported", f"a proportion must be in [0, 1], got {reported}")
     if lik in ("binomial", "binomial_at_most") or "count" in raw or "n" in raw:
         n = raw.get("n")
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise InputError(file, f"{where}.n", f"expected a whole number >= 1, got {n!r}")
+        check_number(n, "study_size", file, f"{where}.n")
         kw["n"] = n
     if lik in ("binomial", "binomial_at_most") or "count" in raw:
         count = raw.get("count")
@@ -170,7 +164,7 @@ def _parse_target(raw: dict[str, Any], file: str, studies: dict[str, Study]) -> 
         raise InputError(file, f"{where}.ci", "a km_landmark likelihood needs ci or n_eff")
     if lik == "median_ci" and "ci" not in kw:
         raise InputError(file, f"{where}.ci", "a median_ci likelihood needs ci = [low, high]")
-    return CalibrationTarget(target_id=tid, study_id=raw["study"], population=raw["population"], metric=metric,
+    return CalibrationTarget(target_id=tid, study_id=raw["study"], population=population, metric=metric,
                              likelihood=lik, reported=reported, definition=str(raw["definition"]),
                              resolution=str(raw["resolution"]), **kw)
 
@@ -179,19 +173,14 @@ def parse_targets(doc: dict[str, Any], file: str, load_study: Callable[[str], Sc
     """Validate a parsed targets file (``file`` names it in errors); ``load_study`` turns a
     study's ``scenario`` entry into its scenario (``sim.io`` reads it, relative to the
     targets file)."""
-    for key in doc:
-        if key not in ("study", "target"):
-            raise unknown_key_error(file, key, ("study", "target"), "section")
+    check_keys(doc, ("study", "target"), file, what="section")
     studies: dict[str, Study] = {}
-    for sid, raw in doc.get("study", {}).items():
-        for key in raw:
-            if key not in STUDY_KEYS:
-                raise unknown_key_error(file, f"study.{sid}.{key}", STUDY_KEYS)
+    for sid, raw in check_table(doc.get("study", {}), file, "study").items():
+        check_keys(raw, STUDY_KEYS, file, f"study.{sid}")
         if "scenario" not in raw:
             raise InputError(file, f"study.{sid}.scenario", "missing", "a study-replication scenario file")
         n = raw.get("n_infused")
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise InputError(file, f"study.{sid}.n_infused", f"expected a whole number >= 1, got {n!r}")
+        check_number(n, "study_size", file, f"study.{sid}.n_infused")
         scenario = load_study(raw["scenario"])
         if scenario.study is None:
             raise InputError(scenario.file, "study", "a study-replication scenario needs a [study] section")

@@ -14,7 +14,8 @@ from sim.api import CompareResult, as_scenario, compare
 from sim.commands.common import NOT_ESTIMABLE, err, progress_bar, stdout_console
 from sim.io.files import OutputSet, write_json
 from sim.model.errors import InputError
-from sim.whatif.estimators import DEFAULT_BOOTSTRAP, MIN_BOOTSTRAP
+from sim.model.limits import check_option
+from sim.whatif.estimators import DEFAULT_BOOTSTRAP
 
 
 def register(app: typer.Typer) -> None:
@@ -79,10 +80,8 @@ def compare_command(
     if len(scenarios) < 2:
         raise InputError("command line", "SCENARIOS", f"need at least 2 scenarios to compare, got {len(scenarios)}",
                          "two or more scenario files or names")
-    if patients is not None and patients < 1:
-        raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
-    if bootstrap < MIN_BOOTSTRAP:
-        raise InputError("command line", "--bootstrap", f"expected a whole number >= {MIN_BOOTSTRAP}, got {bootstrap}")
+    check_option("--patients", patients, "patients")
+    check_option("--bootstrap", bootstrap, "bootstrap")
     loaded = [as_scenario(name) for name in scenarios]  # bad input is reported before the folder is taken
     outs = OutputSet(out).open()  # locked and checked before simulating
     kwargs: dict[str, Any] = {"patients": patients, "seed": seed, "threads": threads, "bootstrap": bootstrap}

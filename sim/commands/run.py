@@ -14,7 +14,6 @@ from sim import api
 from sim.calibration.study_run import MIN_COHORTS
 from sim.commands.common import NOT_ESTIMABLE, days, err, pct, progress_bar, stdout_console
 from sim.io.files import OutputSet
-from sim.model.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
@@ -132,8 +131,6 @@ def run(
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
 ) -> None:
     """Simulate a scenario with the Monte Carlo kernel; write patients.parquet, summary.json, km.png."""
-    if patients is not None and patients < 1:
-        raise InputError("command line", "--patients", f"expected a whole number >= 1, got {patients}")
     api.check_threads(threads)
     api.check_engine(engine)
     sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)

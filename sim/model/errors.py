@@ -27,8 +27,14 @@ def nearest(key: str, candidates: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def unknown_key_error(file: str, key: str, candidates: Iterable[str], what: str = "key") -> InputError:
-    """An error for an unknown key, suggesting the nearest valid spelling."""
+def unknown_key_error(file: str, key: str, candidates: Iterable[str], what: str = "key",
+                      section: str = "") -> InputError:
+    """An error for an unknown key, suggesting the nearest valid spelling. With a
+    ``section``, ``key`` and ``candidates`` are the bare keys of that table: they are
+    compared without the shared prefix (which would make every pair look alike) and
+    named with it."""
+    prefix = f"{section}." if section else ""
     guess = nearest(key, candidates)
+    key, guess = prefix + key, guess and prefix + guess
     hint = f"did you mean '{guess}'?" if guess else f"see the list of valid {what}s in the documentation"
     return InputError(file, key, f"unknown {what}", hint)

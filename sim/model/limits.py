@@ -1,4 +1,6 @@
-"""Finite, physically plausible limits of every number a user gives, in one table.
+"""Input validation in one place: the plausible limits of every number a user gives, in
+one table, and the checks every reader and command applies to tables, keys, choices
+and numbers.
 
 Parameter values (parameter files, scenarios, overrides, sweep bounds, posterior samples)
 are checked against their support (``sim.model.parameters``) and against the plausible
@@ -11,11 +13,13 @@ available now. Each check raises :class:`InputError` naming the allowed range.
 from __future__ import annotations
 
 import math
+import numbers
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sim.model.errors import InputError
+from sim.model.errors import InputError, nearest, unknown_key_error
 
 DAYS_PER_YEAR = 365.25
 #: the longest plausible duration: a century, in days
@@ -42,17 +46,31 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class Limit:
-    """An inclusive range of a number given by a user (``integer``: a whole number)."""
+    """A range of a number given by a user (``integer``: a whole number), inclusive
+    unless ``low_open`` / ``high_open`` exclude an end; ``high`` may be infinite (any
+    finite number above ``low``)."""
 
     low: float
     high: float
     integer: bool
     unit: str = ""
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, x: float) -> bool:
+        above = x > self.low if self.low_open else x >= self.low
+        below = x < self.high if self.high_open else x <= self.high
+        return bool(above and below)
 
     def describe(self) -> str:
         kind = "a whole number" if self.integer else "a number"
         unit = f" {self.unit}" if self.unit else ""
-        return f"{kind} from {_fmt(self.low)} to {_fmt(self.high)}{unit}"
+        if not (self.low_open or self.high_open or math.isinf(self.high)):
+            return f"{kind} from {_fmt(self.low)} to {_fmt(self.high)}{unit}"
+        text = f"{kind} {'>' if self.low_open else '>='} {_fmt(self.low)}"
+        if not math.isinf(self.high):
+            text += f" and {'<' if self.high_open else '<='} {_fmt(self.high)}"
+        return text + unit
 
 
 def _fmt(x: float) -> str:
@@ -70,7 +88,8 @@ LIMITS: dict[str, Limit] = {
     "draws": Limit(1, 10**8, True, "draws"),
     "trials": Limit(1, 10**8, True, "trials"),
     "grid": Limit(2, 1000, True, "points per parameter"),
-    "bootstrap": Limit(1, 10**6, True, "replicates"),
+    # a percentile interval from fewer than 10 replicates has no tails to speak of
+    "bootstrap": Limit(10, 10**6, True, "replicates"),
     "n": Limit(2, 2**24, True, "base samples"),
     "trajectories": Limit(2, 10**6, True, "trajectories"),
     "levels": Limit(2, 1000, True, "levels"),
@@ -81,26 +100,36 @@ LIMITS: dict[str, Limit] = {
     "iterations": Limit(0, 10**5, True, "components"),
     "batch": Limit(1, 10**7, True, "draws"),
     "trial_size": Limit(2, 10**7, True, "patients"),
+    "study_size": Limit(1, 10**7, True, "patients"),
+    "events": Limit(1, 10**7, True, "events"),
     # Simon's exhaustive two-stage search: work ~ n^4, about a minute at n = 400
     "simon_nmax": Limit(2, 400, True, "patients"),
     "capacity_slots": Limit(1, 10**6, True, "slots"),
     "accrual_per_month": Limit(1e-6, 10**6, False, "patients per month"),
     "day": Limit(0, MAX_DAYS, False, "days"),
+    # generic kinds, for values whose meaning bounds them (rates, ratios, probabilities)
+    "positive": Limit(0, math.inf, False, low_open=True),
+    "non_negative": Limit(0, math.inf, False),
+    "open_unit": Limit(0, 1, False, low_open=True, high_open=True),
+    "share": Limit(0, 1, False, "(a share)"),
 }
+
+
+def is_number(value: Any) -> bool:
+    """A finite whole or real number, numpy's included (not a bool, which Python also
+    counts as a number)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_number(value: Any, limit: Limit | str, file: str, key: str) -> None:
     """Raise InputError unless ``value`` is a finite number (whole when the limit says
     so) inside ``limit`` (a ``Limit`` or a key of ``LIMITS``)."""
     lim = LIMITS[limit] if isinstance(limit, str) else limit
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if lim.integer and number and isinstance(value, float) and value.is_integer() and math.isfinite(value):
-        number = False  # 3.0 where a whole number is expected: say so below
-    ok = number and (isinstance(value, int) or not lim.integer) and math.isfinite(value)
-    if not ok:
+    # 3.0 where a whole number is expected is refused too: whole numbers have no decimal point
+    if not is_number(value) or (lim.integer and not isinstance(value, numbers.Integral)):
         kind = "a whole number" if lim.integer else "a finite number"
         raise InputError(file, key, f"expected {kind}, got {value!r}", lim.describe())
-    if not lim.low <= value <= lim.high:
+    if not lim.contains(value):
         raise InputError(file, key, f"got {value!r}, out of range", lim.describe())
 
 
@@ -108,6 +137,51 @@ def check_option(option: str, value: Any, limit: Limit | str, file: str = "comma
     """A command-line option (named as typed, e.g. ``--patients``); None means unset."""
     if value is not None:
         check_number(value, limit, file, option)
+
+
+def check_count_or_unlimited(value: Any, limit: Limit | str, file: str, key: str) -> int | None:
+    """A whole number inside ``limit`` or the word "unlimited" (returned as None)."""
+    if value == "unlimited":
+        return None
+    lim = LIMITS[limit] if isinstance(limit, str) else limit
+    try:
+        check_number(value, lim, file, key)
+    except InputError as exc:
+        raise InputError(file, key, exc.problem, f'{lim.describe()}, or "unlimited"') from None
+    return int(value)
+
+
+# --------------------------------------------------------------------------------------
+# tables, keys and choices
+# --------------------------------------------------------------------------------------
+def check_table(value: Any, file: str, key: str) -> dict[str, Any]:
+    """``value`` itself, if it is a table (a TOML table is a dict)."""
+    if not isinstance(value, dict):
+        raise InputError(file, key, f"expected a table, got {value!r}", f"[{key}]")
+    return value
+
+
+def check_keys(table: Any, allowed: Iterable[str], file: str, section: str = "", what: str = "key") -> dict[str, Any]:
+    """``table`` (a table whose keys are all in ``allowed``); an unknown key is named
+    with its section (``run.patiens``) and the nearest valid spelling."""
+    allowed = tuple(allowed)
+    if section:
+        check_table(table, file, section)
+    for key in table:
+        if key not in allowed:
+            raise unknown_key_error(file, key, allowed, what, section)
+    return table
+
+
+def check_choice(value: Any, allowed: Iterable[str], file: str, key: str, what: str = "value") -> str:
+    """One of the words ``allowed`` (case-insensitive), returned in lower case; ``what``
+    names the kind of word in the message ("unknown metric 'x'")."""
+    allowed = tuple(allowed)
+    if not isinstance(value, str) or value.lower() not in allowed:
+        guess = nearest(value, allowed) if isinstance(value, str) else None
+        hint = f" (did you mean '{guess}'?)" if guess else ""
+        raise InputError(file, key, f"unknown {what} {value!r}{hint}", ", ".join(allowed))
+    return value.lower()
 
 
 # --------------------------------------------------------------------------------------

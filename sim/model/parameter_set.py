@@ -165,7 +165,7 @@ class ParameterSet:
                 raise InputError(file, name, "expected a table with value, unit, uncertainty, source, derivation")
             extra = set(entry) - set(ENTRY_KEYS)
             if extra:
-                raise unknown_key_error(file, f"{name}.{sorted(extra)[0]}", ENTRY_KEYS, "entry key")
+                raise unknown_key_error(file, sorted(extra)[0], ENTRY_KEYS, "entry key", name)
             for required in ("value", "unit", "uncertainty", "source"):
                 if required not in entry:
                     raise InputError(file, name, f"missing '{required}'", ", ".join(ENTRY_KEYS))

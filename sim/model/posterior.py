@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.model.errors import InputError
-from sim.model.limits import value_range
+from sim.model.limits import check_number, value_range
 from sim.model.parameter_set import SIMPLEX_TOLERANCE, ParameterSet
 from sim.model.parameters import OFFSETS, SPEC_BY_NAME, SPECS, Family, Support, theta_labels
 
@@ -72,8 +72,7 @@ class Posterior:
         sample when more are asked for than it holds): ``params`` with the calibrated slots
         replaced, except parameters whose value ``params`` took from a scenario."""
         n = self.draws if n_draws is None else n_draws
-        if n < 1:
-            raise InputError(self.file or "posterior", "draws", f"expected a whole number >= 1, got {n}")
+        check_number(n, "draws", self.file or "posterior", "draws")
         rows = (start + np.arange(n)) % self.draws
         thetas = np.tile(params.theta(), (n, 1))
         for j, lab in enumerate(self.labels):

@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.model.errors import InputError, unknown_key_error
-from sim.model.limits import LIMITS, check_number
+from sim.model.limits import (
+    LIMITS,
+    check_choice,
+    check_count_or_unlimited,
+    check_keys,
+    check_number,
+    check_table,
+)
 from sim.model.parameter_set import ParameterSet, flatten
 from sim.model.parameters import SPEC_BY_NAME
 
@@ -97,10 +104,7 @@ def check_run_value(key: str, value: Any, file: str) -> None:
 
 
 def parse_run(table: dict[str, Any], file: str) -> RunSettings:
-    for key in table:
-        if key not in ("patients", "horizon_days", "seed"):
-            raise unknown_key_error(file, f"run.{key}", ["run.patients", "run.horizon_days", "run.seed"])
-    for key, value in table.items():
+    for key, value in check_keys(table, ("patients", "horizon_days", "seed"), file, "run").items():
         check_run_value(key, value, file)
     return RunSettings(
         int(table.get("patients", DEFAULT_PATIENTS)),
@@ -110,19 +114,11 @@ def parse_run(table: dict[str, Any], file: str) -> RunSettings:
 
 
 def _count_or_unlimited(table: dict[str, Any], key: str, file: str) -> int | None:
-    value = table.get(key, "unlimited")
-    if value == "unlimited":
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= LIMITS["capacity_slots"].high:
-        raise InputError(file, f"capacity.{key}", f"expected a whole number >= 1 or \"unlimited\", got {value!r}",
-                         f'{LIMITS["capacity_slots"].describe()}, or "unlimited"')
-    return value
+    return check_count_or_unlimited(table.get(key, "unlimited"), "capacity_slots", file, f"capacity.{key}")
 
 
 def parse_capacity(table: dict[str, Any], file: str) -> Capacity:
-    for key in table:
-        if key not in CAPACITY_KEYS:
-            raise unknown_key_error(file, f"capacity.{key}", [f"capacity.{k}" for k in CAPACITY_KEYS])
+    check_keys(table, CAPACITY_KEYS, file, "capacity")
     rate = table.get("accrual_per_month")
     if rate is not None:
         check_number(rate, "accrual_per_month", file, "capacity.accrual_per_month")
@@ -146,14 +142,10 @@ def parse_capacity(table: dict[str, Any], file: str) -> Capacity:
 
 def check_structure(doc: dict[str, Any], file: str) -> None:
     """Sections and header keys are known (checked before the base file is looked up)."""
+    check_keys(doc, SECTIONS, file, what="section")
     for section, table in doc.items():
-        if section not in SECTIONS:
-            raise unknown_key_error(file, section, SECTIONS, "section")
-        if not isinstance(table, dict):
-            raise InputError(file, section, "expected a table", f"[{section}]")
-    for key in doc.get("scenario", {}):
-        if key not in HEADER_KEYS:
-            raise unknown_key_error(file, f"scenario.{key}", [f"scenario.{k}" for k in HEADER_KEYS])
+        check_table(table, file, section)
+    check_keys(doc.get("scenario", {}), HEADER_KEYS, file, "scenario")
 
 
 def build_scenario(doc: dict[str, Any], file: str, base: ParameterSet) -> Scenario:
@@ -166,11 +158,11 @@ def build_scenario(doc: dict[str, Any], file: str, base: ParameterSet) -> Scenar
             name = f"{prefix}.{key}"
             if name not in SPEC_BY_NAME:
                 valid = [n.removeprefix(prefix + ".") for n in SPEC_BY_NAME if n.startswith(prefix + ".")]
-                raise unknown_key_error(file, name, [f"{prefix}.{v}" for v in valid], f"{prefix} key")
+                raise unknown_key_error(file, key, valid, f"{prefix} key", prefix)
             updates[name] = value
     for name, value in flatten(doc.get("overrides", {})).items():
         if name not in SPEC_BY_NAME:
-            raise unknown_key_error(file, f"overrides.{name}", [f"overrides.{n}" for n in SPEC_BY_NAME], "parameter")
+            raise unknown_key_error(file, name, SPEC_BY_NAME, "parameter", "overrides")
         updates[name] = value
     params = base.with_values(updates, file)
     return Scenario(
@@ -186,9 +178,7 @@ def build_scenario(doc: dict[str, Any], file: str, base: ParameterSet) -> Scenar
 
 def parse_study(table: dict[str, Any], file: str) -> StudyDesign:
     """The ``[study]`` section of a study-replication scenario."""
-    for key in table:
-        if key not in STUDY_KEYS:
-            raise unknown_key_error(file, f"study.{key}", [f"study.{k}" for k in STUDY_KEYS])
+    check_keys(table, STUDY_KEYS, file, "study")
     for key in STUDY_KEYS[:3]:
         if key not in table:
             raise InputError(file, f"study.{key}", "missing", f"[study] needs {', '.join(STUDY_KEYS[:3])}")
@@ -200,7 +190,5 @@ def parse_study(table: dict[str, Any], file: str) -> StudyDesign:
     if lo > hi:
         raise InputError(file, "study.followup_min_days", f"{lo} exceeds study.followup_max_days = {hi}",
                          "followup_min_days <= followup_max_days")
-    spread = table.get("followup_spread", "uniform")
-    if spread not in FOLLOWUP_SPREADS:
-        raise InputError(file, "study.followup_spread", f"unknown spread {spread!r}", "'uniform' or 'loguniform'")
+    spread = check_choice(table.get("followup_spread", "uniform"), FOLLOWUP_SPREADS, file, "study.followup_spread")
     return StudyDesign(table["seed_file"], float(lo), float(hi), spread)

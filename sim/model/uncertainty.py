@@ -17,7 +17,7 @@ import numpy as np
 from scipy import special
 
 from sim.model.errors import InputError, unknown_key_error
-from sim.model.limits import value_range
+from sim.model.limits import check_number, value_range
 from sim.model.parameter_set import ParameterSet
 from sim.model.parameters import OFFSETS, SPEC_BY_NAME, SPECS, Support
 
@@ -72,8 +72,7 @@ def sample_thetas(params: ParameterSet, n_draws: int, seed: int, names: Iterable
                   source: str = "uncertainty sampling") -> np.ndarray:
     """``n_draws`` theta vectors (rows): the named parameters (default: every uncertain
     one) drawn from their distributions, all others at their values."""
-    if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 1:
-        raise InputError(source, "draws", f"expected a whole number >= 1, got {n_draws!r}")
+    check_number(n_draws, "draws", source, "draws")
     chosen = uncertain_names(params) if names is None else list(names)
     for name in chosen:
         if name not in SPEC_BY_NAME:

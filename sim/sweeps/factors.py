@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from sim.model.errors import InputError, nearest
+from sim.model.limits import check_keys, check_number, is_number
 from sim.model.parameter_set import ParameterSet, check_value
 from sim.model.parameters import OFFSETS, SPEC_BY_NAME, Support
 from sim.model.uncertainty import (
@@ -150,7 +151,8 @@ def parse_bounds(doc: dict[str, Any], file: str) -> dict[str, tuple[float, float
     ``[bounds]`` with ``"label" = [low, high]``. Labels are parameter names or shares
     (``"crs.grade_probs[g3]"``); both bounds must lie in the parameter's support and
     low < high."""
-    if set(doc) != {"bounds"} or not isinstance(doc["bounds"], dict):
+    check_keys(doc, ("bounds",), file, what="section")
+    if not isinstance(doc.get("bounds"), dict):
         raise InputError(file, "", "expected one table [bounds] of \"parameter\" = [low, high]",
                          '[bounds] "remission.relapse.median_days" = [120.0, 360.0]')
     if not doc["bounds"]:
@@ -159,14 +161,12 @@ def parse_bounds(doc: dict[str, Any], file: str) -> dict[str, tuple[float, float
     out: dict[str, tuple[float, float]] = {}
     for label, pair in _flat_bounds(doc["bounds"]).items():
         f = resolve_factor(label, file, label)
-        if (not isinstance(pair, list) or len(pair) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)):
-            raise InputError(file, label, f"expected [low, high], got {pair!r}", "two numbers, low < high")
+        if not isinstance(pair, list) or len(pair) != 2 or not all(is_number(v) for v in pair):
+            raise InputError(file, label, f"expected [low, high], got {pair!r}", "two finite numbers, low < high")
         lo, hi = float(pair[0]), float(pair[1])
         for v in (lo, hi):
             if f.element is not None:
-                if not 0.0 <= v <= 1.0:
-                    raise InputError(file, label, f"share {v!r} is out of range", "a probability in [0, 1]")
+                check_number(v, "share", file, label)
             else:
                 check_value(SPEC_BY_NAME[f.name], v, file)
         if not lo < hi:

@@ -40,6 +40,7 @@ import pandas as pd
 
 from sim.io.chunks import ChunkStore
 from sim.model.errors import InputError
+from sim.model.limits import check_option
 from sim.outcomes.sets import OUTCOME_NAMES, simulate_sets
 from sim.sweeps.designs import Design
 
@@ -202,11 +203,9 @@ def run_sweep(design: Design, out_dir: Path | str, *, patients: int, seed: int, 
     ``on_chunk(chunk_id, finished)`` is called after each chunk file is written (a hook
     for progress reports and for tests that interrupt a sweep).
     """
-    for key, value, lowest in (("--patients", patients, 1), ("--chunk-sets", chunk_sets, 1), ("--seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-            raise InputError("command line", key, f"expected a whole number >= {lowest}, got {value!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise InputError("command line", "--workers", f"expected a whole number >= 1, got {workers!r}")
+    for key, value, limit in (("--patients", patients, "patients"), ("--chunk-sets", chunk_sets, "chunk_sets"),
+                              ("--seed", seed, "seed"), ("--workers", workers, "workers")):
+        check_option(key, value, limit)
     check_cluster(cluster)
     spec = sweep_spec(design, patients, seed, horizon_days, crn, chunk_sets)
     digest = spec_hash(spec)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
-from sim.model.errors import InputError, unknown_key_error
-from sim.model.limits import check_number
+from sim.model.errors import InputError
+from sim.model.limits import check_choice, check_keys, check_number, is_number
 from sim.model.parameter_set import flatten
 from sim.model.scenario import Scenario
 from sim.outcomes.summary import DAYS_PER_MONTH
@@ -147,23 +147,6 @@ class TrialSpec:
         return (*self.interim_fractions, 1.0)
 
 
-def _number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _whole(x: Any, lowest: int) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and lowest <= x < 2**63
-
-
-def _check_keys(table: Any, section: str, allowed: tuple[str, ...], file: str) -> dict[str, Any]:
-    if not isinstance(table, dict):
-        raise InputError(file, section, "expected a table", f"[{section}]")
-    for key in table:
-        if key not in allowed:
-            raise unknown_key_error(file, f"{section}.{key}", [f"{section}.{k}" for k in allowed])
-    return table
-
-
 def _parse_futility(interim: dict[str, Any], looks: int, file: str) -> dict[str, Any]:
     """Non-binding futility: beta spending under a stated hazard ratio, or fixed z
     thresholds on the favourable scale (one per interim look)."""
@@ -173,7 +156,7 @@ def _parse_futility(interim: dict[str, Any], looks: int, file: str) -> dict[str,
         if kind is not None or hr is not None:
             raise InputError(file, "interim.futility_z", "give either fixed thresholds or beta spending, not both",
                              "futility_z, or futility with futility_hr")
-        if not isinstance(zs, list) or len(zs) != looks or not all(_number(z) for z in zs):
+        if not isinstance(zs, list) or len(zs) != looks or not all(is_number(z) for z in zs):
             plural = "s" if looks > 1 else ""
             raise InputError(file, "interim.futility_z", f"expected {looks} finite z value{plural} (one per "
                              f"interim look), got {zs!r}", "e.g. [0.0] for one interim: stop if the experimental "
@@ -185,8 +168,8 @@ def _parse_futility(interim: dict[str, Any], looks: int, file: str) -> dict[str,
             raise InputError(file, "interim.futility_hr", "given without a futility spending function",
                              f"futility = one of {', '.join(SPENDING)}")
         return out
-    out["futility"] = _choice(kind, "interim.futility", SPENDING, file)
-    value = float(hr) if hr is not None and _number(hr) else math.nan
+    out["futility"] = check_choice(kind, SPENDING, file, "interim.futility")
+    value = float(hr) if hr is not None and is_number(hr) else math.nan
     if not 0.0 < value < 1.0:
         raise InputError(file, "interim.futility_hr", f"expected the design hazard ratio strictly between 0 and 1, "
                          f"got {hr!r}", "0 < futility_hr < 1 (beta spending protects power at this ratio)")
@@ -194,28 +177,18 @@ def _parse_futility(interim: dict[str, Any], looks: int, file: str) -> dict[str,
     return out
 
 
-def _choice(value: Any, key: str, allowed: tuple[str, ...], file: str) -> str:
-    if not isinstance(value, str) or value.lower() not in allowed:
-        raise InputError(file, key, f"unknown value {value!r}", ", ".join(allowed))
-    return value.lower()
-
-
 def _open_unit(value: Any, key: str, file: str) -> float:
-    if not _number(value) or not 0.0 < value < 1.0:
-        raise InputError(file, key, f"expected a number strictly between 0 and 1, got {value!r}", "0 < x < 1")
+    check_number(value, "open_unit", file, key)
     return float(value)
 
 
 def _positive(value: Any, key: str, file: str, zero_ok: bool = False) -> float:
-    ok = _number(value) and (value >= 0.0 if zero_ok else value > 0.0)
-    if not ok:
-        bound = ">= 0" if zero_ok else "> 0"
-        raise InputError(file, key, f"expected a finite number {bound}, got {value!r}", f"a number {bound}")
+    check_number(value, "non_negative" if zero_ok else "positive", file, key)
     return float(value)
 
 
 def _parse_arm(name: str, key: str, table: Any, file: str, base: Scenario) -> Arm:
-    table = _check_keys(table, key, ARM_KEYS, file)
+    table = check_keys(table, ARM_KEYS, file, key)
     label = table.get("label", name)
     if not isinstance(label, str):
         raise InputError(file, f"{key}.label", f"expected text, got {label!r}")
@@ -253,7 +226,7 @@ def _parse_accrual(table: dict[str, Any], file: str) -> tuple[tuple[float, ...],
 
 
 def _parse_followup(fu: dict[str, Any], file: str, survival: bool) -> dict[str, Any]:
-    rule = _choice(fu.get("rule", "min_followup"), "follow_up.rule", FOLLOWUP_RULES, file)
+    rule = check_choice(fu.get("rule", "min_followup"), FOLLOWUP_RULES, file, "follow_up.rule")
     for key in fu:
         if key != "rule" and key not in RULE_KEYS[rule]:
             raise InputError(file, f"follow_up.{key}", f"not used by rule {rule!r}", ", ".join(RULE_KEYS[rule]))
@@ -269,9 +242,7 @@ def _parse_followup(fu: dict[str, Any], file: str, survival: bool) -> dict[str, 
         if not survival:
             raise InputError(file, "follow_up.rule", "the event-driven rule needs a survival endpoint",
                              "min_followup or calendar for rates")
-        if not _whole(fu["events"], 1):
-            raise InputError(file, "follow_up.events", f"expected a whole number of events >= 1, got "
-                             f"{fu['events']!r}", "an integer D >= 1")
+        check_number(fu["events"], "events", file, "follow_up.events")
         out["events"] = int(fu["events"])
         out["max_followup_days"] = _positive(fu["max_followup_days"], "follow_up.max_followup_days", file)
     return out
@@ -300,13 +271,12 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
     """A validated trial specification from its TOML document; ``base_scenario`` is the
     scenario the arms override (``trial.scenario`` names it; the caller loads it, see
     :func:`load_trial`). Bad input raises :class:`InputError` naming the file and key."""
+    check_keys(doc, SECTIONS, file, what="section")
     for section, table in doc.items():
-        if section not in SECTIONS:
-            raise unknown_key_error(file, section, SECTIONS, "section")
         if section in KEYS:
-            _check_keys(table, section, KEYS[section], file)
+            check_keys(table, KEYS[section], file, section)
     header = doc.get("trial", {})
-    design = _choice(header.get("design", "two_arm"), "trial.design", DESIGNS, file)
+    design = check_choice(header.get("design", "two_arm"), DESIGNS, file, "trial.design")
     scenario_ref = header.get("scenario", "baseline")
     if not isinstance(scenario_ref, str):
         raise InputError(file, "trial.scenario", f"expected a scenario file or name, got {scenario_ref!r}")
@@ -315,7 +285,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         if "arm" in doc:
             raise InputError(file, "arm", "a two-arm trial has [arms.control] and [arms.experimental]",
                              "[arms.control], [arms.experimental]")
-        arms_table = _check_keys(doc.get("arms", {}), "arms", ARM_NAMES, file)
+        arms_table = check_keys(doc.get("arms", {}), ARM_NAMES, file, "arms")
         for name in ARM_NAMES:
             if name not in arms_table:
                 raise InputError(file, f"arms.{name}", "missing arm", "[arms.control] and [arms.experimental]")
@@ -335,11 +305,11 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
 
     an = doc.get("analysis", {})
     tests = TWO_ARM_TESTS if design == "two_arm" else SINGLE_ARM_TESTS
-    endpoint = _choice(an.get("endpoint", "os" if design == "two_arm" else "cr_rate"), "analysis.endpoint",
-                       ENDPOINTS, file)
+    endpoint = check_choice(an.get("endpoint", "os" if design == "two_arm" else "cr_rate"), ENDPOINTS, file,
+                            "analysis.endpoint")
     default_test = ("logrank" if endpoint in SURVIVAL else "chisq") if design == "two_arm" else (
         "logrank1" if endpoint in SURVIVAL else "binomial")
-    test = _choice(an.get("test", default_test), "analysis.test", tests, file)
+    test = check_choice(an.get("test", default_test), tests, file, "analysis.test")
     if endpoint not in ANALYSABLE[test]:
         why = " (LFS is defined among responders only)" if endpoint == "lfs" else ""
         raise InputError(file, "analysis.endpoint", f"the {test} test cannot analyse endpoint {endpoint!r}{why}",
@@ -370,7 +340,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
                                  "'model'")
         extra.update(p0=p0, p1=p1)
         if test == "simon":
-            extra["simon"] = _choice(an.get("simon", "optimal"), "analysis.simon", ("optimal", "minimax"), file)
+            extra["simon"] = check_choice(an.get("simon", "optimal"), ("optimal", "minimax"), file, "analysis.simon")
     if test == "logrank1":
         used |= {"historical_median_months", "historical_landmark_months", "historical_survival"}
         extra["historical_hazard_per_day"], extra["historical_note"] = _parse_historical(an, file)
@@ -378,7 +348,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         if key not in used:
             raise InputError(file, f"analysis.{key}", f"not used by the {test} test", ", ".join(sorted(used)))
 
-    fu = _parse_followup(_check_keys(doc.get("follow_up", {}), "follow_up", KEYS["follow_up"], file), file,
+    fu = _parse_followup(check_keys(doc.get("follow_up", {}), KEYS["follow_up"], file, "follow_up"), file,
                          endpoint in SURVIVAL)
 
     interim = doc.get("interim")
@@ -396,7 +366,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
             raise InputError(file, "interim.futility", "beta spending needs a hazard ratio; a rate endpoint takes "
                              "fixed futility thresholds", "interim.futility_z")
         fr = interim.get("fractions")
-        if not isinstance(fr, list) or not fr or not all(_number(f) and 0.0 < f < 1.0 for f in fr):
+        if not isinstance(fr, list) or not fr or not all(is_number(f) and 0.0 < f < 1.0 for f in fr):
             raise InputError(file, "interim.fractions", f"expected a list of information fractions in (0, 1), "
                              f"got {fr!r}", "e.g. [0.5] or [0.33, 0.67]")
         if any(b <= a for a, b in pairwise(fr)):
@@ -407,7 +377,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
             raise InputError(file, "interim.fractions", f"with D = {fu['events']} events the looks fall at "
                              f"{looks} events, which do not increase strictly", "fewer looks or more events")
         extra["interim_fractions"] = tuple(float(f) for f in fr)
-        extra["spending"] = _choice(interim.get("spending", "obf"), "interim.spending", SPENDING, file)
+        extra["spending"] = check_choice(interim.get("spending", "obf"), SPENDING, file, "interim.spending")
         extra.update(_parse_futility(interim, len(fr), file))
 
     grid = doc.get("grid", {}).get("n", [])
@@ -420,8 +390,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
     trials = run.get("trials", DEFAULT_TRIALS)
     check_number(trials, "trials", file, "run.trials")
     seed = run.get("seed", DEFAULT_SEED)
-    if not _whole(seed, 0):
-        raise InputError(file, "run.seed", f"expected a whole number >= 0, got {seed!r}", "an integer >= 0")
+    check_number(seed, "seed", file, "run.seed")
 
     return TrialSpec(
         name=str(header.get("name", "")) or file, description=str(header.get("description", "")), file=file,

@@ -60,7 +60,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numba as nb
 import numpy as np
@@ -84,7 +83,6 @@ from sim.whatif.estimators import (
     CHUNK_PATIENTS,
     DEFAULT_BOOTSTRAP,
     LEVEL,
-    MIN_BOOTSTRAP,
     OUTCOMES,
     ProgressCallback,
     _delta_se,
@@ -96,12 +94,6 @@ from sim.whatif.estimators import (
     patient_frame,
 )
 from sim.whatif.result import CompareResult
-
-
-def _check_whole(name: str, value: Any, lowest: int) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest):
-        raise InputError("command line", name, f"expected a whole number >= {lowest}, got {value!r}",
-                         f"an integer >= {lowest}")
 
 
 def _load(scenario: str | Path | Scenario, load: Callable[[str | Path], Scenario] | None) -> Scenario:
@@ -166,10 +158,6 @@ def compare(scenarios: Sequence[str | Path | Scenario], patients: int | None = N
         got = 1 if isinstance(scenarios, (str, Path, Scenario)) else len(scenarios)
         raise InputError("command line", "SCENARIOS", f"need at least 2 scenarios to compare, got {got}",
                          "two or more scenario files or names")
-    _check_whole("--patients", patients, 1)
-    _check_whole("--seed", seed, 0)
-    _check_whole("--threads", threads, 1)
-    _check_whole("--bootstrap", bootstrap, MIN_BOOTSTRAP)
     for key, value, limit in (("--patients", patients, "patients"), ("--seed", seed, "seed"),
                               ("--threads", threads, "threads"), ("--bootstrap", bootstrap, "bootstrap")):
         check_option(key, value, limit)

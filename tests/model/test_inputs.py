@@ -285,7 +285,7 @@ BAD_SCENARIOS = [
     ("age-min-above-max", "[cohort]\nage_min_years = 80.0",
      ["cohort.age_min_years", "80", "cohort.age_max_years", "<="]),
     ("capacity-negative-slots", "[capacity]\nmanufacturing_slots = -1",
-     ["capacity.manufacturing_slots", "-1", ">= 1", "unlimited"]),
+     ["capacity.manufacturing_slots", "-1", "from 1 to", "unlimited"]),
     ("capacity-fractional-slots", "[capacity]\nicu_beds = 2.5", ["capacity.icu_beds", "2.5", "whole number"]),
     ("capacity-text-slots", '[capacity]\ntransplant_beds = "many"',
      ["capacity.transplant_beds", "'many'", "unlimited"]),

@@ -172,7 +172,7 @@ def test_the_committed_posterior_passes_the_value_checks() -> None:
     ({"seed_file": "x.txt", "followup_min_days": 1.0, "followup_max_days": 10.0, "followup_spred": "uniform"},
      "did you mean 'study.followup_spread'"),
     ({"seed_file": "x.txt", "followup_min_days": 1.0, "followup_max_days": 10.0, "followup_spread": "normal"},
-     "unknown spread"),
+     "study.followup_spread: unknown value 'normal'.*; allowed: uniform, loguniform"),
 ])
 def test_bad_study_sections(study: dict, message: str) -> None:
     base = load_scenario("baseline").params

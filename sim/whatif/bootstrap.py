@@ -11,10 +11,10 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
+from sim.model.endpoints import DAYS_PER_MONTH, LANDMARK_MONTHS, RMST_MONTHS
 from sim.model.states import NRM_CAUSES, Response
-from sim.outcomes.summary import DAYS_PER_MONTH, LANDMARK_MONTHS
 from sim.stats.survival import beyond_data
-from sim.whatif.estimators import _BOOTSTRAP_STREAM, _HALF_TOL, RMST_MONTHS
+from sim.whatif.estimators import _BOOTSTRAP_STREAM, _HALF_TOL
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from sim.model.endpoints import DAYS_PER_MONTH, LANDMARK_MONTHS, RMST_MONTHS
+from sim.model.endpoints import DAYS_PER_MONTH, ENDPOINTS, LANDMARK_MONTHS, RMST_MONTHS, Endpoint
 from sim.model.states import NRM_CAUSES, Response
 from sim.stats.survival import beyond_data
 from sim.whatif.estimators import _BOOTSTRAP_STREAM, _HALF_TOL
@@ -242,23 +242,26 @@ def curve_statistics(curve: _Curve, counts: np.ndarray) -> np.ndarray:
     return out
 
 
+def _statistic_column(e: Endpoint) -> tuple[str, int]:
+    """(curve, column of :func:`curve_statistics`) holding a bootstrap endpoint."""
+    n_land = len(LANDMARK_MONTHS)
+    if e.kind == "median":
+        return e.curve, n_land
+    if e.kind == "rmst":
+        return e.curve, n_land + 1
+    j = LANDMARK_MONTHS.index(e.months)
+    if e.kind == "incidence":  # relapse is cause 1, death without relapse cause 2
+        return "competing", (n_land + 2 if e.curve == "cir" else 2 * n_land + 2) + j
+    return e.curve, j
+
+
+#: where each bootstrap outcome of the endpoint table is read
+_COLUMNS = {e.name: _statistic_column(e) for e in ENDPOINTS if e.method == "bootstrap"}
+
+
 def _outcomes_from_statistics(stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every bootstrap outcome from the statistics of the five curves."""
-    n_land = len(LANDMARK_MONTHS)
-    i24 = LANDMARK_MONTHS.index(24)
-    i12 = LANDMARK_MONTHS.index(12)
-    out: dict[str, np.ndarray] = {}
-    for endpoint in ("os", "efs", "lfs"):
-        st = stats[endpoint]
-        for j, m in enumerate(LANDMARK_MONTHS):
-            out[f"{endpoint}_m{m}"] = st[:, j]
-        out[f"{endpoint}_median_days"] = st[:, n_land]
-        out[f"{endpoint}_rmst_m24_days"] = st[:, n_land + 1]
-    out["itt_os_m12"] = stats["itt_os"][:, i12]
-    out["itt_os_m24"] = stats["itt_os"][:, i24]
-    out["cir_m24"] = stats["competing"][:, n_land + 2 + i24]
-    out["nrm_m24"] = stats["competing"][:, 2 * n_land + 2 + i24]
-    return out
+    return {name: stats[curve][:, j] for name, (curve, j) in _COLUMNS.items()}
 
 
 def _bootstrap_outcomes(curves: dict[str, _Curve], counts: np.ndarray) -> dict[str, np.ndarray]:

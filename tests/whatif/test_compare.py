@@ -25,6 +25,7 @@ from sim.io.files import load_scenario
 from sim.model.endpoints import LANDMARK_MONTHS, summary_value
 from sim.model.errors import InputError
 from sim.outcomes.summary import DAYS_PER_MONTH, summarise
+from sim.stats import weighted
 from sim.stats.incidence import aalen_johansen
 from sim.stats.survival import kaplan_meier
 from sim.whatif import bootstrap, estimators, result
@@ -103,7 +104,7 @@ def test_a_replicate_gives_no_number_past_its_own_data():
     unless its curve reached 0."""
     time = np.array([100.0, 200.0, 300.0, 800.0])
     code = np.array([1, 0, 1, 0], np.int8)
-    curve = bootstrap._curve(np.arange(4), time, code)
+    curve = weighted.sorted_curve(np.arange(4), time, code)
     # replicate 0: everybody; 1: without the day-800 patient (the death at 300 empties the
     # risk set: S = 0, known for ever); 2: patients 0 and 1 only (last time 200, censored)
     counts = np.array([[1, 1, 1], [1, 1, 2], [1, 1, 0], [1, 0, 0]], np.uint8)

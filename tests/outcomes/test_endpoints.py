@@ -16,6 +16,7 @@ import numpy as np
 from sim import api
 from sim.io.files import json_safe
 from sim.model.endpoints import CURVES, ENDPOINT_BY_NAME, ENDPOINTS, POPULATIONS, SUMMARY_RATES, summary_value
+from sim.outcomes.sets import OUTCOME_NAMES, simulate_sets
 from sim.outcomes.sets import OUTCOMES as SWEEP_OUTCOMES
 from sim.whatif.estimators import OUTCOMES as COMPARED
 
@@ -71,3 +72,15 @@ def test_comparison_is_unchanged() -> None:
         sc.pop("file", None)
     now.pop("elapsed_s"), now.pop("simulate_s")
     assert now == PINNED["compare"]
+
+
+def test_sweep_reduction_is_unchanged() -> None:
+    """Two sets of the baseline on independent streams (``pinned_sweep_rows.json``, pinned
+    when the sweep outcome list was derived from the endpoint table): the compiled
+    reduction's rows and Monte Carlo SEs, exactly."""
+    pinned = json.loads((Path(__file__).with_name("pinned_sweep_rows.json")).read_text())
+    assert list(OUTCOME_NAMES) == pinned["outcomes"]
+    theta = api.as_scenario(None).params.theta()
+    out, se = simulate_sets(np.stack([theta, theta]), np.arange(2), 17, 3000, 1826.25, crn=False, threads=1)
+    for got, want in ((out, pinned["out"]), (se, pinned["se"])):
+        np.testing.assert_array_equal(got, np.array(want, dtype=float))

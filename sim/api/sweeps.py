@@ -24,7 +24,7 @@ from sim.io.files import OutputSet, json_safe, read_toml, write_json
 from sim.model.errors import InputError
 from sim.model.limits import RUN_BYTES_PER_PATIENT, check_memory, check_option
 from sim.model.scenario import Scenario
-from sim.outcomes.sets import OUTCOMES
+from sim.outcomes.sets import OUTCOMES, outcome_description
 from sim.sweeps import analysis, designs
 from sim.sweeps.factors import DEFAULT_PATIENTS, parse_bounds
 from sim.sweeps.runner import CHUNK_SETS, check_cluster, check_scheduler, run_sweep
@@ -149,7 +149,7 @@ def _write(kind: str, design: designs.Design, results: Any, info: dict[str, Any]
     provenance = {"cartsim_version": api.__version__, "kind": kind, "scenario": sc.name, "scenario_file": sc.file,
                   "seed": spec["seed"], "patients": spec["patients"], "horizon_days": spec["horizon_days"],
                   "parameter_hash": spec["parameter_hash"], "crn": spec["crn"], "spec_hash": info["spec_hash"],
-                  "sweep_spec": spec, "outcomes": {o.name: f"{o.unit}: {o.description}" for o in OUTCOMES}}
+                  "sweep_spec": spec, "outcomes": {o.name: outcome_description(o) for o in OUTCOMES}}
     write_table(outs.stage("sweep.parquet"), results, json_safe(provenance))
     title = (f"{sc.name}: {kind}, {info['sets']:,} parameter sets x {spec['patients']:,} patients, seed {spec['seed']}"
              f"{'' if spec['crn'] else ', independent streams'}")

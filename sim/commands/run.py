@@ -14,6 +14,7 @@ from sim import api
 from sim.calibration.study_run import MIN_COHORTS
 from sim.commands.common import NOT_ESTIMABLE, days, err, pct, progress_bar, stdout_console
 from sim.io.files import OutputSet
+from sim.model.endpoints import ENDPOINT_BY_NAME, SUMMARY_RATES
 
 
 def register(app: typer.Typer) -> None:
@@ -26,28 +27,30 @@ def _summary_table(s: dict[str, Any]) -> Table:
     table.add_column("outcome (first infusion; times from infusion)")
     table.add_column("value", justify="right")
     table.add_column("95% CI", justify="right")
-    for key, label in [("cr_rate", "CR/CRi"), ("mrd_neg_cr_rate", "MRD-negative CR"), ("crs_any", "CRS any grade"),
-                       ("crs_grade3plus", "CRS grade >= 3"), ("icans_any", "ICANS any grade"),
-                       ("icans_grade3plus", "ICANS grade >= 3"), ("agvhd_grade2plus", "acute GVHD grade II-IV")]:
-        r = s["rates"][key]
-        table.add_row(label, pct(r["rate"]), f"{pct(r['ci'][0])} - {pct(r['ci'][1])}")
+    for e in SUMMARY_RATES:
+        r = s["rates"][e.name]
+        table.add_row(e.label, pct(r["rate"]), f"{pct(r['ci'][0])} - {pct(r['ci'][1])}")
     for endpoint in ("os", "efs", "lfs"):
         e = s[endpoint]
         for m in (6, 12, 24):
-            table.add_row(f"{endpoint.upper()} at {m} months", *_estimate(e, f"m{m}"))
+            table.add_row(_label(f"{endpoint}_m{m}"), *_estimate(e, f"m{m}"))
         ci = e.get("median_days_ci") or [None, None]
         lo, hi = ("not reached" if x is None else f"{x:.0f}" for x in ci)
         band = (e.get("not_estimable", {}).get("median_days", "") if ci == [None, None]
                 else f"{lo} - {hi}" + ("" if ci[1] is None else " d"))
-        table.add_row(f"{endpoint.upper()} median", days(e["median_days"]), band)
-    table.add_row("relapse (CIR) at 24 months, CR patients", *_estimate(s, "cir_m24", band=False))
-    table.add_row("non-relapse mortality at 24 months, CR patients", *_estimate(s, "nrm_m24", band=False))
-    table.add_row("OS at 12 months from decision to treat (ITT)", *_estimate(s["itt"]["os"], "m12", band=False))
+        table.add_row(_label(f"{endpoint}_median_days"), days(e["median_days"]), band)
+    table.add_row(_label("cir_m24"), *_estimate(s, "cir_m24", band=False))
+    table.add_row(_label("nrm_m24"), *_estimate(s, "nrm_m24", band=False))
+    table.add_row(_label("itt_os_m12"), *_estimate(s["itt"]["os"], "m12", band=False))
     res = s["resource_use"]
-    table.add_row("ICU days per infused patient", f"{res['icu_days_per_infused']:.2f}", "")
-    table.add_row("CAR-T infusions per patient", f"{res['infusions_per_patient']:.2f}", "")
-    table.add_row("consolidative allo-HSCT per patient", pct(res["hsct_per_patient"]), "")
+    table.add_row(_label("icu_days_per_infused"), f"{res['icu_days_per_infused']:.2f}", "")
+    table.add_row(_label("infusions_per_patient"), f"{res['infusions_per_patient']:.2f}", "")
+    table.add_row(_label("hsct_per_patient"), pct(res["hsct_per_patient"]), "")
     return table
+
+
+def _label(name: str) -> str:
+    return ENDPOINT_BY_NAME[name].label
 
 
 def _estimate(block: dict[str, Any], key: str, band: bool = True) -> tuple[str, str]:

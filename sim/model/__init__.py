@@ -1,6 +1,7 @@
 """WHAT the pathway is: the states and decisions (one enum, ``states``), the parameters
 and their table (``parameters``), parameter sets and scenarios, run limits, the record
-columns (``outputs``), input errors, the uncertainty distributions and the posterior
+columns (``outputs``), the endpoints reported about them, one name each (``endpoints``),
+input errors, the uncertainty distributions and the posterior
 sample.
 
 Plain Python: it imports nothing of ``sim`` outside this package (never the engine).

@@ -3,7 +3,8 @@ per simulated parameter set, computed by compiled code from the kernel's blocks.
 
 A sweep simulates thousands of parameter sets of ~10,000 patients each, so the full
 :func:`sim.outcomes.summary.summarise` (pandas, every interval) would cost more than the
-simulation. :func:`reduce_blocks` computes the fixed list :data:`OUTCOMES` in one pass
+simulation. :func:`reduce_blocks` computes the fixed list :data:`OUTCOMES` (the endpoints
+of :mod:`sim.model.endpoints` marked ``sweep``) in one pass
 plus one bucket sort per survival endpoint (about 2 ms for 10,000 patients, against
 ~11 ms to simulate them on one core); the definitions are those of ``summarise`` (same
 patients, same endpoint rules, same Kaplan-Meier conventions) and
@@ -29,73 +30,36 @@ reduces each set as soon as it is simulated, so memory holds one cohort per thre
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
 
 from sim.engine.kernel import KEY_BLOCK, N_FLOAT, N_INT, simulate_patient
 from sim.engine.rng import make_key, patient_key
+from sim.model.endpoints import DAYS_PER_MONTH, ENDPOINTS, Endpoint
 from sim.model.outputs import F, I
 from sim.model.parameters import N_THETA
 from sim.model.states import Response
-from sim.outcomes.summary import DAYS_PER_MONTH
 from sim.stats.survival import beyond_data
 
-
-@dataclass(frozen=True)
-class Outcome:
-    name: str
-    unit: str
-    description: str
-    summary_key: tuple[str, ...]  # where summarise() keeps the same number
+#: the outcomes of a sweep, in table order: the endpoints the compiled reduction computes
+OUTCOMES: tuple[Endpoint, ...] = tuple(e for e in ENDPOINTS if e.sweep)
 
 
-OUTCOMES: tuple[Outcome, ...] = (
-    Outcome("cr_rate", "proportion", "CR/CRi at day 28 after the first infusion, over infused patients",
-            ("cr_rate",)),
-    Outcome("mrd_neg_cr_rate", "proportion", "MRD-negative CR after the first infusion, over infused",
-            ("mrd_neg_cr_rate",)),
-    Outcome("crs_any", "proportion", "CRS of any grade, first infusion, over infused", ("crs_any",)),
-    Outcome("crs_grade3plus", "proportion", "CRS grade >= 3, first infusion, over infused", ("crs_grade3plus",)),
-    Outcome("icans_any", "proportion", "ICANS of any grade, first infusion, over infused", ("icans_any",)),
-    Outcome("icans_grade3plus", "proportion", "ICANS grade >= 3, first infusion, over infused",
-            ("icans_grade3plus",)),
-    Outcome("agvhd_grade2plus", "proportion", "acute GVHD grade II-IV, first infusion, over infused",
-            ("agvhd_grade2plus",)),
-    Outcome("infused_fraction", "proportion", "patients infused by the horizon, over all patients", ()),
-    Outcome("os_m6", "probability", "OS at 6 months from infusion (Kaplan-Meier; NaN beyond the follow-up)",
-            ("os", "m6")),
-    Outcome("os_m12", "probability", "OS at 12 months from infusion (Kaplan-Meier; NaN beyond the follow-up)",
-            ("os", "m12")),
-    Outcome("os_m24", "probability", "OS at 24 months from infusion (Kaplan-Meier; NaN beyond the follow-up)",
-            ("os", "m24")),
-    Outcome("os_median_days", "days", "median OS from infusion (NaN when not reached)", ("os", "median_days")),
-    Outcome("os_rmst_m24_days", "days", "OS restricted mean to 24 months from infusion (NaN beyond the follow-up)",
-            ("os", "rmst_m24_days")),
-    Outcome("efs_m12", "probability", "EFS at 12 months from infusion (Kaplan-Meier; NaN beyond the follow-up)",
-            ("efs", "m12")),
-    Outcome("efs_m24", "probability", "EFS at 24 months from infusion (Kaplan-Meier; NaN beyond the follow-up)",
-            ("efs", "m24")),
-    Outcome("efs_median_days", "days", "median EFS from infusion (NaN when not reached)", ("efs", "median_days")),
-    Outcome("itt_os_m12", "probability", "OS at 12 months from the decision to treat, all patients (NaN beyond "
-            "the follow-up)", ("itt", "os", "m12")),
-    Outcome("itt_os_m24", "probability", "OS at 24 months from the decision to treat, all patients (NaN beyond "
-            "the follow-up)", ("itt", "os", "m24")),
-    Outcome("icu_days_per_infused", "days", "ICU days (grade >= 3 CRS/ICANS, all infusions) per infused patient",
-            ("resource_use", "icu_days_per_infused")),
-    Outcome("infusions_per_patient", "infusions", "CAR-T infusions per patient",
-            ("resource_use", "infusions_per_patient")),
-    Outcome("hsct_per_patient", "proportion", "consolidative allo-HSCTs per patient",
-            ("resource_use", "hsct_per_patient")),
-)
+def outcome_description(o: Endpoint) -> str:
+    """``unit: definition`` of a sweep column, with the table's NaN rule."""
+    nan = ("; NaN beyond the follow-up" if o.horizon_days is not None
+           else "; NaN when not reached" if o.kind == "median" else "")
+    return f"{o.unit}: {o.definition}{nan}"
+
+
 OUTCOME_NAMES: tuple[str, ...] = tuple(o.name for o in OUTCOMES)
 N_OUTCOMES = len(OUTCOMES)
 _IX = {name: k for k, name in enumerate(OUTCOME_NAMES)}
 # plain ints: numba freezes module-level ints as constants
 O_CR, O_MRDNEG, O_CRS, O_CRS3, O_ICANS, O_ICANS3, O_GVHD2, O_INFUSED = (
     _IX[k] for k in ("cr_rate", "mrd_neg_cr_rate", "crs_any", "crs_grade3plus", "icans_any", "icans_grade3plus",
-                     "agvhd_grade2plus", "infused_fraction"))
+                     "agvhd_grade2plus", "infused_share"))
 O_OS6, O_OS12, O_OS24, O_OSMED, O_OSRMST = (
     _IX[k] for k in ("os_m6", "os_m12", "os_m24", "os_median_days", "os_rmst_m24_days"))
 O_EFS12, O_EFS24, O_EFSMED = (_IX[k] for k in ("efs_m12", "efs_m24", "efs_median_days"))
@@ -103,12 +67,7 @@ O_ITT12, O_ITT24 = _IX["itt_os_m12"], _IX["itt_os_m24"]
 O_ICU, O_INF, O_HSCT = _IX["icu_days_per_infused"], _IX["infusions_per_patient"], _IX["hsct_per_patient"]
 
 #: the follow-up (days from the outcome's origin) a landmark or restricted-mean outcome needs
-OUTCOME_DAYS: dict[str, float] = {
-    name: months * DAYS_PER_MONTH
-    for months in (6, 12, 24)
-    for name in (f"os_m{months}", f"efs_m{months}", f"itt_os_m{months}", f"os_rmst_m{months}_days")
-    if name in _IX
-}
+OUTCOME_DAYS: dict[str, float] = {o.name: o.horizon_days for o in OUTCOMES if o.horizon_days is not None}
 
 CR_CODE = int(Response.CR_MRD_POS)
 CR_NEG_CODE = int(Response.CR_MRD_NEG)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.model.endpoints import DAYS_PER_MONTH, LANDMARK_MONTHS, POPULATIONS, SUMMARY_RATES
 from sim.model.states import NRM_CAUSES, DeathCause, Response
 from sim.stats.incidence import aalen_johansen
 from sim.stats.survival import (
@@ -37,8 +38,9 @@ from sim.stats.survival import (
     wilson_interval,
 )
 
-DAYS_PER_MONTH = 30.4375
-LANDMARK_MONTHS = (6, 12, 24)
+__all__ = ["DAYS_PER_MONTH", "LANDMARK_MONTHS", "competing_risks", "endpoint_data", "summarise",
+           "survival_summary"]
+
 ENDPOINTS = ("os", "efs", "lfs")
 
 
@@ -161,21 +163,10 @@ def summarise(df: pd.DataFrame) -> dict[str, Any]:
     ``competing_risks`` those of :func:`competing_risks`, whose 24-month values are
     repeated at the top level as ``cir_m24`` / ``nrm_m24`` with their reasons in the
     top-level ``not_estimable``."""
-    infused = df["t_inf_days"].notna().to_numpy()
+    infused = POPULATIONS["infused"].members(df)
     n_inf = int(infused.sum())
-    resp = df["response"].to_numpy()[infused]
-    crs = df["crs_grade"].to_numpy()[infused]
-    icans = df["icans_grade"].to_numpy()[infused]
-    gvhd = df["gvhd_grade"].to_numpy()[infused]
-    rates = {
-        "cr_rate": _rate(int(np.sum(resp >= Response.CR_MRD_POS)), n_inf),
-        "mrd_neg_cr_rate": _rate(int(np.sum(resp == Response.CR_MRD_NEG)), n_inf),
-        "crs_any": _rate(int(np.sum(crs >= 1)), n_inf),
-        "crs_grade3plus": _rate(int(np.sum(crs >= 3)), n_inf),
-        "icans_any": _rate(int(np.sum(icans >= 1)), n_inf),
-        "icans_grade3plus": _rate(int(np.sum(icans >= 3)), n_inf),
-        "agvhd_grade2plus": _rate(int(np.sum(gvhd >= 2)), n_inf),
-    }
+    # the first-infusion rates of the endpoint table, each over infused patients
+    rates = {e.name: _rate(int(np.sum(e.value(df) & infused)), n_inf) for e in SUMMARY_RATES if e.value is not None}
     out: dict[str, Any] = {"patients": len(df), "infused": n_inf}
     for key, r in rates.items():
         out[key] = r["rate"]

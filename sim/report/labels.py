@@ -1,20 +1,17 @@
 """Readable labels with units for parameter and outcome names in figures and reports.
 
-Outcome labels come from the tables that already define the outcomes
-(``sim.whatif.compare.OUTCOMES``: label and unit; ``sim.outcomes.sets.OUTCOMES``:
-description and unit). Parameter units come from the registry
-(``sim.model.parameters.SPEC_BY_NAME``); the registry has no prose names, so the words
-for each part of a dotted name are kept here, once (:data:`WORDS`); a part missing from
-it is shown as written.
+Outcome labels and units come from the endpoint table (:mod:`sim.model.endpoints`).
+Parameter units come from the registry (``sim.model.parameters.SPEC_BY_NAME``); the
+registry has no prose names, so the words for each part of a dotted name are kept here,
+once (:data:`WORDS`); a part missing from it is shown as written.
 """
 
 from __future__ import annotations
 
 import re
 
+from sim.model.endpoints import ENDPOINT_BY_NAME, label_with_unit
 from sim.model.parameters import SPEC_BY_NAME
-from sim.outcomes.sets import OUTCOMES as SWEEP_OUTCOMES
-from sim.whatif.estimators import OUTCOME_BY_NAME
 
 #: words for the parts of the registry's dotted parameter names
 WORDS: dict[str, str] = {
@@ -103,19 +100,12 @@ def parameter_label(name: str, unit: bool = True) -> str:
 
 
 def outcome_label(name: str) -> str:
-    """A sweep or compare outcome's label with its unit: ``os_m12`` -> ``OS at 12 months
-    (probability)``; unknown names are returned as given."""
-    if name in OUTCOME_BY_NAME:
-        o = OUTCOME_BY_NAME[name]
-        return o.label if o.unit in o.label else f"{o.label} ({o.unit})"
-    for s in SWEEP_OUTCOMES:
-        if s.name == name:
-            return f"{s.description} ({s.unit})"
-    return name
+    """An endpoint's label with its unit: ``os_m12`` -> ``OS at 12 months (probability)``;
+    unknown names are returned as given."""
+    return label_with_unit(name)
 
 
 def outcome_unit(name: str) -> str:
-    """The unit of a sweep or compare outcome ("" when unknown)."""
-    if name in OUTCOME_BY_NAME:
-        return OUTCOME_BY_NAME[name].unit
-    return next((s.unit for s in SWEEP_OUTCOMES if s.name == name), "")
+    """The unit of an endpoint ("" when unknown)."""
+    e = ENDPOINT_BY_NAME.get(name)
+    return e.unit if e is not None else ""

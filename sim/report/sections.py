@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sim.outcomes.summary import DAYS_PER_MONTH
+from sim.model.endpoints import DAYS_PER_MONTH, ENDPOINT_BY_NAME, SUMMARY_RATES
 from sim.report.html import (
     DASH,
     caption,
@@ -23,11 +23,10 @@ from sim.report.html import (
     table,
 )
 from sim.report.labels import outcome_label, outcome_unit, parameter_label
-from sim.whatif.estimators import OUTCOME_BY_NAME
 
 Block = tuple[str, str, list[str]]
 
-RATES = ("cr_rate", "mrd_neg_cr_rate", "crs_any", "crs_grade3plus", "icans_any", "icans_grade3plus", "agvhd_grade2plus")
+RATES = tuple(e.name for e in SUMMARY_RATES)
 ENDPOINT_NAMES = {"os": "Overall survival (OS)", "efs": "Event-free survival (EFS)",
                   "lfs": "Leukaemia-free survival (LFS), patients in CR"}
 LANDMARKS = (6, 12, 24)
@@ -95,7 +94,7 @@ def run_report(folder: Path) -> Block:
     if "rates" in s:
         rows = []
         for key in RATES:
-            label = OUTCOME_BY_NAME[key].label
+            label = ENDPOINT_BY_NAME[key].label
             r = s["rates"].get(key) or {}
             ci = r.get("ci") or [None, None]
             why = reason(r, "rate") or reason(s["rates"], key)
@@ -150,11 +149,8 @@ def _competing_and_resources(s: dict[str, Any]) -> list[str]:
                           "interval)."), table(["status", "patients", "share"], rows)]
     use = s.get("resource_use")
     if isinstance(use, dict):
-        labels = {"icu_days_per_infused": ("ICU days per infused patient", "days"),
-                  "hsct_per_patient": ("consolidative allo-HSCT per patient", "probability"),
-                  "infusions_per_patient": ("CAR-T infusions per patient", ""),
-                  "manufacturing_attempts_per_patient": ("manufacturing attempts per patient", "")}
-        rows = [[esc(labels.get(k, (k, ""))[0]), f"{v:.2f}" if isinstance(v, float) else number(v)]
+        rows = [[esc(ENDPOINT_BY_NAME[k].label if k in ENDPOINT_BY_NAME else k),
+                 f"{v:.2f}" if isinstance(v, float) else number(v)]
                 for k, v in use.items()]
         parts += [_h2("Resource use"), caption("Means over patients (no interval computed)."),
                   table(["", "mean"], rows)]

@@ -66,6 +66,7 @@ import numpy as np
 from scipy import stats
 
 from sim.engine.kernel import run_kernel
+from sim.model.endpoints import summary_reason, summary_value
 from sim.model.errors import InputError
 from sim.model.limits import RUN_BYTES_PER_PATIENT, check_memory, check_option
 from sim.model.outputs import F, I
@@ -89,8 +90,6 @@ from sim.whatif.estimators import (
     _finite,
     _ratio_data,
     _ratio_value,
-    _summary_reason,
-    _summary_value,
     patient_frame,
 )
 from sim.whatif.result import CompareResult
@@ -179,8 +178,8 @@ def compare(scenarios: Sequence[str | Path | Scenario], patients: int | None = N
     simulate_s = time.perf_counter() - t0
     summaries = [summarise(df) for df in tables]
     ratio = [_ratio_data(df) for df in tables]
-    values = {o.name: [_finite(_summary_value(s, o.name)) for s in summaries] for o in OUTCOMES}
-    reasons = {o.name: [_summary_reason(s, o.name) if v is None else None for s, v in zip(summaries, values[o.name],
+    values = {o.name: [_finite(summary_value(s, o.name)) for s in summaries] for o in OUTCOMES}
+    reasons = {o.name: [summary_reason(s, o.name) if v is None else None for s, v in zip(summaries, values[o.name],
                                                                                           strict=True)]
                for o in OUTCOMES}
     for name in ratio[0]:  # outcomes that summarise() does not report (access to infusion)

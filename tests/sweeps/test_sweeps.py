@@ -60,7 +60,7 @@ def test_fast_reduction_equals_summarise(horizon):
         else:
             # same sums in the same order except the restricted mean's areas (split at censoring times)
             assert out[k] == pytest.approx(ref, rel=1e-12, abs=1e-12), o.name
-    assert out[IX["infused_fraction"]] == s["infused"] / s["patients"]
+    assert out[IX["infused_share"]] == s["infused"] / s["patients"]
     # Greenwood SE of the landmarks and the median's SE from its log-log interval
     t, e = endpoint_data(table, "os")
     km = kaplan_meier(t, e)

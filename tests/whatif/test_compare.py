@@ -22,8 +22,10 @@ from cli_process import assert_one_error_line, cartsim, describe
 
 from sim import api
 from sim.io.files import load_scenario
+from sim.model.endpoints import LANDMARK_MONTHS, summary_value
 from sim.model.errors import InputError
 from sim.outcomes.summary import DAYS_PER_MONTH, summarise
+from sim.stats import weighted
 from sim.stats.incidence import aalen_johansen
 from sim.stats.survival import kaplan_meier
 from sim.whatif import bootstrap, estimators, result
@@ -102,12 +104,12 @@ def test_a_replicate_gives_no_number_past_its_own_data():
     unless its curve reached 0."""
     time = np.array([100.0, 200.0, 300.0, 800.0])
     code = np.array([1, 0, 1, 0], np.int8)
-    curve = bootstrap._curve(np.arange(4), time, code)
+    curve = weighted.sorted_curve(np.arange(4), time, code)
     # replicate 0: everybody; 1: without the day-800 patient (the death at 300 empties the
     # risk set: S = 0, known for ever); 2: patients 0 and 1 only (last time 200, censored)
     counts = np.array([[1, 1, 1], [1, 1, 2], [1, 1, 0], [1, 0, 0]], np.uint8)
     st = bootstrap.curve_statistics(curve, counts)
-    n_land = len(estimators.LANDMARK_MONTHS)
+    n_land = len(LANDMARK_MONTHS)
     cif1 = slice(n_land + 2, 2 * n_land + 2)
     for r in range(3):
         rep = np.repeat(np.arange(4), counts[:, r].astype(np.int64))
@@ -205,7 +207,7 @@ def test_reported_standard_errors_match_the_spread_across_seeds(replicated_runs,
     se_paired = np.array([r.row(outcome)["se_paired"] for r in paired])
     se_indep = np.array([r.row(outcome)["se_independent"] for r in paired])
     base_values = np.array([r.values[outcome][0] for r in paired])
-    tandem_unpaired = np.array([estimators._summary_value(u, outcome) for u in unpaired])  # other seeds: independent
+    tandem_unpaired = np.array([summary_value(u, outcome) for u in unpaired])  # other seeds: independent
     d_indep = tandem_unpaired - base_values
     ratio_paired = np.var(d_paired, ddof=1) / np.mean(se_paired**2)
     ratio_indep = np.var(d_indep, ddof=1) / np.mean(se_indep**2)

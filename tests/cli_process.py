@@ -3,9 +3,13 @@ nothing on stdout, exactly one ``cartsim: error:`` line on stderr, no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +54,40 @@ def assert_one_error_line(proc: subprocess.CompletedProcess[str], *fragments: st
     assert lines[0].startswith("cartsim: error:"), describe(proc)
     for fragment in fragments:
         assert fragment in lines[0], describe(proc)
+
+
+@contextlib.contextmanager
+def not_dask_server(reply: bytes | None = None) -> Iterator[str]:
+    """A TCP server on 127.0.0.1 that is not a Dask scheduler: it accepts connections and
+    never answers, or answers each with ``reply`` (another protocol); yields its address."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            held.append(conn)
+            if reply is not None:
+                try:
+                    conn.recv(64)
+                    conn.sendall(reply)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()

@@ -5,12 +5,11 @@ prompt InputErrors."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pandas as pd
 import pytest
+from cli_process import not_dask_server
 
 from sim import api
 from sim.api import sweeps as api_sweep
@@ -50,48 +49,22 @@ def test_malformed_address_is_an_input_error(tmp_path, address):
 
 
 @pytest.fixture(params=["silent", "http"])
-def not_dask_server(request):
+def not_dask_address(request):
     """A plain TCP server on 127.0.0.1 that is not Dask: it accepts and never answers
     ("silent"), or answers in another protocol ("http")."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.settimeout(0.2)
-    stop = threading.Event()
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            held.append(conn)
-            if request.param == "http":
-                try:
-                    conn.recv(64)
-                    conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
+    reply = b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n" if request.param == "http" else None
+    with not_dask_server(reply) as address:
+        yield address
 
 
-def test_a_server_that_is_not_dask_is_refused_within_the_connect_timeout(tmp_path, not_dask_server):
+def test_a_server_that_is_not_dask_is_refused_within_the_connect_timeout(tmp_path, not_dask_address):
     assert HANDSHAKE_TIMEOUT_S < CONNECT_TIMEOUT_S
     t0 = time.perf_counter()
     with pytest.raises(InputError, match="--cluster") as info:
-        api_sweep.sweep("psa", None, out=tmp_path, draws=2, prior=True, patients=100, cluster=not_dask_server)
+        api_sweep.sweep("psa", None, out=tmp_path, draws=2, prior=True, patients=100, cluster=not_dask_address)
     # the deadline of the handshake, plus slack for a loaded machine (it hung 14 minutes before)
     assert time.perf_counter() - t0 < CONNECT_TIMEOUT_S + 10
-    assert "\n" not in str(info.value) and not_dask_server in str(info.value)
+    assert "\n" not in str(info.value) and not_dask_address in str(info.value)
     assert not (tmp_path / "chunks").exists()  # refused before any work
 
 

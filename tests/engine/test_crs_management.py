@@ -198,7 +198,7 @@ def test_each_scenario_documents_its_question_and_sources(name):
     header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
     assert text.startswith("# What-if"), name
     assert "Question:" in header and "Changes relative to baseline" in header, name
-    assert re.search(r"Kadauke|ZUMA-1|external_priors\.md", header), name
+    assert re.search(r"Kadauke|ZUMA-1|ELIANA", header), name
     assert read_toml(path)["scenario"]["base"] == "../params/calibrated.toml"
     sc = load_scenario(path)
     assert sc.name == name and sc.run == load_scenario("baseline").run

@@ -93,7 +93,7 @@ def test_each_scenario_loads_and_documents_its_question(file):
     header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
     assert text.startswith("# What-if"), file
     assert "Question:" in header and "Changes relative to baseline" in header, file
-    assert re.search(r"seed 00\d_|external_priors\.md", header), f"{file}: no source cited"
+    assert re.search(r"seed 00\d_|et al\.|\b(19|20)\d\d\b", header), f"{file}: no source cited"
     doc = read_toml(path)
     assert doc["scenario"]["base"] == "../params/calibrated.toml"  # the baseline's parameter file
     sc = load_scenario(path)

@@ -17,7 +17,6 @@ from sim.engine.des import run_des
 from sim.engine.kernel import run_kernel
 from sim.engine.rng import make_key, patient_keys
 from sim.engine.stages import manage_crs, sample_crs, sample_icans
-from sim.io.files import load_scenario, read_toml
 from sim.model.outputs import F, I
 from sim.model.parameters import OFFSETS
 from sim.model.scenario import Capacity
@@ -186,48 +185,12 @@ def test_simpy_engine_unlimited_equals_the_kernel_with_the_stage_on(grades):
 # --- what-if scenarios ------------------------------------------------------------------------
 
 WHAT_IFS = ["tocilizumab_at_grade2", "early_tocilizumab", "early_steroids"]
-PATIENTS = 20_000
-SEED = 11
-Z = 4.0  # |paired difference| > 4 paired standard errors (two-sided 99.994%)
 
 
 @pytest.mark.parametrize("name", WHAT_IFS)
-def test_each_scenario_documents_its_question_and_sources(name):
-    path = SCENARIOS / f"{name}.toml"
-    text = path.read_text()
+def test_each_crs_what_if_cites_the_evidence_for_its_drug(name):
+    """The what-if library's own test checks the header, base and paired directions of
+    these scenarios; here: the CRS-management evidence they rest on is named."""
+    text = (SCENARIOS / f"{name}.toml").read_text()
     header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
-    assert text.startswith("# What-if"), name
-    assert "Question:" in header and "Changes relative to baseline" in header, name
     assert re.search(r"Kadauke|ZUMA-1|ELIANA", header), name
-    assert read_toml(path)["scenario"]["base"] == "../params/calibrated.toml"
-    sc = load_scenario(path)
-    assert sc.name == name and sc.run == load_scenario("baseline").run
-
-
-# (reference, scenario, [(outcome, expected sign)], [outcomes that must not move at all])
-EXPECTATIONS = [
-    # CRS occurrence and onset come before any drug: CRS any grade cannot move
-    ("tocilizumab_at_grade2", "early_tocilizumab",
-     [("crs_grade3plus", -1), ("icu_days_per_infused", -1)], ["crs_any", "infused_share"]),
-    ("early_tocilizumab", "early_steroids",
-     [("crs_grade3plus", -1), ("icans_any", -1), ("icans_grade3plus", -1), ("icu_days_per_infused", -1)],
-     ["crs_any", "infused_share"]),
-]
-
-
-@pytest.fixture(scope="module")
-def comparisons():
-    return {(ref, name): api.compare([ref, name], patients=PATIENTS, seed=SEED) for ref, name, _, _ in EXPECTATIONS}
-
-
-@pytest.mark.parametrize(("ref", "name", "moves", "fixed"), EXPECTATIONS,
-                         ids=[f"{n}-vs-{r}" for r, n, _, _ in EXPECTATIONS])
-def test_the_what_if_moves_its_targets_in_the_expected_direction(comparisons, ref, name, moves, fixed):
-    res = comparisons[ref, name]
-    for outcome, sign in moves:
-        row = res.row(outcome)
-        assert row["diff"] is not None and row["se_paired"] > 0, row
-        assert sign * row["diff"] > Z * row["se_paired"], (name, ref, outcome, row)
-    for outcome in fixed:
-        row = res.row(outcome)
-        assert row["diff"] == 0.0 and row["se_paired"] == 0.0, (name, ref, outcome, row)

@@ -26,7 +26,8 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 WHAT_IFS = [f"{name}.toml" for name in (
     "tandem_for_all", "decitabine_ld_for_all", "hsct_for_eligible_responders", "decitabine_maintenance",
     "bcl2i_maintenance", "donor_derived_cells", "recipient_collected_cells", "universal_product",
-    "extramedullary_relapse", "reinfusion_after_failure", "no_reinfusion")]
+    "extramedullary_relapse", "reinfusion_after_failure", "no_reinfusion", "tocilizumab_at_grade2",
+    "early_tocilizumab", "early_steroids")]
 PATIENTS = 20_000
 SEED = 11
 Z = 4.0
@@ -34,6 +35,14 @@ Z = 4.0
 # (scenario, reference, [(outcome, expected sign)], [outcomes that must not move at all])
 EMD_SIGN = 1 if load_scenario("baseline").params.value("response.or_extramedullary") > 1.0 else -1
 EXPECTATIONS = [
+    # CRS management: CRS occurrence and onset come before any drug, so CRS any grade cannot move
+    ("tocilizumab_at_grade2", "baseline",
+     [("crs_grade3plus", -1), ("icu_days_per_infused", -1)], ["crs_any", "infused_share"]),
+    ("early_tocilizumab", "tocilizumab_at_grade2",
+     [("crs_grade3plus", -1), ("icu_days_per_infused", -1)], ["crs_any", "infused_share"]),
+    ("early_steroids", "early_tocilizumab",
+     [("crs_grade3plus", -1), ("icans_any", -1), ("icans_grade3plus", -1), ("icu_days_per_infused", -1)],
+     ["crs_any", "infused_share"]),
     ("tandem_for_all", "baseline",
      [("cr_rate", +1), ("efs_m12", +1), ("os_m12", +1), ("cir_m24", -1)],
      ["infused_share", "days_to_infusion_mean", "manufacturing_attempts_per_patient"]),

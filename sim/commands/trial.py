@@ -109,8 +109,12 @@ def _print_power(curve: dict) -> None:
                          f"(inflation {curve['inflation_factor']:.3f})")
     if curve.get("analytic_n_group_sequential"):
         analytic += (f"; with the interim looks n = {curve['analytic_n_group_sequential']} "
-                     f"(inflation {curve['inflation_factor']:.3f}; efficacy looks only)")
+                     f"(inflation {curve['inflation_factor']:.3f}, futility obeyed)")
     console.print(analytic)
+    solved = curve.get("interim", {}).get("solved_design")
+    if solved and solved.get("max_events"):
+        console.print(f"events solved for power {curve['target_power']} at design HR {solved['design_hr']} with "
+                      f"futility obeyed: D = {solved['max_events']} (inflation {solved['inflation_factor']:.3f})")
     if curve.get("interim"):
         it = curve["interim"]
         where = ([f"{e} events" for e in it["look_events"]] if it.get("look_events") is not None

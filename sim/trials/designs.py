@@ -45,6 +45,7 @@ __all__ = [
     "exact_binomial_design",
     "one_sample_logrank_n",
     "schoenfeld_events",
+    "schoenfeld_events_exact",
     "schoenfeld_n",
     "two_proportions_n",
 ]
@@ -210,11 +211,18 @@ def schoenfeld_events(hr: float, alpha: float = 0.05, power: float = 0.8, alloca
     of patients allocated to one arm (``allocation``; 0.5 for 1:1, where this is
     ``4 (z_a + z_b)^2 / log(hr)^2``) and ``z_a = Phi^-1(1 - alpha / sides)``.
     """
+    return _ceil(schoenfeld_events_exact(hr, alpha, power, allocation, sides))
+
+
+def schoenfeld_events_exact(hr: float, alpha: float = 0.05, power: float = 0.8, allocation: float = 0.5,
+                            sides: int = 2) -> float:
+    """Schoenfeld's events before rounding (:func:`schoenfeld_events`); a group-sequential
+    design multiplies this by its inflation factor and rounds once."""
     hr = _hazard_ratio(hr)
     alpha, power = _alpha_power(alpha, power)
     k = _allocation(allocation)
     za, zb = _z(alpha, power, _sides(sides))
-    return _ceil((za + zb) ** 2 / (k * (1.0 - k) * math.log(hr) ** 2))
+    return (za + zb) ** 2 / (k * (1.0 - k) * math.log(hr) ** 2)
 
 
 def schoenfeld_n(hr: float, p_event: float, alpha: float = 0.05, power: float = 0.8, allocation: float = 0.5,

@@ -17,14 +17,16 @@ from sim.trials.designs import (
     exact_binomial_design,
     one_sample_logrank_n,
     schoenfeld_events,
+    schoenfeld_events_exact,
     schoenfeld_n,
     two_proportions_n,
 )
+from sim.trials.gsdesign import GroupSequentialDesign, max_events, solve_design
 from sim.trials.results import SimulatedTrials, TrialResults
 from sim.trials.simon import simon_two_stage
 from sim.trials.simulate import _accrual_step, _rates_per_day, _simulate, simulate_trials
 from sim.trials.spec import BOOTSTRAP_REPLICATES, TrialSpec
-from sim.trials.spending import boundaries, crossing_probabilities, exit_probabilities
+from sim.trials.spending import exit_probabilities
 
 
 def assurance_draws(spec: TrialSpec, trials: int, seed: int, names: list[str] | None = None,
@@ -231,9 +233,10 @@ def _analytic(spec: TrialSpec, res: TrialResults, g: int) -> dict[str, Any]:
                 out["analytic_n"] = schoenfeld_n(hr, frac, spec.alpha, spec.power, spec.p_experimental, spec.sides)
             if spec.interim_fractions:
                 ev = np.asarray(spec.look_events(), float)
-                infl = inflation_factor(ev / ev[-1], spec.alpha / spec.sides, spec.power, spec.spending)
-                out["analytic_events_group_sequential"] = math.ceil(d * infl - 1e-9)
-                out["inflation_factor"] = infl
+                gs = _solved(spec, ev / ev[-1])
+                exact = schoenfeld_events_exact(hr, spec.alpha, spec.power, spec.p_experimental, spec.sides)
+                out["analytic_events_group_sequential"] = max_events(exact, gs)
+                out["inflation_factor"] = gs.inflation
     elif spec.test in ("chisq", "chisq_yates", "fisher"):
         c = res.counts[:, g].sum(axis=0)
         pa = c[0] / c[1] if c[1] else math.nan
@@ -273,8 +276,7 @@ def _analytic(spec: TrialSpec, res: TrialResults, g: int) -> dict[str, Any]:
             if out["analytic_n"] is not None:
                 out["analytic_events"] = None
     if spec.interim_fractions and out["analytic_n"] is not None and spec.followup_rule != "events":
-        infl = inflation_factor(np.asarray(spec.look_fractions()), spec.alpha / spec.sides, spec.power,
-                                spec.spending)
+        infl = _solved(spec, np.asarray(spec.look_fractions())).inflation
         out["analytic_n_group_sequential"] = math.ceil(out["analytic_n"] * infl - 1e-9)
         out["inflation_factor"] = infl
     return out
@@ -332,18 +334,20 @@ def _interim_block(spec: TrialSpec, res: TrialResults, b: np.ndarray) -> dict[st
                          float(np.sum(info * (up + down)) + info[-1] * (1.0 - np.sum(up + down))),
                      "reach_look": [float(x) for x in cont]}
     out["operating_characteristics"] = oc
+    gs = _solved(spec, info / info[-1])
+    out["solved_design"] = {**gs.to_dict(), "note": "maximum information solved so that the design with its "
+                            "futility boundary obeyed has the target power (non-binding futility, as rpact's "
+                            "getDesignGroupSequential(bindingFutility = FALSE)); on the information-fraction scale"}
+    if spec.design_hr is not None:
+        out["solved_design"]["design_hr"] = spec.design_hr
+        out["solved_design"]["max_events"] = spec.events
     return out
 
 
-def inflation_factor(t: np.ndarray, alpha: float, power: float, kind: str) -> float:
-    """Maximum information of the group-sequential design relative to the fixed design
-    with the same power (the drift solving sum of crossing probabilities = power)."""
-    from scipy import optimize, stats  # noqa: PLC0415
-
-    b = boundaries(t, alpha, kind).z
-    fixed = stats.norm.isf(alpha) + stats.norm.ppf(power)
-    drift = optimize.brentq(lambda d: crossing_probabilities(t, b, d).sum() - power, 0.1, 20.0, xtol=1e-10)
-    return float((drift / fixed) ** 2)
+def _solved(spec: TrialSpec, t: np.ndarray) -> GroupSequentialDesign:
+    """The spec's group-sequential design at fractions ``t``, solved for its target power
+    with its futility boundary obeyed (the inflation factor includes futility)."""
+    return solve_design(t, spec.alpha / spec.sides, spec.power, spec.spending, spec.futility, spec.futility_z)
 
 
 def _simon_block(spec: TrialSpec, seed: int, trials: int, threads: int | None, p1_model: float

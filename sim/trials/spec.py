@@ -39,7 +39,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "allocation": ("ratio",),
     "accrual": ("per_month", "period_months"),
     "dropout": ("rate_per_year",),
-    "follow_up": ("rule", "min_followup_days", "cutoff_days", "events", "max_followup_days"),
+    "follow_up": ("rule", "min_followup_days", "cutoff_days", "events", "max_followup_days", "design_hr"),
     "analysis": ("endpoint", "test", "sides", "alpha", "power", "p0", "p1", "simon", "historical_median_months",
                  "historical_landmark_months", "historical_survival"),
     "interim": ("fractions", "spending", "futility", "futility_hr", "futility_z"),
@@ -109,6 +109,7 @@ class TrialSpec:
     simon: str = "optimal"
     historical_hazard_per_day: float | None = None  # one-sample log-rank: exponential historical curve
     historical_note: str = ""
+    design_hr: float | None = None  # events = "solve": the hazard ratio the solved D powers
 
     @property
     def p_experimental(self) -> float:
@@ -147,9 +148,29 @@ class TrialSpec:
         return (*self.interim_fractions, 1.0)
 
 
-def _parse_futility(interim: dict[str, Any], looks: int, file: str) -> dict[str, Any]:
-    """Non-binding futility: beta spending under a stated hazard ratio, or fixed z
-    thresholds on the favourable scale (one per interim look)."""
+def solved_events(hr: float, alpha_one_sided: float, power: float, design: str, ratio: float,
+                  interim: dict[str, Any]) -> int:
+    """Maximum events D powering the design at hazard ratio ``hr``: Schoenfeld's
+    unrounded events (one-sample log-rank: ``(z_a + z_b)^2 / log(hr)^2``) times the
+    inflation factor of the group-sequential design with its futility boundary obeyed
+    (:func:`sim.trials.gsdesign.solve_design`), rounded up once."""
+    from sim.trials.designs import schoenfeld_events_exact  # noqa: PLC0415 - scipy-heavy, only when solving
+    from sim.trials.gsdesign import max_events, solve_design  # noqa: PLC0415
+
+    share = 0.5 if design == "single_arm" else ratio / (1.0 + ratio)
+    fixed = schoenfeld_events_exact(hr, alpha_one_sided, power, share, 1)
+    if design == "single_arm":
+        fixed *= share * (1.0 - share)  # no second arm: the drift per sqrt(event) is -log(hr)
+    fr = interim.get("interim_fractions", ())
+    gs = solve_design([*fr, 1.0], alpha_one_sided, power, interim.get("spending", "obf"), interim.get("futility"),
+                      interim.get("futility_z", ()))
+    return max_events(fixed, gs)
+
+
+def _parse_futility(interim: dict[str, Any], looks: int, file: str, design_hr: float | None = None) -> dict[str, Any]:
+    """Non-binding futility: beta spending under a stated hazard ratio (by default the
+    design hazard ratio of solved events), or fixed z thresholds on the favourable
+    scale (one per interim look)."""
     out: dict[str, Any] = {}
     kind, hr, zs = interim.get("futility"), interim.get("futility_hr"), interim.get("futility_z")
     if zs is not None:
@@ -169,6 +190,11 @@ def _parse_futility(interim: dict[str, Any], looks: int, file: str) -> dict[str,
                              f"futility = one of {', '.join(SPENDING)}")
         return out
     out["futility"] = check_choice(kind, SPENDING, file, "interim.futility")
+    if design_hr is not None:
+        if hr is not None and hr != design_hr:
+            raise InputError(file, "interim.futility_hr", f"differs from follow_up.design_hr = {design_hr} (the "
+                             "solved design protects power at one hazard ratio)", "omit it, or the same value")
+        hr = design_hr
     value = float(hr) if hr is not None and is_number(hr) else math.nan
     if not 0.0 < value < 1.0:
         raise InputError(file, "interim.futility_hr", f"expected the design hazard ratio strictly between 0 and 1, "
@@ -227,8 +253,11 @@ def _parse_accrual(table: dict[str, Any], file: str) -> tuple[tuple[float, ...],
 
 def _parse_followup(fu: dict[str, Any], file: str, survival: bool) -> dict[str, Any]:
     rule = check_choice(fu.get("rule", "min_followup"), FOLLOWUP_RULES, file, "follow_up.rule")
+    solve = rule == "events" and fu.get("events") == "solve"
+    if "design_hr" in fu and not solve:
+        raise InputError(file, "follow_up.design_hr", "used only when the events are solved", 'events = "solve"')
     for key in fu:
-        if key != "rule" and key not in RULE_KEYS[rule]:
+        if key not in ("rule", "design_hr") and key not in RULE_KEYS[rule]:
             raise InputError(file, f"follow_up.{key}", f"not used by rule {rule!r}", ", ".join(RULE_KEYS[rule]))
     for key in RULE_KEYS[rule]:
         if key not in fu:
@@ -242,8 +271,20 @@ def _parse_followup(fu: dict[str, Any], file: str, survival: bool) -> dict[str, 
         if not survival:
             raise InputError(file, "follow_up.rule", "the event-driven rule needs a survival endpoint",
                              "min_followup or calendar for rates")
-        check_number(fu["events"], "events", file, "follow_up.events")
-        out["events"] = int(fu["events"])
+        if solve:
+            raw = fu.get("design_hr")
+            hr = float(raw) if raw is not None and is_number(raw) else math.nan
+            if not 0.0 < hr < 1.0:
+                raise InputError(file, "follow_up.design_hr", f"solving the events needs the design hazard ratio "
+                                 f"strictly between 0 and 1, got {raw!r}", "0 < design_hr < 1")
+            out["design_hr"] = hr
+            out["events"] = 0
+        else:
+            if isinstance(fu["events"], str):
+                raise InputError(file, "follow_up.events", f"expected a number of events or \"solve\", got "
+                                 f"{fu['events']!r}", 'an integer >= 1, or "solve" with design_hr')
+            check_number(fu["events"], "events", file, "follow_up.events")
+            out["events"] = int(fu["events"])
         out["max_followup_days"] = _positive(fu["max_followup_days"], "follow_up.max_followup_days", file)
     return out
 
@@ -372,13 +413,19 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         if any(b <= a for a, b in pairwise(fr)):
             raise InputError(file, "interim.fractions", f"fractions must increase strictly, got {fr!r}",
                              "strictly increasing fractions")
+        extra["interim_fractions"] = tuple(float(f) for f in fr)
+        extra["spending"] = check_choice(interim.get("spending", "obf"), SPENDING, file, "interim.spending")
+        extra.update(_parse_futility(interim, len(fr), file, fu.get("design_hr")))
+    if "design_hr" in fu:
+        if test not in ("logrank", "cox", "cox_score", "logrank1"):
+            raise InputError(file, "follow_up.events", f"events are solved for a log-rank or Cox test, not {test}",
+                             "an integer number of events")
+        fu["events"] = solved_events(fu["design_hr"], alpha / int(sides), power, design, ratio, extra)
+    if interim is not None:
         looks = [math.ceil(f * fu.get("events", 0) - 1e-9) for f in fr] + [fu.get("events", 0)]
         if endpoint in SURVIVAL and (looks[0] < 1 or any(b <= a for a, b in pairwise(looks))):
             raise InputError(file, "interim.fractions", f"with D = {fu['events']} events the looks fall at "
                              f"{looks} events, which do not increase strictly", "fewer looks or more events")
-        extra["interim_fractions"] = tuple(float(f) for f in fr)
-        extra["spending"] = check_choice(interim.get("spending", "obf"), SPENDING, file, "interim.spending")
-        extra.update(_parse_futility(interim, len(fr), file))
 
     grid = doc.get("grid", {}).get("n", [])
     if not isinstance(grid, list) or not grid:
@@ -399,4 +446,4 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         min_followup_days=fu.get("min_followup_days", 0.0), endpoint=endpoint, test=test, sides=int(sides),
         alpha=alpha, power=power, grid=tuple(sorted({int(n) for n in grid})), trials=int(trials), seed=int(seed),
         cutoff_days=fu.get("cutoff_days", 0.0), events=fu.get("events", 0),
-        max_followup_days=fu.get("max_followup_days", 0.0), **extra)
+        max_followup_days=fu.get("max_followup_days", 0.0), design_hr=fu.get("design_hr"), **extra)

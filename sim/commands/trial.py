@@ -60,7 +60,7 @@ def power(
 ANALYTIC_NAMES = {"logrank": "Schoenfeld", "cox": "Schoenfeld", "cox_score": "Schoenfeld",
                   "chisq": "two proportions (normal)", "chisq_yates": "two proportions (normal)",
                   "fisher": "two proportions (normal)", "binomial": "exact binomial", "simon": "exact binomial",
-                  "logrank1": "one-sample log-rank (Wu)"}
+                  "predictive": "exact binomial", "logrank1": "one-sample log-rank (Wu)"}
 
 
 def _print_power(curve: dict) -> None:
@@ -144,9 +144,31 @@ def _print_power(curve: dict) -> None:
                           f"{sm['probability_of_success']:.3f} ({sm['probability_of_success_source']} draws)")
         else:
             console.print(sm.get("note", ""))
+    if curve.get("predictive"):
+        _print_predictive(curve["predictive"])
     label = "probability of success" if curve["design"] == "single_arm" else "assurance"
     console.print(f"{label} at n = {curve['assurance_n']}: {curve['assurance']:.3f} "
                   f"(MC SE {curve['assurance_se']:.3f}; over {curve['assurance_source']} parameter draws)")
+
+
+def _print_predictive(pp: dict) -> None:
+    console = stdout_console()
+    d = pp.get("design")
+    if d is None:
+        console.print(pp.get("note", ""))
+        return
+    stops = ", ".join(f"<= {f}/{n}" for n, f in zip(d["looks"], d["futility_stop_if_at_most"], strict=True) if f >= 0)
+    console.print(f"predictive-probability design (Lee & Liu) for p0 = {d['p0']}, p1 = {d['p1']:.3f}, Beta"
+                  f"({d['prior'][0]:g}, {d['prior'][1]:g}) prior: n_max {d['n_max']}, theta_t {d['theta_t']}, "
+                  f"theta_l {d['theta_l']}; success if >= {d['success_threshold']}/{d['n_max']} responses; "
+                  f"exact alpha {d['exact_alpha']:.4f}, power {d['exact_power']:.4f}, PET(p0) {d['h0']['pet']:.3f}, "
+                  f"EN(p0) {d['h0']['expected_n']:.1f}")
+    console.print(f"  stop for futility if responses {stops or 'never'}")
+    sm, ex = pp["simulated"], pp["exact_at_model_rate"]
+    console.print(f"  simulated through the pathway (CR rate {pp['model_rate']:.3f}): success {sm['reject']:.3f} "
+                  f"(MC SE {sm['reject_se']:.3f}; exact at that rate {ex['reject']:.3f}), stopped early "
+                  f"{sm['pet']:.3f}, expected n {sm['expected_n']:.1f}; probability of success "
+                  f"{pp['probability_of_success']:.3f} ({pp['probability_of_success_source']} draws)")
 
 
 def simon(

@@ -22,6 +22,7 @@ from sim.trials.designs import (
     two_proportions_n,
 )
 from sim.trials.gsdesign import GroupSequentialDesign, max_events, solve_design
+from sim.trials.predictive import monitor, operating_characteristics, summarise
 from sim.trials.results import SimulatedTrials, TrialResults
 from sim.trials.simon import simon_two_stage
 from sim.trials.simulate import _accrual_step, _rates_per_day, _simulate, simulate_trials
@@ -250,14 +251,14 @@ def _analytic(spec: TrialSpec, res: TrialResults, g: int) -> dict[str, Any]:
         if 0 < pa < 1 and 0 < pb < 1 and pa != pb and share > 0:
             n = two_proportions_n(pa, pb, spec.alpha, spec.power, 1.0 - spec.p_experimental, spec.sides)
             out["analytic_n"] = math.ceil(n / share - 1e-9) if spec.endpoint == "crs_grade3plus_rate" else n
-    elif spec.test in ("binomial", "simon"):
+    elif spec.test in ("binomial", "simon", "predictive"):
         c = res.counts[:, g].sum(axis=0)
         p_model = c[2] / c[3] if c[3] else math.nan
         p1 = spec.p1 if spec.p1 is not None else p_model
         out.update(p0=spec.p0, p1=p1, p1_source="spec" if spec.p1 is not None else "model",
                    rate_pooled=p_model)
         out["analytic_note"] = "single-stage exact binomial design (smallest n) for p0 and p1"
-        assert spec.p0 is not None  # parse_trial requires p0 for the binomial and simon tests
+        assert spec.p0 is not None  # parse_trial requires p0 for the single-arm rate tests
         if p1 is not None and math.isfinite(p1) and spec.p0 < p1 < 1.0:
             out["analytic_n"] = exact_binomial_design(spec.p0, p1, spec.alpha, spec.power).n
         else:
@@ -383,6 +384,34 @@ def _simon_block(spec: TrialSpec, seed: int, trials: int, threads: int | None, p
     return out
 
 
+def _predictive_block(spec: TrialSpec, seed: int, trials: int, threads: int | None, p_model: float
+                      ) -> dict[str, Any]:
+    """The predictive-probability design for (p0, p1) with its exact operating
+    characteristics at p0, p1 and the model's pooled rate, and the same rules applied
+    to trials simulated through the pathway (responses counted in enrolment order, each
+    patient's response known before its dropout, as for Simon's design)."""
+    p1 = spec.p1 if spec.p1 is not None else p_model
+    assert spec.p0 is not None  # parse_trial sets p0 and the options for this test
+    assert spec.predictive is not None
+    if not (math.isfinite(p1) and spec.p0 < p1 < 1.0):
+        return {"design": None, "note": f"no predictive design: p1 = {p1:.3f} does not exceed p0 = {spec.p0}"}
+    try:
+        d = spec.predictive.design(spec.p0, p1, spec.alpha, spec.power)
+    except ValueError as exc:
+        return {"design": None, "note": str(exc)}
+    out: dict[str, Any] = {"design": d.to_dict()}
+    sim = simulate_trials(spec, trials, seed, n_max=d.rules.n_max, threads=threads)
+    resp = sim.t_event[:, : d.rules.n_max] <= sim.dropout[:, : d.rules.n_max]
+    rate = float(resp.mean())
+    out["simulated"] = summarise(monitor(resp, d.rules))
+    out["model_rate"] = rate
+    out["exact_at_model_rate"] = operating_characteristics(d.rules, rate).to_dict()
+    draws, used = simulate_with_draws(spec, d.rules.n_max, trials, seed, threads)
+    out["probability_of_success"] = float(monitor(draws.t_event <= draws.dropout, d.rules)["reject"].mean())
+    out["probability_of_success_source"] = used
+    return out
+
+
 def power_curve(spec: TrialSpec, trials: int | None = None, seed: int | None = None, threads: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> PowerCurve:
     """Simulated power per grid size with its Monte Carlo SE ``sqrt(p (1 - p) / K)``,
@@ -411,5 +440,8 @@ def power_curve(spec: TrialSpec, trials: int | None = None, seed: int | None = N
     if spec.test == "simon":
         extra["simon"] = _simon_block(spec, sim.seed, sim.trials, threads,
                                       extra.get("rate_pooled", math.nan))
+    if spec.test == "predictive":
+        extra["predictive"] = _predictive_block(spec, sim.seed, sim.trials, threads,
+                                                extra.get("rate_pooled", math.nan))
     return PowerCurve(spec.endpoint, spec.test, sim.trials, sim.seed, rows, n_req, note, analytic_n, analytic_d,
                       hr, frac, searched, extra=extra)

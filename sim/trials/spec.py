@@ -14,11 +14,12 @@ from sim.model.limits import check_choice, check_keys, check_number, is_number
 from sim.model.parameter_set import flatten
 from sim.model.scenario import Scenario
 from sim.outcomes.summary import DAYS_PER_MONTH
+from sim.trials.predictive import OPTION_KEYS, PredictiveOptions, parse_options
 from sim.trials.spending import SPENDING
 
 DESIGNS = ("two_arm", "single_arm")
 TWO_ARM_TESTS = ("logrank", "cox", "cox_score", "chisq", "chisq_yates", "fisher")
-SINGLE_ARM_TESTS = ("binomial", "simon", "logrank1")
+SINGLE_ARM_TESTS = ("binomial", "simon", "logrank1", "predictive")
 TESTS = TWO_ARM_TESTS + SINGLE_ARM_TESTS
 #: endpoints a trial spec may name, and those each test can analyse
 ENDPOINTS = ("os", "efs", "lfs", "cr_rate", "crs_grade3plus_rate")
@@ -27,6 +28,7 @@ ANALYSABLE = {
     "logrank": SURVIVAL, "cox": SURVIVAL, "cox_score": SURVIVAL, "logrank1": SURVIVAL,
     "chisq": ("cr_rate", "crs_grade3plus_rate"), "chisq_yates": ("cr_rate", "crs_grade3plus_rate"),
     "fisher": ("cr_rate", "crs_grade3plus_rate"), "binomial": ("cr_rate",), "simon": ("cr_rate",),
+    "predictive": ("cr_rate",),
 }
 FOLLOWUP_RULES = ("min_followup", "calendar", "events")
 RULE_KEYS = {"min_followup": ("min_followup_days",), "calendar": ("cutoff_days",),
@@ -40,8 +42,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "accrual": ("per_month", "period_months"),
     "dropout": ("rate_per_year",),
     "follow_up": ("rule", "min_followup_days", "cutoff_days", "events", "max_followup_days", "design_hr"),
-    "analysis": ("endpoint", "test", "sides", "alpha", "power", "p0", "p1", "simon", "historical_median_months",
-                 "historical_landmark_months", "historical_survival"),
+    "analysis": ("endpoint", "test", "sides", "alpha", "power", "p0", "p1", "simon", *OPTION_KEYS,
+                 "historical_median_months", "historical_landmark_months", "historical_survival"),
     "interim": ("fractions", "spending", "futility", "futility_hr", "futility_z"),
     "grid": ("n",),
     "run": ("trials", "seed"),
@@ -57,8 +59,8 @@ BOOTSTRAP_REPLICATES = 1000
 _RULE = {"min_followup": 0, "calendar": 1, "events": 2}
 _TEST = {name: i for i, name in enumerate(TESTS)}
 _ENDPOINT = {"os": 0, "efs": 1, "cr_rate": 2, "crs_grade3plus_rate": 3}
-T_LOGRANK, T_COX, T_COX_SCORE, T_CHISQ, T_YATES, T_FISHER, T_BINOMIAL, T_SIMON, T_LOGRANK1 = range(9)
-assert [_TEST[t] for t in TESTS] == list(range(9))
+T_LOGRANK, T_COX, T_COX_SCORE, T_CHISQ, T_YATES, T_FISHER, T_BINOMIAL, T_SIMON, T_LOGRANK1, T_PREDICTIVE = range(10)
+assert [_TEST[t] for t in TESTS] == list(range(10))
 
 
 # --------------------------------------------------------------------------- #
@@ -107,6 +109,7 @@ class TrialSpec:
     p0: float | None = None
     p1: float | None = None  # None: from the model (the simulated rate)
     simon: str = "optimal"
+    predictive: PredictiveOptions | None = None  # the predictive-probability design's options
     historical_hazard_per_day: float | None = None  # one-sample log-rank: exponential historical curve
     historical_note: str = ""
     design_hr: float | None = None  # events = "solve": the hazard ratio the solved D powers
@@ -358,7 +361,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
     sides = an.get("sides", 2 if design == "two_arm" else 1)
     if sides not in (1, 2) or isinstance(sides, bool):
         raise InputError(file, "analysis.sides", f"expected 1 or 2, got {sides!r}", "1 or 2")
-    if test in ("binomial", "simon") and sides != 1:
+    if test in ("binomial", "simon", "predictive") and sides != 1:
         raise InputError(file, "analysis.sides", f"the exact single-arm {test} test is one-sided", "1")
     alpha = _open_unit(an.get("alpha", 0.05), "analysis.alpha", file)
     power = _open_unit(an.get("power", 0.8), "analysis.power", file)
@@ -367,8 +370,8 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
                          "alpha < power < 1")
     extra: dict[str, Any] = {}
     used = {"endpoint", "test", "sides", "alpha", "power"}
-    if test in ("binomial", "simon"):
-        used |= {"p0", "p1", "simon"}
+    if test in ("binomial", "simon", "predictive"):
+        used |= {"p0", "p1"} | ({"simon"} if test == "simon" else set(OPTION_KEYS) if test == "predictive" else set())
         if "p0" not in an:
             raise InputError(file, "analysis.p0", f"the {test} test needs the historical rate p0", "0 < p0 < 1")
         p0 = _open_unit(an["p0"], "analysis.p0", file)
@@ -382,6 +385,8 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         extra.update(p0=p0, p1=p1)
         if test == "simon":
             extra["simon"] = check_choice(an.get("simon", "optimal"), ("optimal", "minimax"), file, "analysis.simon")
+        if test == "predictive":
+            extra["predictive"] = parse_options(an, file)
     if test == "logrank1":
         used |= {"historical_median_months", "historical_landmark_months", "historical_survival"}
         extra["historical_hazard_per_day"], extra["historical_note"] = _parse_historical(an, file)
@@ -394,7 +399,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
 
     interim = doc.get("interim")
     if interim is not None:
-        if test in ("simon", "binomial", "chisq_yates", "fisher"):
+        if test in ("simon", "binomial", "predictive", "chisq_yates", "fisher"):
             raise InputError(file, "interim", f"no interim analyses with the {test} test",
                              "a survival test, or chisq for a rate")
         if endpoint in SURVIVAL and fu["followup_rule"] != "events":

@@ -60,7 +60,8 @@ def power(
 ANALYTIC_NAMES = {"logrank": "Schoenfeld", "cox": "Schoenfeld", "cox_score": "Schoenfeld",
                   "chisq": "two proportions (normal)", "chisq_yates": "two proportions (normal)",
                   "fisher": "two proportions (normal)", "binomial": "exact binomial", "simon": "exact binomial",
-                  "predictive": "exact binomial", "logrank1": "one-sample log-rank (Wu)"}
+                  "predictive": "exact binomial", "fh": "Schoenfeld (log-rank)",
+                  "maxcombo": "Schoenfeld (log-rank)", "logrank1": "one-sample log-rank (Wu)"}
 
 
 def _print_power(curve: dict) -> None:

@@ -90,18 +90,57 @@ def event_table(time: np.ndarray, event: np.ndarray, group: np.ndarray, n: int, 
 @nb.njit(cache=True)
 def logrank_from_table(r0: np.ndarray, r1: np.ndarray, d0: np.ndarray, d1: np.ndarray,
                        m: int) -> tuple[float, float, int]:
-    """(O_B - E_B, Mantel-Haenszel variance with the (r - d)/(r - 1) tie factor, events)."""
+    """(O_B - E_B, Mantel-Haenszel variance with the (r - d)/(r - 1) tie factor, events):
+    the unweighted case of :func:`weighted_logrank_from_table`."""
+    return weighted_logrank_from_table(r0, r1, d0, d1, m, 0.0, 0.0)
+
+
+@nb.njit(cache=True)
+def weighted_logrank_from_table(r0: np.ndarray, r1: np.ndarray, d0: np.ndarray, d1: np.ndarray, m: int,
+                                rho: float, gamma: float) -> tuple[float, float, int]:
+    """Fleming-Harrington G(rho, gamma) weighted log-rank: (sum w (O_B - E_B), sum w^2 V,
+    events) with ``w = S(t-)^rho (1 - S(t-))^gamma``, ``S(t-)`` the pooled Kaplan-Meier
+    just before the event time (Harrington & Fleming 1982, Biometrika 69:553-566; R's
+    ``survdiff(rho = )`` is G(rho, 0)); rho = gamma = 0 is the log-rank test."""
     o_minus_e = 0.0
     var = 0.0
     events = 0
+    surv = 1.0  # pooled S(t-) at the current event time
     for j in range(m):
         d = d0[j] + d1[j]
         at = r0[j] + r1[j]
-        o_minus_e += d1[j] - d * r1[j] / at
+        w = surv**rho * (1.0 - surv) ** gamma
+        o_minus_e += w * (d1[j] - d * r1[j] / at)
         if at > 1:
-            var += d * (r0[j] * r1[j] / (at * at)) * (at - d) / (at - 1.0)
+            var += w * w * d * (r0[j] * r1[j] / (at * at)) * (at - d) / (at - 1.0)
         events += d
+        surv *= 1.0 - d / at
     return o_minus_e, var, events
+
+
+@nb.njit(cache=True)
+def fh_combo_from_table(r0: np.ndarray, r1: np.ndarray, d0: np.ndarray, d1: np.ndarray, m: int, rho: np.ndarray,
+                        gamma: np.ndarray, u: np.ndarray, cov: np.ndarray) -> None:
+    """Several G(rho_k, gamma_k) statistics in one pass: ``u[k]`` their weighted O - E,
+    ``cov[k, l]`` their null covariance ``sum w_k w_l V`` (the closed form of the
+    correlation used by MaxCombo: ``cov[k, l] / sqrt(cov[k, k] cov[l, l])``)."""
+    c = rho.size
+    w = np.empty(c)
+    u[:] = 0.0
+    cov[:, :] = 0.0
+    surv = 1.0
+    for j in range(m):
+        d = d0[j] + d1[j]
+        at = r0[j] + r1[j]
+        for k in range(c):
+            w[k] = surv ** rho[k] * (1.0 - surv) ** gamma[k]
+            u[k] += w[k] * (d1[j] - d * r1[j] / at)
+        if at > 1:
+            v = d * (r0[j] * r1[j] / (at * at)) * (at - d) / (at - 1.0)
+            for k in range(c):
+                for q in range(c):
+                    cov[k, q] += w[k] * w[q] * v
+        surv *= 1.0 - d / at
 
 
 @nb.njit(cache=True)

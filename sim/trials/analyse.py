@@ -9,8 +9,9 @@ import numba as nb
 import numpy as np
 
 from sim.stats import cox as coxmod
+from sim.stats import maxcombo
 from sim.stats import proportions as props
-from sim.trials.spec import T_CHISQ, T_COX, T_COX_SCORE, T_FISHER, T_LOGRANK, T_LOGRANK1, T_YATES
+from sim.trials.spec import T_CHISQ, T_COX, T_COX_SCORE, T_FH, T_FISHER, T_LOGRANK, T_LOGRANK1, T_MAXCOMBO, T_YATES
 
 
 @nb.njit(cache=True)
@@ -105,13 +106,14 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
              test: int, sides: int,
              direction: int, hazard0: float, p0: float, z_out: np.ndarray, p_out: np.ndarray, est: np.ndarray,
              aux: np.ndarray, oe_out: np.ndarray, var_out: np.ndarray, counts: np.ndarray, dur: np.ndarray,
-             done_out: np.ndarray, reached: np.ndarray) -> None:
+             done_out: np.ndarray, reached: np.ndarray, fh_rho: np.ndarray, fh_gamma: np.ndarray) -> None:
     """Every trial (rows) at every size (axis 1) and look (axis 2): censoring at the
     look's cut-off and at dropout, then the test. Outputs per (k, g, look): z, p,
     est (log HR for Cox, log OR for Fisher, rate difference or rate, O/E for logrank1),
     aux (Cox SE or score z), log-rank O - E and variance (two-arm survival; logrank1:
     O - E and E), counts (events or numerator, patients or denominator, per arm A, B),
-    duration (days), whether the look happened; reached[k, g]: D events reached."""
+    duration (days), whether the look happened; reached[k, g]: D events reached. The
+    fh test uses ``(fh_rho[0], fh_gamma[0])``, MaxCombo every pair."""
     K, n_max = t1.shape
     L = look_events.size
     for k in nb.prange(K):
@@ -146,7 +148,7 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
                         continue
                     c = min(dropout[k, j], cutoff - entry[k, j])
                     b = arm[k, j] == 1
-                    if test <= T_COX_SCORE or test == T_LOGRANK1:
+                    if test <= T_COX_SCORE or test == T_LOGRANK1 or test >= T_FH:
                         # compared on the calendar scale, as the event-driven cut-off is found
                         ev = t1[k, j] <= dropout[k, j] and entry[k, j] + t1[k, j] <= cutoff
                         time[m] = t1[k, j] if ev else c
@@ -172,12 +174,21 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
                 counts[k, g, look, 3] = nb_
                 z = 0.0
                 p = 1.0
-                if test <= T_COX_SCORE:
+                if test <= T_COX_SCORE or test >= T_FH:
                     mm = coxmod.event_table(time, event, group, m, r0, r1, d0, d1)
                     o, v, _ = coxmod.logrank_from_table(r0, r1, d0, d1, mm)
                     oe_out[k, g, look] = o
                     var_out[k, g, look] = v
-                    if test == T_LOGRANK:
+                    pc = 1.0
+                    if test == T_FH:
+                        u, w, _ = coxmod.weighted_logrank_from_table(r0, r1, d0, d1, mm, fh_rho[0], fh_gamma[0])
+                        z = u / math.sqrt(w) if w > 0.0 else 0.0
+                        est[k, g, look] = o / v if v > 0.0 else 0.0
+                    elif test == T_MAXCOMBO:
+                        z, pc = maxcombo.maxcombo_from_table(r0, r1, d0, d1, mm, fh_rho, fh_gamma, sides,
+                                                             direction)
+                        est[k, g, look] = o / v if v > 0.0 else 0.0
+                    elif test == T_LOGRANK:
                         z = o / math.sqrt(v) if v > 0.0 else 0.0
                         est[k, g, look] = o / v if v > 0.0 else 0.0  # Peto log HR
                     else:
@@ -185,7 +196,10 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
                         est[k, g, look] = beta
                         aux[k, g, look] = se if test == T_COX else wald
                         z = wald if test == T_COX else score
-                    p = _p_value(z, sides, direction) if z != 0.0 else 1.0
+                    if test == T_MAXCOMBO:
+                        p = pc
+                    else:
+                        p = _p_value(z, sides, direction) if z != 0.0 else 1.0
                 elif test == T_LOGRANK1:
                     e_null = hazard0 * exposure
                     o = xb + xa

@@ -91,7 +91,8 @@ class SimulatedTrials:
         t2 = self.t_denominator if self.t_denominator is not None else self.t_event
         _analyse(self.t_event, t2, self.arm, self.entry, self.dropout, sizes, rule, float(fu), looks, fractions,
                  _TEST[spec.test], spec.sides, spec.direction, float(spec.historical_hazard_per_day or 0.0),
-                 float(spec.p0 or 0.5), z, p, est, aux, oe, var, counts, dur, done, reached)
+                 float(spec.p0 or 0.5), z, p, est, aux, oe, var, counts, dur, done, reached,
+                 np.array([w[0] for w in spec.fh_weights]), np.array([w[1] for w in spec.fh_weights]))
         return TrialResults(spec, sizes, z, p, est, aux, oe, var, counts, dur, done, reached)
 
 

@@ -10,7 +10,7 @@ from itertools import pairwise
 from typing import Any
 
 from sim.model.errors import InputError
-from sim.model.limits import check_choice, check_keys, check_number, is_number
+from sim.model.limits import Limit, check_choice, check_keys, check_number, is_number
 from sim.model.parameter_set import flatten
 from sim.model.scenario import Scenario
 from sim.outcomes.summary import DAYS_PER_MONTH
@@ -18,9 +18,10 @@ from sim.trials.predictive import OPTION_KEYS, PredictiveOptions, parse_options
 from sim.trials.spending import SPENDING
 
 DESIGNS = ("two_arm", "single_arm")
-TWO_ARM_TESTS = ("logrank", "cox", "cox_score", "chisq", "chisq_yates", "fisher")
+NPH_TESTS = ("fh", "maxcombo")  # non-proportional hazards: weighted log-rank, MaxCombo
+TWO_ARM_TESTS = ("logrank", "cox", "cox_score", "chisq", "chisq_yates", "fisher", *NPH_TESTS)
 SINGLE_ARM_TESTS = ("binomial", "simon", "logrank1", "predictive")
-TESTS = TWO_ARM_TESTS + SINGLE_ARM_TESTS
+TESTS = TWO_ARM_TESTS[:6] + SINGLE_ARM_TESTS + NPH_TESTS  # compiled codes: new tests at the end
 #: endpoints a trial spec may name, and those each test can analyse
 ENDPOINTS = ("os", "efs", "lfs", "cr_rate", "crs_grade3plus_rate")
 SURVIVAL = ("os", "efs")
@@ -28,7 +29,7 @@ ANALYSABLE = {
     "logrank": SURVIVAL, "cox": SURVIVAL, "cox_score": SURVIVAL, "logrank1": SURVIVAL,
     "chisq": ("cr_rate", "crs_grade3plus_rate"), "chisq_yates": ("cr_rate", "crs_grade3plus_rate"),
     "fisher": ("cr_rate", "crs_grade3plus_rate"), "binomial": ("cr_rate",), "simon": ("cr_rate",),
-    "predictive": ("cr_rate",),
+    "predictive": ("cr_rate",), "fh": SURVIVAL, "maxcombo": SURVIVAL,
 }
 FOLLOWUP_RULES = ("min_followup", "calendar", "events")
 RULE_KEYS = {"min_followup": ("min_followup_days",), "calendar": ("cutoff_days",),
@@ -42,8 +43,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "accrual": ("per_month", "period_months"),
     "dropout": ("rate_per_year",),
     "follow_up": ("rule", "min_followup_days", "cutoff_days", "events", "max_followup_days", "design_hr"),
-    "analysis": ("endpoint", "test", "sides", "alpha", "power", "p0", "p1", "simon", *OPTION_KEYS,
-                 "historical_median_months", "historical_landmark_months", "historical_survival"),
+    "analysis": ("endpoint", "test", "sides", "alpha", "power", "p0", "p1", "simon", *OPTION_KEYS, "rho", "gamma",
+                 "combo", "historical_median_months", "historical_landmark_months", "historical_survival"),
     "interim": ("fractions", "spending", "futility", "futility_hr", "futility_z"),
     "grid": ("n",),
     "run": ("trials", "seed"),
@@ -59,8 +60,9 @@ BOOTSTRAP_REPLICATES = 1000
 _RULE = {"min_followup": 0, "calendar": 1, "events": 2}
 _TEST = {name: i for i, name in enumerate(TESTS)}
 _ENDPOINT = {"os": 0, "efs": 1, "cr_rate": 2, "crs_grade3plus_rate": 3}
-T_LOGRANK, T_COX, T_COX_SCORE, T_CHISQ, T_YATES, T_FISHER, T_BINOMIAL, T_SIMON, T_LOGRANK1, T_PREDICTIVE = range(10)
-assert [_TEST[t] for t in TESTS] == list(range(10))
+(T_LOGRANK, T_COX, T_COX_SCORE, T_CHISQ, T_YATES, T_FISHER, T_BINOMIAL, T_SIMON, T_LOGRANK1, T_PREDICTIVE, T_FH,
+ T_MAXCOMBO) = range(12)
+assert [_TEST[t] for t in TESTS] == list(range(12))
 
 
 # --------------------------------------------------------------------------- #
@@ -110,6 +112,7 @@ class TrialSpec:
     p1: float | None = None  # None: from the model (the simulated rate)
     simon: str = "optimal"
     predictive: PredictiveOptions | None = None  # the predictive-probability design's options
+    fh_weights: tuple[tuple[float, float], ...] = ((0.0, 0.0),)  # (rho, gamma): fh one pair, maxcombo several
     historical_hazard_per_day: float | None = None  # one-sample log-rank: exponential historical curve
     historical_note: str = ""
     design_hr: float | None = None  # events = "solve": the hazard ratio the solved D powers
@@ -204,6 +207,26 @@ def _parse_futility(interim: dict[str, Any], looks: int, file: str, design_hr: f
                          f"got {hr!r}", "0 < futility_hr < 1 (beta spending protects power at this ratio)")
     out["futility_hr"] = value
     return out
+
+
+def _parse_weights(an: dict[str, Any], test: str, file: str) -> tuple[tuple[float, float], ...]:
+    """Fleming-Harrington (rho, gamma) pairs: ``rho``/``gamma`` of the fh test (default
+    0, 0), or the ``combo`` list of pairs of MaxCombo (default the four of Lee 2007)."""
+    weight = Limit(0.0, 10.0, False)
+    if test == "fh":
+        pair = (an.get("rho", 0.0), an.get("gamma", 0.0))
+        for key, v in zip(("rho", "gamma"), pair, strict=True):
+            check_number(v, weight, file, f"analysis.{key}")
+        return ((float(pair[0]), float(pair[1])),)
+    combo = an.get("combo", [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    if (not isinstance(combo, list) or not 2 <= len(combo) <= 6
+            or not all(isinstance(c, list) and len(c) == 2 for c in combo)):
+        raise InputError(file, "analysis.combo", f"expected 2 to 6 [rho, gamma] pairs, got {combo!r}",
+                         "e.g. [[0, 0], [0, 1], [1, 0], [1, 1]]")
+    for c in combo:
+        for v in c:
+            check_number(v, weight, file, "analysis.combo")
+    return tuple((float(c[0]), float(c[1])) for c in combo)
 
 
 def _open_unit(value: Any, key: str, file: str) -> float:
@@ -387,6 +410,9 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
             extra["simon"] = check_choice(an.get("simon", "optimal"), ("optimal", "minimax"), file, "analysis.simon")
         if test == "predictive":
             extra["predictive"] = parse_options(an, file)
+    if test in NPH_TESTS:
+        used |= {"rho", "gamma"} if test == "fh" else {"combo"}
+        extra["fh_weights"] = _parse_weights(an, test, file)
     if test == "logrank1":
         used |= {"historical_median_months", "historical_landmark_months", "historical_survival"}
         extra["historical_hazard_per_day"], extra["historical_note"] = _parse_historical(an, file)
@@ -399,7 +425,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
 
     interim = doc.get("interim")
     if interim is not None:
-        if test in ("simon", "binomial", "predictive", "chisq_yates", "fisher"):
+        if test in ("simon", "binomial", "predictive", "chisq_yates", "fisher", *NPH_TESTS):
             raise InputError(file, "interim", f"no interim analyses with the {test} test",
                              "a survival test, or chisq for a rate")
         if endpoint in SURVIVAL and fu["followup_rule"] != "events":

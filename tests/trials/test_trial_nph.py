@@ -1,0 +1,94 @@
+"""Fleming-Harrington and MaxCombo tests in trial specs: the compiled trial analysis
+equals the standalone tests on each simulated trial's data, type I error through the
+pathway with identical arms, and validation of the new keys."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from sim.api import as_scenario
+from sim.model.errors import InputError
+from sim.stats import maxcombo as mc
+from sim.trials import simulate
+from sim.trials import spec as tspec
+
+ROOT = Path(__file__).resolve().parents[2]
+SAME = {"overrides": {"policy.target_shares": [1.0, 0.0, 0.0, 0.0]}}
+K_NULL = 2000
+SE_NULL = math.sqrt(0.05 * 0.95 / K_NULL)  # 0.0049; 4 SE = 0.019
+
+
+@pytest.fixture(scope="module")
+def base():
+    return as_scenario("baseline")
+
+
+def _spec(base, same=True, **analysis):
+    with (ROOT / "scenarios" / "trials" / "two_arm_tandem_vs_cd19.toml").open("rb") as fh:
+        d = copy.deepcopy(tomllib.load(fh))
+    if same:
+        d["arms"] = {"control": SAME, "experimental": SAME}
+    d["accrual"] = {"per_month": 10.0}
+    d["grid"] = {"n": [150]}
+    d["analysis"].update(analysis)
+    return tspec.parse_trial(d, "test.toml", base)
+
+
+@pytest.fixture(scope="module")
+def null_os(base):
+    return simulate.simulate_trials(_spec(base), trials=K_NULL, seed=41)
+
+
+def test_compiled_analysis_equals_standalone_tests(base):
+    spec_fh = _spec(base, False, test="fh", rho=0.0, gamma=1.0)
+    sim = simulate.simulate_trials(spec_fh, trials=40, seed=3)
+    res_fh = sim.analyse([150])
+    spec_mc = _spec(base, False, test="maxcombo")
+    res_mc = dataclasses.replace(sim, spec=spec_mc).analyse([150])
+    for k in range(40):
+        time, event, arm = sim.observed(k, 150)
+        z, _, _ = mc.fh_test(time, event, arm, 0.0, 1.0)
+        assert res_fh.z[k, 0] == pytest.approx(z, abs=1e-10)
+        zm, pm = mc.maxcombo_test(time, event, arm, sides=2)
+        assert res_mc.z[k, 0] == pytest.approx(zm, abs=1e-10)
+        assert res_mc.p[k, 0] == pytest.approx(pm, abs=1e-12)
+
+
+@pytest.mark.parametrize(("analysis", "sides"), [
+    ({"test": "fh", "rho": 0.0, "gamma": 1.0}, 2), ({"test": "fh", "rho": 1.0, "gamma": 0.0}, 1),
+    ({"test": "maxcombo"}, 2), ({"test": "maxcombo", "combo": [[0, 0], [0, 1]]}, 1)])
+def test_type_one_error_identical_arms(base, null_os, analysis, sides):
+    spec = _spec(base, sides=sides, **analysis)
+    res = dataclasses.replace(null_os, spec=spec).analyse([150])
+    assert abs(res.power[0] - 0.05) < 4 * SE_NULL, (analysis, sides, res.power[0])
+
+
+@pytest.mark.parametrize(("analysis", "key"), [
+    ({"test": "fh", "rho": -1.0}, "analysis.rho"),
+    ({"test": "fh", "gamma": "x"}, "analysis.gamma"),
+    ({"test": "maxcombo", "combo": [[0, 0]]}, "analysis.combo"),
+    ({"test": "maxcombo", "combo": [[0, 0], [0, 11]]}, "analysis.combo"),
+    ({"test": "maxcombo", "rho": 1.0}, "analysis.rho"),
+    ({"test": "fh", "combo": [[0, 0], [1, 1]]}, "analysis.combo"),
+    ({"test": "fh", "endpoint": "cr_rate"}, "analysis.endpoint"),
+])
+def test_bad_input_names_the_key(base, analysis, key):
+    with pytest.raises(InputError) as exc:
+        _spec(base, **analysis)
+    assert exc.value.key == key
+    assert "\n" not in str(exc.value)
+
+
+def test_no_interims_with_the_weighted_tests(base):
+    with (ROOT / "scenarios" / "trials" / "event_driven_os_interims.toml").open("rb") as fh:
+        d = tomllib.load(fh)
+    d["analysis"]["test"] = "maxcombo"
+    with pytest.raises(InputError) as exc:
+        tspec.parse_trial(d, "test.toml", base)
+    assert exc.value.key == "interim"

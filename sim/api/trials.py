@@ -88,6 +88,18 @@ def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
     return json_safe(curve)
 
 
+def compare_tests(trial: str | Path, trials: int | None = None, seed: int | None = None, threads: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """The power of log-rank, Cox, Fleming-Harrington and MaxCombo tests of a two-arm
+    survival spec on the same simulated trials (``sim.trials.compare``); JSON-ready."""
+    from sim.trials.compare import compare_tests as run  # noqa: PLC0415 - compile only when used
+
+    spec = power_spec(trial, trials, seed, threads)
+    out = run(spec, trials, seed, threads, progress)
+    out["trial"] = spec.name
+    return json_safe(out)
+
+
 def simon(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8) -> dict[str, Any]:
     """Simon's optimal and minimax two-stage designs and the single-stage exact
     binomial design, as a JSON-ready dict; bad arguments are InputErrors."""

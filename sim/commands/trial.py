@@ -28,11 +28,17 @@ def power(
     threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
     out: Annotated[Path, typer.Option(help="output folder")] = Path("cartsim_output"),
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
+    compare_tests: Annotated[bool, typer.Option("--compare-tests", help="power of log-rank, Cox, FH and MaxCombo "
+                                                "on the same simulated trials (two-arm survival specs)")] = False,
 ) -> None:
-    """Power and sample size from whole trials simulated through the pathway; writes power.json and power.png."""
+    """Power and sample size from whole trials simulated through the pathway; writes power.json and power.png
+    (with --compare-tests: compare_tests.json and compare_tests.png)."""
     from sim.report.figures import power_figure  # noqa: PLC0415 - matplotlib only when needed
 
-    api.power_spec(trial, trials, seed, threads)  # bad input is reported before the folder is taken
+    spec = api.power_spec(trial, trials, seed, threads)  # bad input is reported before the folder is taken
+    if compare_tests:
+        _compare(trial, spec, trials, seed, threads, out, json_out)
+        return
     outs = OutputSet(out).open()  # locked and checked before simulating
     if err.is_terminal:
         with progress_bar("trials") as bar:
@@ -55,6 +61,36 @@ def power(
         return
     _print_power(curve)
     stdout_console().print("wrote " + ", ".join(map(str, outs.written)))
+
+
+def _compare(trial: str, spec: object, trials: int | None, seed: int | None, threads: int | None, out: Path,
+             json_out: bool) -> None:
+    from sim.report.trial_tests_figure import compare_tests_figure  # noqa: PLC0415 - matplotlib only when needed
+    from sim.trials.compare import check_comparable  # noqa: PLC0415 - compile only when used
+    from sim.trials.spec import TrialSpec  # noqa: PLC0415
+
+    assert isinstance(spec, TrialSpec)
+    check_comparable(spec)  # before the output folder is taken
+    outs = OutputSet(out).open()
+    result = api.trials.compare_tests(trial, trials, seed, threads)
+    write_json(outs.stage("compare_tests.json"), result)
+    compare_tests_figure(result, outs.stage("compare_tests.png"), f"{result['trial']}: {result['endpoint']}, "
+                         f"{result['sides']}-sided alpha {result['alpha']}")
+    outs.commit()
+    if json_out:
+        sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
+        return
+    table = Table(title=f"cartsim power --compare-tests: {result['trial']} ({result['trials']:,} simulated trials "
+                  f"per size, the same trials for every test)", title_justify="left")
+    table.add_column("patients", justify="right")
+    for row in result["tests"]:
+        table.add_column(f"{row['label']} (MC SE)", justify="right")
+    for g, n in enumerate(result["grid"]):
+        table.add_row(f"{n:,}", *(f"{r['power'][g]:.3f} ({r['se'][g]:.3f})" for r in result["tests"]))
+    console = stdout_console()
+    console.print(table)
+    console.print(result["note"])
+    console.print("wrote " + ", ".join(map(str, outs.written)))
 
 
 ANALYTIC_NAMES = {"logrank": "Schoenfeld", "cox": "Schoenfeld", "cox_score": "Schoenfeld",

@@ -394,7 +394,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
     extra: dict[str, Any] = {}
     used = {"endpoint", "test", "sides", "alpha", "power"}
     if test in ("binomial", "simon", "predictive"):
-        used |= {"p0", "p1"} | ({"simon"} if test == "simon" else set(OPTION_KEYS) if test == "predictive" else set())
+        used |= {"p0", "p1"} | (set(OPTION_KEYS) if test == "predictive" else {"simon"})
         if "p0" not in an:
             raise InputError(file, "analysis.p0", f"the {test} test needs the historical rate p0", "0 < p0 < 1")
         p0 = _open_unit(an["p0"], "analysis.p0", file)

@@ -1,0 +1,56 @@
+"""Choosing the test: the power of several two-arm survival tests on the same simulated
+trials (common random numbers), at the spec's sample sizes, so that the shape of the
+pathway's survival curves (a plateau from cure, late separation) shows which test it
+favours."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sim.model.errors import InputError
+from sim.trials.simulate import simulate_trials
+from sim.trials.spec import TrialSpec
+
+#: (label, test, Fleming-Harrington weights)
+COMPARED: tuple[tuple[str, str, tuple[tuple[float, float], ...]], ...] = (
+    ("log-rank", "logrank", ((0.0, 0.0),)),
+    ("Cox (Wald)", "cox", ((0.0, 0.0),)),
+    ("FH(0,1)", "fh", ((0.0, 1.0),)),
+    ("FH(1,0)", "fh", ((1.0, 0.0),)),
+    ("MaxCombo", "maxcombo", ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0))),
+)
+
+
+def check_comparable(spec: TrialSpec) -> None:
+    """InputError unless the spec is a two-arm trial of a survival endpoint."""
+    if spec.design != "two_arm" or not spec.survival:
+        raise InputError(spec.file, "analysis.endpoint", "--compare-tests needs a two-arm survival endpoint, got "
+                         f"{spec.design} {spec.endpoint}", "os or efs with design two_arm")
+
+
+def compare_tests(spec: TrialSpec, trials: int | None = None, seed: int | None = None, threads: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Power (with Monte Carlo SE ``sqrt(p (1 - p) / K)``) of each test of
+    :data:`COMPARED` at every grid size, all analysing the same simulated trials at the
+    final analysis (interim looks, if any, are left out: a fixed-design comparison),
+    and the wall time of each analysis."""
+    check_comparable(spec)
+    base = dataclasses.replace(spec, interim_fractions=(), futility=None, futility_hr=None, futility_z=())
+    sim = simulate_trials(base, trials, seed, threads=threads, progress=progress)
+    rows = []
+    for label, test, weights in COMPARED:
+        t0 = time.perf_counter()
+        res = dataclasses.replace(sim, spec=dataclasses.replace(base, test=test, fh_weights=weights)).analyse(
+            base.grid)
+        elapsed = time.perf_counter() - t0
+        power = [float(p) for p in res.power]
+        rows.append({"label": label, "test": test, "weights": [list(w) for w in weights], "power": power,
+                     "se": [math.sqrt(p * (1.0 - p) / sim.trials) for p in power], "analysis_seconds": elapsed})
+    return {"grid": list(base.grid), "trials": sim.trials, "seed": sim.seed, "sides": base.sides,
+            "alpha": base.alpha, "endpoint": base.endpoint, "tests": rows,
+            "note": "every test analyses the same simulated trials at the final analysis (common random numbers); "
+                    "RMST and milestone tests are not yet included"}

@@ -13,6 +13,7 @@ import numpy as np
 
 from sim.model.errors import InputError
 from sim.outcomes.summary import DAYS_PER_MONTH
+from sim.trials.adaptive import adaptive_block
 from sim.trials.designs import (
     exact_binomial_design,
     one_sample_logrank_n,
@@ -442,6 +443,8 @@ def power_curve(spec: TrialSpec, trials: int | None = None, seed: int | None = N
     if spec.test == "simon":
         extra["simon"] = _simon_block(spec, sim.seed, sim.trials, threads,
                                       extra.get("rate_pooled", math.nan))
+    if spec.adaptive is not None:
+        extra["adaptive"] = adaptive_block(sim, spec.adaptive, spec.grid)
     if spec.test == "predictive":
         extra["predictive"] = _predictive_block(spec, sim.seed, sim.trials, threads,
                                                 extra.get("rate_pooled", math.nan))

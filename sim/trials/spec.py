@@ -14,6 +14,9 @@ from sim.model.limits import Limit, check_choice, check_keys, check_number, is_n
 from sim.model.parameter_set import flatten
 from sim.model.scenario import Scenario
 from sim.outcomes.summary import DAYS_PER_MONTH
+from sim.trials.adaptive import KEYS as ADAPTIVE_KEYS
+from sim.trials.adaptive import AdaptiveOptions
+from sim.trials.adaptive import parse_options as parse_adaptive
 from sim.trials.predictive import OPTION_KEYS, PredictiveOptions, parse_options
 from sim.trials.spending import SPENDING
 
@@ -35,7 +38,8 @@ FOLLOWUP_RULES = ("min_followup", "calendar", "events")
 RULE_KEYS = {"min_followup": ("min_followup_days",), "calendar": ("cutoff_days",),
              "events": ("events", "max_followup_days")}
 ARM_NAMES = ("control", "experimental")  # arm A, arm B
-SECTIONS = ("trial", "arms", "arm", "allocation", "accrual", "dropout", "follow_up", "analysis", "interim", "grid",
+SECTIONS = ("trial", "arms", "arm", "allocation", "accrual", "dropout", "follow_up", "analysis", "interim", "adaptive",
+            "grid",
             "run")
 KEYS: dict[str, tuple[str, ...]] = {
     "trial": ("name", "description", "scenario", "design"),
@@ -46,6 +50,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "analysis": ("endpoint", "test", "sides", "alpha", "power", "p0", "p1", "simon", *OPTION_KEYS, "rho", "gamma",
                  "combo", "historical_median_months", "historical_landmark_months", "historical_survival"),
     "interim": ("fractions", "spending", "futility", "futility_hr", "futility_z"),
+    "adaptive": ADAPTIVE_KEYS,
     "grid": ("n",),
     "run": ("trials", "seed"),
 }
@@ -112,6 +117,7 @@ class TrialSpec:
     p1: float | None = None  # None: from the model (the simulated rate)
     simon: str = "optimal"
     predictive: PredictiveOptions | None = None  # the predictive-probability design's options
+    adaptive: AdaptiveOptions | None = None  # interim event re-estimation (weighted inverse normal)
     fh_weights: tuple[tuple[float, float], ...] = ((0.0, 0.0),)  # (rho, gamma): fh one pair, maxcombo several
     historical_hazard_per_day: float | None = None  # one-sample log-rank: exponential historical curve
     historical_note: str = ""
@@ -457,6 +463,12 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         if endpoint in SURVIVAL and (looks[0] < 1 or any(b <= a for a, b in pairwise(looks))):
             raise InputError(file, "interim.fractions", f"with D = {fu['events']} events the looks fall at "
                              f"{looks} events, which do not increase strictly", "fewer looks or more events")
+
+    if "adaptive" in doc:
+        if test != "logrank" or design != "two_arm" or fu["followup_rule"] != "events" or interim is not None:
+            raise InputError(file, "adaptive", "event re-estimation needs a two-arm log-rank trial with the "
+                             "event-driven rule and no [interim] section", "test logrank, follow_up.rule 'events'")
+        extra["adaptive"] = parse_adaptive(doc["adaptive"], file)
 
     grid = doc.get("grid", {}).get("n", [])
     if not isinstance(grid, list) or not grid:

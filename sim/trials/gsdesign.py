@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
+from sim.trials.designs import schoenfeld_events_exact
 from sim.trials.spending import State, _carry, _solve_lower, boundaries, exit_probabilities, spent
 
 
@@ -145,3 +146,19 @@ def max_events(fixed_events: float, design: GroupSequentialDesign) -> int:
     """Maximum events of the group-sequential design: the fixed design's unrounded
     events times the inflation factor, rounded up once."""
     return math.ceil(fixed_events * design.inflation * (1.0 - 1e-12))
+
+
+def solved_events(hr: float, alpha_one_sided: float, power: float, design: str, ratio: float,
+                  interim: dict[str, Any]) -> int:
+    """Maximum events D powering the design at hazard ratio ``hr``: Schoenfeld's
+    unrounded events (one-sample log-rank: ``(z_a + z_b)^2 / log(hr)^2``) times the
+    inflation factor of the group-sequential design with its futility boundary obeyed
+    (:func:`sim.trials.gsdesign.solve_design`), rounded up once."""
+    share = 0.5 if design == "single_arm" else ratio / (1.0 + ratio)
+    fixed = schoenfeld_events_exact(hr, alpha_one_sided, power, share, 1)
+    if design == "single_arm":
+        fixed *= share * (1.0 - share)  # no second arm: the drift per sqrt(event) is -log(hr)
+    fr = interim.get("interim_fractions", ())
+    gs = solve_design([*fr, 1.0], alpha_one_sided, power, interim.get("spending", "obf"), interim.get("futility"),
+                      interim.get("futility_z", ()))
+    return max_events(fixed, gs)

@@ -17,6 +17,7 @@ from sim.outcomes.summary import DAYS_PER_MONTH
 from sim.trials.adaptive import KEYS as ADAPTIVE_KEYS
 from sim.trials.adaptive import AdaptiveOptions
 from sim.trials.adaptive import parse_options as parse_adaptive
+from sim.trials.gsdesign import solved_events
 from sim.trials.predictive import OPTION_KEYS, PredictiveOptions, parse_options
 from sim.trials.spending import SPENDING
 
@@ -158,25 +159,6 @@ class TrialSpec:
     def look_fractions(self) -> tuple[float, ...]:
         """Planned information fractions of the looks (interims, then 1)."""
         return (*self.interim_fractions, 1.0)
-
-
-def solved_events(hr: float, alpha_one_sided: float, power: float, design: str, ratio: float,
-                  interim: dict[str, Any]) -> int:
-    """Maximum events D powering the design at hazard ratio ``hr``: Schoenfeld's
-    unrounded events (one-sample log-rank: ``(z_a + z_b)^2 / log(hr)^2``) times the
-    inflation factor of the group-sequential design with its futility boundary obeyed
-    (:func:`sim.trials.gsdesign.solve_design`), rounded up once."""
-    from sim.trials.designs import schoenfeld_events_exact  # noqa: PLC0415 - scipy-heavy, only when solving
-    from sim.trials.gsdesign import max_events, solve_design  # noqa: PLC0415
-
-    share = 0.5 if design == "single_arm" else ratio / (1.0 + ratio)
-    fixed = schoenfeld_events_exact(hr, alpha_one_sided, power, share, 1)
-    if design == "single_arm":
-        fixed *= share * (1.0 - share)  # no second arm: the drift per sqrt(event) is -log(hr)
-    fr = interim.get("interim_fractions", ())
-    gs = solve_design([*fr, 1.0], alpha_one_sided, power, interim.get("spending", "obf"), interim.get("futility"),
-                      interim.get("futility_z", ()))
-    return max_events(fixed, gs)
 
 
 def _parse_futility(interim: dict[str, Any], looks: int, file: str, design_hr: float | None = None) -> dict[str, Any]:

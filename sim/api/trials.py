@@ -60,6 +60,13 @@ def power(trial: str | Path, trials: int | None = None, seed: int | None = None,
     from sim.trials.search import assurance, power_curve  # noqa: PLC0415 - compile only when used
 
     spec = power_spec(trial, trials, seed, threads)
+    if spec.design == "multi_arm":
+        from sim.trials.multiarm import power_multi  # noqa: PLC0415 - compile only when used
+
+        out = power_multi(spec, spec.multiplicity, trials, seed, threads)
+        out.update(trial=spec.name, design=spec.design, endpoint=spec.endpoint, test=spec.test, sides=spec.sides,
+                   alpha=spec.alpha, target_power=spec.power)
+        return json_safe(out)
     t0 = time.perf_counter()
 
     def stage(name: str) -> Callable[[int, int], None] | None:

@@ -40,6 +40,9 @@ def power(
         _compare(trial, spec, trials, seed, threads, out, json_out)
         return
     outs = OutputSet(out).open()  # locked and checked before simulating
+    if spec.design == "multi_arm":
+        _multi(api.power(trial, trials=trials, seed=seed, threads=threads), outs, json_out)
+        return
     if err.is_terminal:
         with progress_bar("trials") as bar:
             tasks: dict[str, TaskID] = {}
@@ -61,6 +64,38 @@ def power(
         return
     _print_power(curve)
     stdout_console().print("wrote " + ", ".join(map(str, outs.written)))
+
+
+def _multi(curve: dict, outs: OutputSet, json_out: bool) -> None:
+    """Write and show a multi-arm power curve (power per comparison after adjustment,
+    disjunctive and conjunctive power)."""
+    from sim.report.trial_tests_figure import compare_tests_figure  # noqa: PLC0415 - matplotlib only when needed
+
+    write_json(outs.stage("power.json"), curve)
+    arms = curve["grid"][0]["arms"]
+    lines = [{"label": f"{a['label']} vs control ({curve['method']})",
+              "power": [g["arms"][i]["adjusted"]["power"] for g in curve["grid"]],
+              "se": [g["arms"][i]["adjusted"]["se"] for g in curve["grid"]]} for i, a in enumerate(arms)]
+    for key in ("disjunctive", "conjunctive"):
+        lines.append({"label": f"{key} power", "power": [g[key]["power"] for g in curve["grid"]],
+                      "se": [g[key]["se"] for g in curve["grid"]]})
+    compare_tests_figure({"grid": [g["n"] for g in curve["grid"]], "tests": lines, "trials": curve["trials"]},
+                         outs.stage("power.png"), f"{curve['trial']}: {curve['endpoint']}, {curve['test']}, "
+                         f"{curve['sides']}-sided family-wise alpha {curve['alpha']}")
+    outs.commit()
+    if json_out:
+        sys.stdout.write(json.dumps(curve, allow_nan=False) + "\n")
+        return
+    table = Table(title=f"cartsim power: {curve['trial']} (multi-arm against {curve['control']}, "
+                  f"{curve['trials']:,} simulated trials per size, {curve['method']} adjustment)", title_justify="left")
+    table.add_column("patients", justify="right")
+    for line in lines:
+        table.add_column(f"{line['label']} (MC SE)", justify="right")
+    for g, row in enumerate(curve["grid"]):
+        table.add_row(f"{row['n']:,}", *(f"{x['power'][g]:.3f} ({x['se'][g]:.3f})" for x in lines))
+    console = stdout_console()
+    console.print(table)
+    console.print("wrote " + ", ".join(map(str, outs.written)))
 
 
 def _compare(trial: str, spec: object, trials: int | None, seed: int | None, threads: int | None, out: Path,

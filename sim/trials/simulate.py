@@ -45,15 +45,20 @@ def _accrual_step(day: float, e: float, rates: np.ndarray, ends: np.ndarray) -> 
 @nb.njit(parallel=True, cache=True)
 def _trial_draws(k0: np.uint64, k1: np.uint64, first_trial: int, n_max: int, p_b: float, rates_per_day: np.ndarray,
                  ends_days: np.ndarray, dropout_per_day: float, arm: np.ndarray, entry: np.ndarray,
-                 dropout: np.ndarray) -> None:
-    """Arm (1 = experimental), randomisation day and dropout time of every patient of
-    trials first_trial .. first_trial + len(arm) - 1, each at the patient's own address."""
+                 dropout: np.ndarray, n_arms: int = 2) -> None:
+    """Arm (1 = experimental; with ``n_arms`` > 2 the arm index 0 .. n_arms - 1, equal
+    allocation), randomisation day and dropout time of every patient of trials
+    first_trial .. first_trial + len(arm) - 1, each at the patient's own address."""
     for k in nb.prange(arm.shape[0]):
         base = (first_trial + k) * n_max
         day = 0.0
         for j in range(n_max):
             key = patient_key(k0, k1, base + j)
-            arm[k, j] = 1 if uniform(key, TRIAL_DECISION, 0, 0, 0) < p_b else 0
+            u = uniform(key, TRIAL_DECISION, 0, 0, 0)
+            if n_arms > 2:
+                arm[k, j] = min(int(u * n_arms), n_arms - 1)
+            else:
+                arm[k, j] = 1 if u < p_b else 0
             if j > 0:
                 day = _accrual_step(day, -math.log(uniform(key, TRIAL_DECISION, 0, 0, 1)), rates_per_day,
                                     ends_days)
@@ -125,7 +130,7 @@ def _trial_layout(spec: TrialSpec, trials: int, seed: int, n: int
     dropout = np.empty((trials, n))
     rates, ends = _rates_per_day(spec)
     _trial_draws(k0, k1, 0, n, spec.p_experimental, rates, ends, spec.dropout_rate_per_year / 365.25, arm, entry,
-                 dropout)
+                 dropout, len(spec.arms) if spec.design == "multi_arm" else 2)
     follow = max(spec.min_followup_days, spec.max_followup_days, spec.cutoff_days)
     horizon = max(MIN_HORIZON_DAYS, float(entry[:, -1].max()) + follow + 1.0)
     return arm, entry, dropout, horizon
@@ -145,6 +150,33 @@ def check_trial_memory(trials: int, n_max: int, file: str, key: str) -> None:
 def _simulate(spec: TrialSpec, thetas: tuple[np.ndarray, np.ndarray], trials: int, seed: int, n_max: int,
               threads: int | None, progress: Callable[[int, int], None] | None) -> SimulatedTrials:
     arm, entry, dropout, horizon = _trial_layout(spec, trials, seed, n_max)
+    t1, t2 = _patients(spec, thetas, arm, seed, horizon, threads, progress)
+    return SimulatedTrials(spec, seed, t1, arm, entry, dropout, t2)
+
+
+def _simulate_arms(spec: TrialSpec, trials: int, seed: int, n_max: int, threads: int | None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray] | None]:
+    """A multi-arm trial: (arm index, entry, dropout, event days per comparison, the
+    binary endpoints' denominator days per comparison): comparison e simulates the
+    control and arm e patients under their own parameters at their own addresses."""
+    arm, entry, dropout, horizon = _trial_layout(spec, trials, seed, n_max)
+    control = spec.arms[0].scenario.params.theta()[None, :]
+    t1s, t2s = [], []
+    for e in range(1, len(spec.arms)):
+        theta_e = spec.arms[e].scenario.params.theta()[None, :]
+        t1, t2 = _patients(spec, (control, theta_e), (arm == e).astype(np.int8), seed, horizon, threads, None)
+        t1s.append(t1)
+        if t2 is not None:
+            t2s.append(t2)
+    return arm, entry, dropout, t1s, (t2s if t2s else None)
+
+
+def _patients(spec: TrialSpec, thetas: tuple[np.ndarray, np.ndarray], arm: np.ndarray, seed: int, horizon: float,
+              threads: int | None, progress: Callable[[int, int], None] | None
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every patient under its arm's theta (arm 1: ``thetas[1]``): the endpoint's event
+    days, and for a binary endpoint the denominator days."""
+    trials, n_max = arm.shape
     k0, k1 = make_key(seed, 0)
     t1 = np.empty((trials, n_max))
     binary = not spec.survival
@@ -165,7 +197,7 @@ def _simulate(spec: TrialSpec, thetas: tuple[np.ndarray, np.ndarray], trials: in
                 progress(stop, trials)
     finally:
         nb.set_num_threads(previous)
-    return SimulatedTrials(spec, seed, t1, arm, entry, dropout, t2 if binary else None)
+    return t1, (t2 if binary else None)
 
 
 def simulate_trials(spec: TrialSpec, trials: int | None = None, seed: int | None = None, n_max: int | None = None,

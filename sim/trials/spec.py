@@ -10,7 +10,7 @@ from itertools import pairwise
 from typing import Any
 
 from sim.model.errors import InputError
-from sim.model.limits import Limit, check_choice, check_keys, check_number, is_number
+from sim.model.limits import check_choice, check_keys, check_number, is_number
 from sim.model.parameter_set import flatten
 from sim.model.scenario import Scenario
 from sim.outcomes.summary import DAYS_PER_MONTH
@@ -20,8 +20,10 @@ from sim.trials.adaptive import parse_options as parse_adaptive
 from sim.trials.gsdesign import solved_events
 from sim.trials.predictive import OPTION_KEYS, PredictiveOptions, parse_options
 from sim.trials.spending import SPENDING
+from sim.trials.weights import parse_weights
 
-DESIGNS = ("two_arm", "single_arm")
+DESIGNS = ("two_arm", "single_arm", "multi_arm")
+MULTIPLICITY = ("dunnett", "holm", "bonferroni")
 NPH_TESTS = ("fh", "maxcombo")  # non-proportional hazards: weighted log-rank, MaxCombo
 TWO_ARM_TESTS = ("logrank", "cox", "cox_score", "chisq", "chisq_yates", "fisher", *NPH_TESTS)
 SINGLE_ARM_TESTS = ("binomial", "simon", "logrank1", "predictive")
@@ -49,7 +51,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "dropout": ("rate_per_year",),
     "follow_up": ("rule", "min_followup_days", "cutoff_days", "events", "max_followup_days", "design_hr"),
     "analysis": ("endpoint", "test", "sides", "alpha", "power", "p0", "p1", "simon", *OPTION_KEYS, "rho", "gamma",
-                 "combo", "historical_median_months", "historical_landmark_months", "historical_survival"),
+                 "combo", "multiplicity", "historical_median_months", "historical_landmark_months",
+                 "historical_survival"),
     "interim": ("fractions", "spending", "futility", "futility_hr", "futility_z"),
     "adaptive": ADAPTIVE_KEYS,
     "grid": ("n",),
@@ -120,6 +123,7 @@ class TrialSpec:
     predictive: PredictiveOptions | None = None  # the predictive-probability design's options
     adaptive: AdaptiveOptions | None = None  # interim event re-estimation (weighted inverse normal)
     fh_weights: tuple[tuple[float, float], ...] = ((0.0, 0.0),)  # (rho, gamma): fh one pair, maxcombo several
+    multiplicity: str = "dunnett"  # multi-arm: the adjustment over the comparisons with control
     historical_hazard_per_day: float | None = None  # one-sample log-rank: exponential historical curve
     historical_note: str = ""
     design_hr: float | None = None  # events = "solve": the hazard ratio the solved D powers
@@ -129,6 +133,8 @@ class TrialSpec:
         """Probability that a patient is randomised to the experimental arm."""
         if self.design == "single_arm":
             return 1.0
+        if self.design == "multi_arm":  # equal allocation: one half within each comparison
+            return 0.5
         return self.allocation_ratio / (1.0 + self.allocation_ratio)
 
     @property
@@ -197,26 +203,6 @@ def _parse_futility(interim: dict[str, Any], looks: int, file: str, design_hr: f
     return out
 
 
-def _parse_weights(an: dict[str, Any], test: str, file: str) -> tuple[tuple[float, float], ...]:
-    """Fleming-Harrington (rho, gamma) pairs: ``rho``/``gamma`` of the fh test (default
-    0, 0), or the ``combo`` list of pairs of MaxCombo (default the four of Lee 2007)."""
-    weight = Limit(0.0, 10.0, False)
-    if test == "fh":
-        pair = (an.get("rho", 0.0), an.get("gamma", 0.0))
-        for key, v in zip(("rho", "gamma"), pair, strict=True):
-            check_number(v, weight, file, f"analysis.{key}")
-        return ((float(pair[0]), float(pair[1])),)
-    combo = an.get("combo", [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-    if (not isinstance(combo, list) or not 2 <= len(combo) <= 6
-            or not all(isinstance(c, list) and len(c) == 2 for c in combo)):
-        raise InputError(file, "analysis.combo", f"expected 2 to 6 [rho, gamma] pairs, got {combo!r}",
-                         "e.g. [[0, 0], [0, 1], [1, 0], [1, 1]]")
-    for c in combo:
-        for v in c:
-            check_number(v, weight, file, "analysis.combo")
-    return tuple((float(c[0]), float(c[1])) for c in combo)
-
-
 def _open_unit(value: Any, key: str, file: str) -> float:
     check_number(value, "open_unit", file, key)
     return float(value)
@@ -225,6 +211,20 @@ def _open_unit(value: Any, key: str, file: str) -> float:
 def _positive(value: Any, key: str, file: str, zero_ok: bool = False) -> float:
     check_number(value, "non_negative" if zero_ok else "positive", file, key)
     return float(value)
+
+
+def _multi_arms(doc: dict[str, Any], file: str, base: Scenario) -> tuple[Arm, ...]:
+    """[arms.control] and two or more experimental [arms.NAME] (equal allocation)."""
+    for section in ("arm", "allocation"):
+        if section in doc:
+            raise InputError(file, section, "a multi-arm trial has [arms.control] and [arms.NAME] per experimental "
+                             "arm, allocated equally", "[arms.control], [arms.NAME], ...")
+    table = doc.get("arms", {})
+    if not isinstance(table, dict) or "control" not in table or len(table) < 3:
+        raise InputError(file, "arms", "a multi-arm trial needs [arms.control] and at least two experimental arms",
+                         "[arms.control], [arms.NAME], [arms.NAME2]")
+    names = ["control", *(n for n in table if n != "control")]
+    return tuple(_parse_arm(n, f"arms.{n}", table[n], file, base) for n in names)
 
 
 def _parse_arm(name: str, key: str, table: Any, file: str, base: Scenario) -> Arm:
@@ -347,6 +347,8 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         arms: tuple[Arm, ...] = tuple(_parse_arm(n, f"arms.{n}", arms_table[n], file, base_scenario)
                                       for n in ARM_NAMES)
         ratio = _positive(doc.get("allocation", {}).get("ratio", 1.0), "allocation.ratio", file)
+    elif design == "multi_arm":
+        arms, ratio = _multi_arms(doc, file, base_scenario), 1.0
     else:
         for section in ("arms", "allocation"):
             if section in doc:
@@ -359,17 +361,18 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
                         zero_ok=True)
 
     an = doc.get("analysis", {})
-    tests = TWO_ARM_TESTS if design == "two_arm" else SINGLE_ARM_TESTS
-    endpoint = check_choice(an.get("endpoint", "os" if design == "two_arm" else "cr_rate"), ENDPOINTS, file,
+    two = design != "single_arm"  # multi-arm: two-arm comparisons with the shared control
+    tests = TWO_ARM_TESTS if two else SINGLE_ARM_TESTS
+    endpoint = check_choice(an.get("endpoint", "os" if two else "cr_rate"), ENDPOINTS, file,
                             "analysis.endpoint")
-    default_test = ("logrank" if endpoint in SURVIVAL else "chisq") if design == "two_arm" else (
+    default_test = ("logrank" if endpoint in SURVIVAL else "chisq") if two else (
         "logrank1" if endpoint in SURVIVAL else "binomial")
     test = check_choice(an.get("test", default_test), tests, file, "analysis.test")
     if endpoint not in ANALYSABLE[test]:
         why = " (LFS is defined among responders only)" if endpoint == "lfs" else ""
         raise InputError(file, "analysis.endpoint", f"the {test} test cannot analyse endpoint {endpoint!r}{why}",
                          ", ".join(ANALYSABLE[test]))
-    sides = an.get("sides", 2 if design == "two_arm" else 1)
+    sides = an.get("sides", 2 if two else 1)
     if sides not in (1, 2) or isinstance(sides, bool):
         raise InputError(file, "analysis.sides", f"expected 1 or 2, got {sides!r}", "1 or 2")
     if test in ("binomial", "simon", "predictive") and sides != 1:
@@ -398,9 +401,13 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
             extra["simon"] = check_choice(an.get("simon", "optimal"), ("optimal", "minimax"), file, "analysis.simon")
         if test == "predictive":
             extra["predictive"] = parse_options(an, file)
+    if design == "multi_arm":
+        used.add("multiplicity")
+        extra["multiplicity"] = check_choice(an.get("multiplicity", "dunnett"), MULTIPLICITY, file,
+                                             "analysis.multiplicity")
     if test in NPH_TESTS:
         used |= {"rho", "gamma"} if test == "fh" else {"combo"}
-        extra["fh_weights"] = _parse_weights(an, test, file)
+        extra["fh_weights"] = parse_weights(an, test, file)
     if test == "logrank1":
         used |= {"historical_median_months", "historical_landmark_months", "historical_survival"}
         extra["historical_hazard_per_day"], extra["historical_note"] = _parse_historical(an, file)
@@ -446,6 +453,9 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
             raise InputError(file, "interim.fractions", f"with D = {fu['events']} events the looks fall at "
                              f"{looks} events, which do not increase strictly", "fewer looks or more events")
 
+    if design == "multi_arm" and (interim is not None or "adaptive" in doc or fu["followup_rule"] == "events"):
+        raise InputError(file, "trial.design", "a multi-arm trial has no interim looks, re-estimation or "
+                         "event-driven rule here", "follow_up.rule 'min_followup' or 'calendar'")
     if "adaptive" in doc:
         if test != "logrank" or design != "two_arm" or fu["followup_rule"] != "events" or interim is not None:
             raise InputError(file, "adaptive", "event re-estimation needs a two-arm log-rank trial with the "

@@ -39,7 +39,8 @@ def runs(tmp_path_factory):
 
 def test_there_are_committed_specs():
     assert {"two_arm_tandem_vs_cd19", "two_arm_cr_rate_tandem_vs_cd19", "event_driven_os_interims",
-            "single_arm_cr_rate", "single_arm_os_logrank1"} <= set(SPECS)
+            "single_arm_cr_rate", "single_arm_os_logrank1", "single_arm_cr_predictive",
+            "multi_arm_products_vs_cd19"} <= set(SPECS)
 
 
 @pytest.mark.slow
@@ -49,6 +50,11 @@ def test_each_committed_spec_runs(runs, name):
     proc = procs[name]
     assert proc.returncode == 0, describe(proc)
     out = json.loads(proc.stdout)
+    if out.get("design") == "multi_arm":  # power per comparison, disjunctive and conjunctive (no search)
+        row = out["grid"][0]
+        assert len(row["arms"]) >= 2 and 0.0 <= row["disjunctive"]["power"] <= 1.0
+        assert (root / name / "power.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        return
     assert set(out) >= KEYS
     assert out["assurance_source"] in ("prior", "posterior")
     assert 0.0 <= out["assurance"] <= 1.0

@@ -19,7 +19,6 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
 from sim.calibration.targets import CONTRASTS, LANDMARKS, MEDIANS, PROPORTIONS, CalibrationTarget, Study
@@ -27,7 +26,8 @@ from sim.engine.kernel import run_kernel
 from sim.model.outputs import F, I
 from sim.model.parameters import P
 from sim.model.states import Consolidation, Response
-from sim.stats.survival import beyond_data
+from sim.outcomes.curves import curve_from_blocks
+from sim.stats.weighted import Layout, estimate_rows
 
 #: the kernel runs this long past the longest follow-up, so that late infusions
 #: (manufacturing, retries) still have their full follow-up
@@ -92,27 +92,33 @@ def simulate_study(study: Study, theta: np.ndarray, n_patients: int, seed: int, 
     cens = _censoring_cached(study, seed, n_patients)  # the same for every parameter set
     t_inf = fout[:, F.T_INF_DAYS].astype(np.float64)
     keep = ~np.isnan(t_inf)
-    f = fout[keep].astype(np.float64)
     i8 = iout[keep]
     t0 = t_inf[keep]
-    c = np.minimum(cens[keep], f[:, F.T_LAST_DAYS] - t0)  # the kernel's horizon also censors
+    row_of = np.cumsum(keep) - 1  # record row -> infused patient
+    # the kernel's horizon censors too
+    c = np.minimum(cens[keep], fout[keep, F.T_LAST_DAYS].astype(np.float64) - t0)
 
-    def censored(t_event_abs: np.ndarray, origin: np.ndarray, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        t = np.where(np.isnan(t_event_abs), NEVER, t_event_abs - origin)
-        event = t <= limit
-        return np.where(event, t, limit), event
+    def censored(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(time, event, code) of a curve of sim.outcomes.curves with the study's follow-up;
+        patients outside its population keep time 0, no event."""
+        pid, t, code = curve_from_blocks(fout, iout, name)
+        rows = row_of[pid]
+        time = np.zeros(len(t0))
+        cause = np.zeros(len(t0), np.int64)
+        seen = (code > 0) & (t <= c[rows])
+        time[rows] = np.where(seen, t, c[rows])
+        cause[rows] = np.where(seen, code, 0)
+        return time, cause > 0, cause
 
     response = i8[:, I.RESPONSE]
     cr = response >= Response.CR_MRD_POS
-    t_death, t_rel = f[:, F.T_DEATH_DAYS], f[:, F.T_RELAPSE_DAYS]
-    os_ = censored(t_death, t0, c)
-    efs = censored(f[:, F.T_EFS_DAYS], t0, c)
-    lfs = censored(np.fmin(t_rel, t_death), t0, c)
-    rel_first = ~np.isnan(t_rel) & ~(t_death < t_rel)
-    cause = np.where(lfs[1], np.where(rel_first, 1, 2), 0).astype(np.int64)
+    os_ = censored("os")[:2]
+    efs = censored("efs")[:2]
+    lfs = censored("lfs")[:2]
+    cir_time, _, cause = censored("cir")
     assess = float(theta[P.RESPONSE_ASSESSMENT_DAY])  # remission is dated at the response assessment
-    crdur_t, _ = censored(np.fmin(t_rel, t_death), t0 + assess, c - assess)
-    relapse_seen = ~np.isnan(t_rel) & (t_rel - t0 <= c)
+    t_rel = fout[keep, F.T_RELAPSE_DAYS].astype(np.float64)
+    relapse_seen = ~np.isnan(t_rel) & (t_rel - t0 <= c)  # any relapse, after a CR of any infusion
     consolidation = i8[:, I.CONSOLIDATION].astype(np.int64)
     flags = {
         "cr": cr,
@@ -131,95 +137,30 @@ def simulate_study(study: Study, theta: np.ndarray, n_patients: int, seed: int, 
     return StudyPatients(
         target=i8[:, I.TARGET].astype(np.int64), source=i8[:, I.CELL_SOURCE].astype(np.int64),
         consolidation=consolidation, cr=cr, flags=flags, os=os_, efs=efs, lfs=lfs,
-        cir=(lfs[0], cause), cr_duration_days=np.maximum(crdur_t, 0.0))
+        cir=(cir_time, cause), cr_duration_days=np.maximum(lfs[0] - assess, 0.0))
 
 
-# ----------------------------------------------------------------- compiled row estimators
-@nb.njit(cache=True)
+# ----------------------------------------------------------------- estimates per row
+_AT = Layout(1)
+
+
 def _km_rows(time: np.ndarray, event: np.ndarray, mask: np.ndarray, landmark: float) -> tuple[np.ndarray, np.ndarray]:
-    """Kaplan-Meier survival at ``landmark`` and median (inf if not reached) of each row
-    over the masked entries; NaN for a row without entries, and a landmark NaN when it
-    lies beyond the row's data (:func:`sim.stats.survival.beyond_data`). Ties: events
-    at a time are counted before censorings at that time (the usual convention)."""
-    rows = time.shape[0]
-    s_at = np.full(rows, np.nan)
-    med = np.full(rows, np.nan)
-    for r in range(rows):
-        idx = np.where(mask[r])[0]
-        n = idx.size
-        if n == 0:
-            continue
-        t = time[r, idx]
-        e = event[r, idx]
-        order = np.argsort(t, kind="mergesort")
-        s = 1.0
-        at_risk = n
-        s_land = -1.0
-        median = np.inf
-        k = 0
-        while k < n:
-            tk = t[order[k]]
-            d = 0
-            m = 0
-            while k + m < n and t[order[k + m]] == tk:
-                d += e[order[k + m]]
-                m += 1
-            if tk > landmark and s_land < 0.0:
-                s_land = s
-            if d > 0:
-                s *= 1.0 - d / at_risk
-            if s <= 0.5 and median == np.inf:
-                median = tk
-            at_risk -= m
-            k += m
-        if s_land < 0.0:  # landmark at or after the last time: the last value, if within the data
-            s_land = np.nan if beyond_data(landmark, t[order[n - 1]], s <= 0.0) else s
-        s_at[r] = s_land
-        med[r] = median
-    return s_at, med
+    """Kaplan-Meier survival at ``landmark`` (days) and median (inf if not reached) of each
+    row's masked entries, by the one compiled estimator (:func:`sim.stats.weighted.estimate_rows`):
+    NaN for a row without entries, and a landmark NaN beyond the row's data."""
+    out = _rows_estimates(time, event, mask, landmark)
+    return out[:, _AT.survival.start], out[:, _AT.median]
 
 
-@nb.njit(cache=True)
 def _cif_rows(time: np.ndarray, cause: np.ndarray, mask: np.ndarray, landmark: float) -> np.ndarray:
-    """Aalen-Johansen cumulative incidence of cause 1 at ``landmark`` for each row; NaN
-    for a row without entries or whose data end before ``landmark``
-    (:func:`sim.stats.survival.beyond_data`)."""
-    rows = time.shape[0]
-    out = np.full(rows, np.nan)
-    for r in range(rows):
-        idx = np.where(mask[r])[0]
-        n = idx.size
-        if n == 0:
-            continue
-        t = time[r, idx]
-        c = cause[r, idx]
-        order = np.argsort(t, kind="mergesort")
-        s = 1.0
-        cif = 0.0
-        at_risk = n
-        k = 0
-        while k < n:
-            tk = t[order[k]]
-            if tk > landmark:
-                break
-            d1 = 0
-            d = 0
-            m = 0
-            while k + m < n and t[order[k + m]] == tk:
-                cc = c[order[k + m]]
-                if cc == 1:
-                    d1 += 1
-                if cc > 0:
-                    d += 1
-                m += 1
-            cif += s * d1 / at_risk
-            s *= 1.0 - d / at_risk
-            at_risk -= m
-            k += m
-        if k == n and beyond_data(landmark, t[order[n - 1]], s <= 0.0):
-            continue  # every time <= landmark and the last one before it: past the data
-        out[r] = cif
-    return out
+    """Aalen-Johansen cumulative incidence of cause 1 at ``landmark`` (days) of each row;
+    NaN for a row without entries or whose data end before ``landmark``."""
+    return _rows_estimates(time, cause, mask, landmark)[:, _AT.cif1.start]
+
+
+def _rows_estimates(time: np.ndarray, code: np.ndarray, mask: np.ndarray, landmark: float) -> np.ndarray:
+    return estimate_rows(np.ascontiguousarray(time, np.float64), np.ascontiguousarray(code, np.int8),
+                         np.ascontiguousarray(mask, np.bool_), np.array([landmark]), landmark, False)
 
 
 # ----------------------------------------------------------------- statistics of a target

@@ -23,7 +23,7 @@ import numpy as np
 from sim.calibration.imis import TargetModel
 from sim.calibration.study_metrics import StudyPatients, cohort_size, statistic
 from sim.calibration.targets import TargetSet
-from sim.stats.survival import kaplan_meier
+from sim.stats.weighted import Layout, estimate
 
 CURVE_DAYS = np.linspace(0.0, 1096.0, 121)  # 3 years, ~9-day steps
 
@@ -51,7 +51,8 @@ def _draw_seed(seed: int, draw: int) -> int:
 
 def _curve(p: StudyPatients, endpoint: str) -> np.ndarray:
     t, e = p.os if endpoint == "os" else p.efs
-    return np.asarray(kaplan_meier(t, e).survival_at(CURVE_DAYS), dtype=float)
+    days = np.asarray(CURVE_DAYS, dtype=float)
+    return estimate(t, np.asarray(e).astype(np.int8), days, float(days[-1]))[Layout(len(days)).survival]
 
 
 def validate(targets: TargetSet, model: TargetModel, posterior: np.ndarray, draws: int = 200,

@@ -4,11 +4,11 @@ per simulated parameter set, computed by compiled code from the kernel's blocks.
 A sweep simulates thousands of parameter sets of ~10,000 patients each, so the full
 :func:`sim.outcomes.summary.summarise` (pandas, every interval) would cost more than the
 simulation. :func:`reduce_blocks` computes the fixed list :data:`OUTCOMES` (the endpoints
-of :mod:`sim.model.endpoints` marked ``sweep``) in one pass
-plus one bucket sort per survival endpoint (about 2 ms for 10,000 patients, against
-~11 ms to simulate them on one core); the definitions are those of ``summarise`` (same
-patients, same endpoint rules, same Kaplan-Meier conventions) and
-tests/test_sweeps.py checks it against ``summarise`` on the same patients.
+of :mod:`sim.model.endpoints` marked ``sweep``) in one pass over the rates, and each
+curve by its one definition (:mod:`sim.outcomes.curves`) and the one compiled estimator
+(:mod:`sim.stats.weighted`, a bucket sort and a pass: about 2 ms for 10,000 patients,
+against ~11 ms to simulate them on one core), as ``summarise`` does;
+tests/outcomes/test_outcomes.py checks it against ``summarise`` on the same patients.
 
 Monte Carlo standard errors (the noise of a finite cohort, not parameter uncertainty):
 rates, binomial sqrt(p (1 - p) / n); Kaplan-Meier landmarks, Greenwood S sqrt(sum d /
@@ -40,7 +40,8 @@ from sim.model.endpoints import DAYS_PER_MONTH, ENDPOINTS, Endpoint
 from sim.model.outputs import F, I
 from sim.model.parameters import N_THETA
 from sim.model.states import Response
-from sim.stats.survival import beyond_data
+from sim.outcomes.curves import EFS, ITT_OS, NRM_CAUSE, OS, curve_data
+from sim.stats.weighted import Z95, Layout, estimate_into
 
 #: the outcomes of a sweep, in table order: the endpoints the compiled reduction computes
 OUTCOMES: tuple[Endpoint, ...] = tuple(e for e in ENDPOINTS if e.sweep)
@@ -71,13 +72,11 @@ OUTCOME_DAYS: dict[str, float] = {o.name: o.horizon_days for o in OUTCOMES if o.
 
 CR_CODE = int(Response.CR_MRD_POS)
 CR_NEG_CODE = int(Response.CR_MRD_NEG)
-M6_DAYS = 6 * DAYS_PER_MONTH
-M12_DAYS = 12 * DAYS_PER_MONTH
 M24_DAYS = 24 * DAYS_PER_MONTH
-Z95 = 1.959963984540054  # standard normal 97.5% quantile
-_HALF_TOL = 1e-12  # as sim.stats.survival: a curve equal to 1/2 up to rounding reaches it
+_LANDMARKS = np.array([6 * DAYS_PER_MONTH, 12 * DAYS_PER_MONTH, M24_DAYS])
+_AT = Layout(len(_LANDMARKS))
+_N_LAND, _MED, _RMST, _WIDTH = _AT.n_land, _AT.median, _AT.rmst, _AT.width  # plain ints for numba
 _NAN = math.nan
-_KEY_CENTRE = 1 << 62
 
 
 # --------------------------------------------------------------------------------------
@@ -107,176 +106,29 @@ def _mean(total: float, sum_sq: float, n: int, out: np.ndarray, se: np.ndarray, 
 
 
 @nb.njit(cache=True, nogil=True)
-def _band(s: float, gw: float) -> tuple[float, float]:
-    """Log(-log) 95% band of a Kaplan-Meier value (as sim.stats.survival)."""
-    v = math.log(s) if s > 0.0 else -math.inf
-    if v == 0.0:
-        return 1.0, 1.0
-    half = Z95 * math.sqrt(gw) / v
-    lv = math.log(-v)
-    return math.exp(-math.exp(lv - half)), math.exp(-math.exp(lv + half))
-
-
-@nb.njit(cache=True, nogil=True)
-def _sorted_keys(time: np.ndarray, event: np.ndarray, m: int) -> np.ndarray:
-    """Sort keys of the first ``m`` (time, event) pairs, ascending: the bits of a
-    non-negative float64 order like the number, so key = (bits - 2^62) << 1 | censored
-    (centred to fit int64 after the shift) sorts by time with events before censorings
-    at a tie (the Kaplan-Meier convention); :func:`_key_time` decodes it.
-
-    A bucket sort (numba's np.sort is ~15x slower than numpy's on 10^4 doubles, and
-    sorting dominated the reduction): times are spread over m / 2 buckets by value, each
-    bucket then sorted by insertion, or by np.sort when it holds many.
-    """
-    bits = time[:m].view(np.int64)
-    keys = np.empty(m, np.int64)
-    t_max = 0.0
-    for i in range(m):
-        t_max = max(t_max, time[i])
-    n_b = max(m // 2, 1)
-    scale = n_b / t_max if t_max > 0.0 else 0.0
-    first = np.zeros(n_b + 1, np.int64)
-    slot = np.empty(m, np.int64)
-    for i in range(m):
-        b = min(int(time[i] * scale), n_b - 1)
-        slot[i] = b
-        first[b + 1] += 1
-    for b in range(n_b):
-        first[b + 1] += first[b]
-    fill = first[:n_b].copy()
-    for i in range(m):
-        b = slot[i]
-        keys[fill[b]] = ((bits[i] - _KEY_CENTRE) << 1) | (0 if event[i] else 1)
-        fill[b] += 1
-    for b in range(n_b):
-        lo = first[b]
-        hi = first[b + 1]
-        if hi - lo > 48:
-            keys[lo:hi].sort()
-            continue
-        for i in range(lo + 1, hi):
-            k = keys[i]
-            j = i - 1
-            while j >= lo and keys[j] > k:
-                keys[j + 1] = keys[j]
-                j -= 1
-            keys[j + 1] = k
-    return keys
-
-
-@nb.njit(cache=True, nogil=True)
-def _km(time: np.ndarray, event: np.ndarray, m: int, log_k: np.ndarray, out: np.ndarray, se: np.ndarray,
-        j6: int, j12: int, j24: int, jmed: int, jrmst: int) -> None:
-    """Kaplan-Meier of the first ``m`` (time, event) pairs: landmarks at 6/12/24 months,
-    median and 24-month restricted mean into ``out`` (index -1 = not wanted); NaN for a
-    landmark or restricted mean beyond the data (module docstring).
-    ``log_k[k]`` = log(k) (a table: the same numbers math.log gives, computed once)."""
-    if m == 0:
-        for j in (j6, j12, j24, jmed, jrmst):
-            if j >= 0:
-                out[j] = _NAN
-                se[j] = _NAN
-        return
-    keys = _sorted_keys(time, event, m)
-    tbits = np.empty(1, np.int64)
-    tval = tbits.view(np.float64)
-    # distinct event times with survival just after and the Greenwood sum
-    ut = np.empty(m)
-    s_after = np.empty(m)
-    gw_after = np.empty(m)
-    gw_terms = np.empty(m)
-    n_u = 0
-    log_s = 0.0
-    gw = 0.0
-    i = 0
-    while i < m:
-        start = i
-        tb = keys[i] >> 1
-        d = 0
-        while i < m and (keys[i] >> 1) == tb:
-            if (keys[i] & 1) == 0:
-                d += 1
-            i += 1
-        if d == 0:
-            continue  # censorings only: the curve does not move
-        at_risk = m - start
-        nf = float(at_risk)
-        df = float(d)
-        log_s += log_k[at_risk - d] - log_k[at_risk]
-        term = df / (nf * (nf - df)) if d < at_risk else 0.0
-        gw += term
-        tbits[0] = tb + _KEY_CENTRE
-        ut[n_u] = tval[0]
-        s_after[n_u] = math.exp(log_s)
-        gw_after[n_u] = gw
-        gw_terms[n_u] = term
-        n_u += 1
-    tbits[0] = (keys[m - 1] >> 1) + _KEY_CENTRE
-    t_max = tval[0]  # the maximum follow-up: the largest time, event or censoring
-    reached_zero = n_u > 0 and s_after[n_u - 1] <= 0.0
-    # landmarks: the step value at the last event time <= the landmark
-    marks = (M6_DAYS, M12_DAYS, M24_DAYS)
-    slots = (j6, j12, j24)
+def _curve(fout: np.ndarray, iout: np.ndarray, curve: int, pid: np.ndarray, time: np.ndarray, code: np.ndarray,
+           row: np.ndarray, out: np.ndarray, se: np.ndarray, slots: np.ndarray) -> None:
+    """One curve of :mod:`sim.outcomes.curves` estimated by the one compiled estimator
+    into the outcome slots ``slots`` = (6, 12, 24-month landmarks, median, restricted
+    mean; -1 = not wanted), each with its Monte Carlo SE (module docstring)."""
+    m = curve_data(curve, fout[:, F.T_INF_DAYS], fout[:, F.T_LAST_DAYS], fout[:, F.T_DEATH_DAYS],
+                   fout[:, F.T_EFS_DAYS], fout[:, F.T_RELAPSE_DAYS], iout[:, I.RESPONSE], iout[:, I.DEATH_CAUSE],
+                   NRM_CAUSE, pid, time, code)
+    estimate_into(time, code, m, _LANDMARKS, M24_DAYS, True, row)
     for q in range(3):
-        if slots[q] < 0:
-            continue
-        if beyond_data(marks[q], t_max, reached_zero):
-            out[slots[q]] = _NAN
-            se[slots[q]] = _NAN
-            continue
-        s = 1.0
-        g = 0.0
-        for u in range(n_u):
-            if ut[u] <= marks[q]:
-                s = s_after[u]
-                g = gw_after[u]
-            else:
-                break
-        out[slots[q]] = s
-        se[slots[q]] = s * math.sqrt(g)
-    if jmed >= 0:
-        med = math.inf
-        lo = math.inf
-        hi = math.inf
-        for u in range(n_u):
-            if med == math.inf and s_after[u] <= 0.5 + _HALF_TOL:
-                med = ut[u]
-            b_lo, b_hi = _band(s_after[u], gw_after[u])
-            if lo == math.inf and b_lo <= 0.5 + _HALF_TOL:
-                lo = ut[u]
-            if hi == math.inf and b_hi <= 0.5 + _HALF_TOL:
-                hi = ut[u]
-                break  # hi is reached last (the upper band lies above the curve)
-        out[jmed] = med if med < math.inf else _NAN
-        se[jmed] = (hi - lo) / (2.0 * Z95) if hi < math.inf and med < math.inf else _NAN
-    if jrmst >= 0 and beyond_data(M24_DAYS, t_max, reached_zero):
-        out[jrmst] = _NAN
-        se[jrmst] = _NAN
-    elif jrmst >= 0:
-        tau = M24_DAYS
-        area = 0.0
-        prev_t = 0.0
-        prev_s = 1.0
-        n_in = 0
-        for u in range(n_u):
-            if ut[u] >= tau:
-                break
-            area += prev_s * (ut[u] - prev_t)
-            prev_t = ut[u]
-            prev_s = s_after[u]
-            n_in += 1
-        area += prev_s * (tau - prev_t)
-        out[jrmst] = area
-        # variance: sum over event times t_i < tau of A_i^2 d_i / (n_i (n_i - d_i)),
-        # A_i = area under the curve from t_i to tau (accumulated backwards)
-        var = 0.0
-        a = 0.0
-        nxt = tau
-        for u in range(n_in - 1, -1, -1):
-            a += s_after[u] * (nxt - ut[u])
-            nxt = ut[u]
-            var += a * a * gw_terms[u]
-        se[jrmst] = math.sqrt(var)
+        j = slots[q]
+        if j >= 0:
+            out[j] = row[q]
+            se[j] = row[q] * math.sqrt(row[_N_LAND + q])  # Greenwood; NaN past the data
+    j = slots[3]
+    if j >= 0:
+        med, lo, hi = row[_MED], row[_MED + 1], row[_MED + 2]
+        out[j] = med if med < math.inf else _NAN
+        se[j] = (hi - lo) / (2.0 * Z95) if hi < math.inf and med < math.inf else _NAN
+    j = slots[4]
+    if j >= 0:
+        out[j] = row[_RMST]
+        se[j] = math.sqrt(row[_RMST + 1])
 
 
 @nb.njit(cache=True, nogil=True)
@@ -330,37 +182,13 @@ def reduce_blocks(fout: np.ndarray, iout: np.ndarray, out: np.ndarray, se: np.nd
     _rate(k_hsct, n, out, se, O_HSCT)
     _mean(icu_sum, icu_sq, n_inf, out, se, O_ICU)
     _mean(inf_sum, inf_sq, n, out, se, O_INF)
+    pid = np.empty(n, np.int64)
     time = np.empty(n)
-    event = np.empty(n, np.bool_)
-    log_k = np.empty(n + 1)
-    log_k[0] = -math.inf
-    for k in range(1, n + 1):
-        log_k[k] = math.log(float(k))
-    # OS and EFS from infusion, infused patients
-    for endpoint in range(2):
-        m = 0
-        for r in range(n):
-            t_inf = fout[r, F.T_INF_DAYS]
-            if np.isnan(t_inf):
-                continue
-            t_ev = fout[r, F.T_DEATH_DAYS] if endpoint == 0 else fout[r, F.T_EFS_DAYS]
-            ev = not np.isnan(t_ev)
-            # float64 before subtracting, as summarise does
-            t_end = np.float64(t_ev) if ev else np.float64(fout[r, F.T_LAST_DAYS])
-            time[m] = t_end - np.float64(t_inf)
-            event[m] = ev
-            m += 1
-        if endpoint == 0:
-            _km(time, event, m, log_k, out, se, O_OS6, O_OS12, O_OS24, O_OSMED, O_OSRMST)
-        else:
-            _km(time, event, m, log_k, out, se, -1, O_EFS12, O_EFS24, O_EFSMED, -1)
-    # OS from the decision to treat, every patient
-    for r in range(n):
-        t_death = fout[r, F.T_DEATH_DAYS]
-        ev = not np.isnan(t_death)
-        time[r] = np.float64(t_death) if ev else np.float64(fout[r, F.T_LAST_DAYS])
-        event[r] = ev
-    _km(time, event, n, log_k, out, se, -1, O_ITT12, O_ITT24, -1, -1)
+    code = np.empty(n, np.int8)
+    row = np.empty(_WIDTH)
+    _curve(fout, iout, OS, pid, time, code, row, out, se, np.array([O_OS6, O_OS12, O_OS24, O_OSMED, O_OSRMST]))
+    _curve(fout, iout, EFS, pid, time, code, row, out, se, np.array([-1, O_EFS12, O_EFS24, O_EFSMED, -1]))
+    _curve(fout, iout, ITT_OS, pid, time, code, row, out, se, np.array([-1, O_ITT12, O_ITT24, -1, -1]))
 
 
 # --------------------------------------------------------------------------------------

@@ -29,48 +29,39 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.model.endpoints import DAYS_PER_MONTH, LANDMARK_MONTHS, POPULATIONS, SUMMARY_RATES
-from sim.model.states import NRM_CAUSES, DeathCause, Response
-from sim.stats.incidence import aalen_johansen
-from sim.stats.survival import (
-    kaplan_meier,
-    not_estimable_reason,
-    wilson_interval,
-)
+from sim.model.endpoints import DAYS_PER_MONTH, LANDMARK_MONTHS, POPULATIONS, RMST_MONTHS, SUMMARY_RATES
+from sim.model.states import DeathCause
+from sim.outcomes.curves import curve_from_columns
+from sim.stats.survival import beyond_reason, wilson_interval
+from sim.stats.weighted import Layout, estimate, loglog_band
 
 __all__ = ["DAYS_PER_MONTH", "LANDMARK_MONTHS", "competing_risks", "endpoint_data", "summarise",
            "survival_summary"]
 
 ENDPOINTS = ("os", "efs", "lfs")
+_LANDMARKS_DAYS = np.array([m * DAYS_PER_MONTH for m in LANDMARK_MONTHS])
+_TAU_DAYS = RMST_MONTHS * DAYS_PER_MONTH
+_AT = Layout(len(LANDMARK_MONTHS))
 
 
 def endpoint_data(df: pd.DataFrame, endpoint: str, origin: str = "infusion") -> tuple[np.ndarray, np.ndarray]:
-    """(time_days, event) of an endpoint for the patients it applies to."""
+    """(time_days, event) of an endpoint for the patients it applies to (the curves of
+    :mod:`sim.outcomes.curves`; origin ``"decision"``: the ITT curves)."""
     if endpoint not in ENDPOINTS:
         raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {ENDPOINTS}")
     if origin not in ("infusion", "decision"):
         raise ValueError("origin must be 'infusion' or 'decision'")
-    t_inf = df["t_inf_days"].to_numpy(np.float64)
-    t_last = df["t_last_days"].to_numpy(np.float64)
-    if endpoint == "os":
-        t_event = df["t_death_days"].to_numpy(np.float64)
-        keep = np.ones(len(df), bool)
-    elif endpoint == "efs":
-        t_event = df["t_efs_days"].to_numpy(np.float64)
-        keep = np.ones(len(df), bool)
-    else:
-        t_event = np.fmin(df["t_relapse_days"].to_numpy(np.float64), df["t_death_days"].to_numpy(np.float64))
-        keep = df["response"].to_numpy() >= Response.CR_MRD_POS
-    if origin == "infusion":
-        keep &= ~np.isnan(t_inf)
-        start = np.nan_to_num(t_inf)
-    elif endpoint == "lfs":
+    if origin == "decision" and endpoint == "lfs":
         raise ValueError("LFS is defined from infusion only")
-    else:
-        start = np.zeros(len(df))
-    event = ~np.isnan(t_event)
-    time = np.where(event, t_event, t_last) - start
-    return time[keep], event[keep]
+    _, time, code = curve_from_columns(df, endpoint if origin == "infusion" else f"itt_{endpoint}")
+    return time, code > 0
+
+
+def _reason(row: np.ndarray) -> str:
+    """Why a value of an estimate row is missing (no patients, or past the data)."""
+    if row[_AT.n] == 0:
+        return "no observations"
+    return beyond_reason(float(row[_AT.max_followup]))
 
 
 def survival_summary(time: np.ndarray, event: np.ndarray) -> dict[str, Any]:
@@ -81,29 +72,27 @@ def survival_summary(time: np.ndarray, event: np.ndarray) -> dict[str, Any]:
     (a bound the band never takes below 1/2 is None: "not reached"),
     ``rmst_m24_days`` and ``not_estimable`` (key -> reason for every None
     estimate; module docstring)."""
-    km = kaplan_meier(time, event)
+    row = estimate(time, np.asarray(event).astype(np.int8), _LANDMARKS_DAYS, _TAU_DAYS)
     out: dict[str, Any] = {"n": len(time), "events": int(np.sum(event)),
-                           "max_followup_days": _finite_or_none(km.max_followup)}
+                           "max_followup_days": _finite_or_none(row[_AT.max_followup])}
     why: dict[str, str] = {}
-    for months in LANDMARK_MONTHS:
-        day = months * DAYS_PER_MONTH
-        reason = not_estimable_reason(km, day)
-        if reason is None:
-            out[f"m{months}"] = float(km.survival_at(day))
-            out[f"m{months}_ci"] = [float(x) for x in km.survival_ci_at(day)]
-        else:
+    for j, months in enumerate(LANDMARK_MONTHS):
+        s = row[_AT.survival][j]
+        if np.isnan(s):
             out[f"m{months}"] = None
             out[f"m{months}_ci"] = [None, None]
-            why[f"m{months}"] = reason
-    out["median_days"] = _finite_or_none(km.median())
-    out["median_days_ci"] = [_finite_or_none(x) for x in km.median_ci()]
+            why[f"m{months}"] = _reason(row)
+        else:
+            out[f"m{months}"] = float(s)
+            out[f"m{months}_ci"] = [float(x) for x in loglog_band(s, row[_AT.greenwood][j])]
+    out["median_days"] = _finite_or_none(row[_AT.median])
+    out["median_days_ci"] = [_finite_or_none(row[_AT.median_low]), _finite_or_none(row[_AT.median_high])]
     if out["median_days"] is None:
-        why["median_days"] = (not_estimable_reason(km, 0.0)
-                              or f"not reached: above 1/2 to the maximum follow-up of {km.max_followup:.1f} d")
-    tau = 24 * DAYS_PER_MONTH
-    out["rmst_m24_days"] = km.restricted_mean(tau)
+        why["median_days"] = (_reason(row) if row[_AT.n] == 0 else
+                              f"not reached: above 1/2 to the maximum follow-up of {row[_AT.max_followup]:.1f} d")
+    out["rmst_m24_days"] = _finite_or_none(row[_AT.rmst])
     if out["rmst_m24_days"] is None:
-        why["rmst_m24_days"] = not_estimable_reason(km, tau) or "not estimable"
+        why["rmst_m24_days"] = _reason(row)
     out["not_estimable"] = why
     return out
 
@@ -117,16 +106,7 @@ def competing_risks(df: pd.DataFrame) -> dict[str, Any]:
 
     Keys ``n``, ``max_followup_days``, ``cir_m6`` ... ``nrm_m24`` and
     ``not_estimable`` (key -> reason for every None value; module docstring)."""
-    cr = (df["response"].to_numpy() >= Response.CR_MRD_POS) & df["t_inf_days"].notna().to_numpy()
-    sub = df.loc[cr]
-    t_inf = sub["t_inf_days"].to_numpy(np.float64)
-    t_rel = sub["t_relapse_days"].to_numpy(np.float64)
-    t_death = sub["t_death_days"].to_numpy(np.float64)
-    death_cause = sub["death_cause"].to_numpy()
-    relapsed = ~np.isnan(t_rel)
-    nrm = ~relapsed & np.isin(death_cause, [int(c) for c in NRM_CAUSES])
-    cause = np.where(relapsed, 1, np.where(nrm, 2, 0))
-    time = np.where(relapsed, t_rel, np.where(nrm, t_death, sub["t_last_days"].to_numpy(np.float64))) - t_inf
+    _, time, code = curve_from_columns(df, "cir")
     out: dict[str, Any] = {"n": len(time), "max_followup_days": None}
     why: dict[str, str] = {}
     if len(time) == 0:
@@ -135,16 +115,13 @@ def competing_risks(df: pd.DataFrame) -> dict[str, Any]:
             why[f"cir_m{months}"] = why[f"nrm_m{months}"] = "no patients in complete remission"
         out["not_estimable"] = why
         return out
-    cir = aalen_johansen(time, cause, 1)
-    nrm_ci = aalen_johansen(time, cause, 2)
-    out["max_followup_days"] = cir.max_followup
-    for months in LANDMARK_MONTHS:
-        day = months * DAYS_PER_MONTH
-        for key, curve in ((f"cir_m{months}", cir), (f"nrm_m{months}", nrm_ci)):
-            reason = not_estimable_reason(curve, day)
-            out[key] = None if reason else float(curve.cif_at(day))
-            if reason:
-                why[key] = reason
+    row = estimate(time, code, _LANDMARKS_DAYS, _TAU_DAYS)
+    out["max_followup_days"] = float(row[_AT.max_followup])
+    for j, months in enumerate(LANDMARK_MONTHS):
+        for key, cif in ((f"cir_m{months}", row[_AT.cif1]), (f"nrm_m{months}", row[_AT.cif2])):
+            out[key] = None if np.isnan(cif[j]) else float(cif[j])
+            if out[key] is None:
+                why[key] = _reason(row)
     out["not_estimable"] = why
     return out
 

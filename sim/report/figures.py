@@ -15,7 +15,7 @@ import pandas as pd
 
 from sim.io.files import atomic_write
 from sim.outcomes.summary import DAYS_PER_MONTH, endpoint_data
-from sim.stats.survival import kaplan_meier
+from sim.stats.weighted import Layout, estimate, loglog_band
 
 GRID_POINTS = 600  # curves are drawn on a grid so that 10^7 patients plot as fast as 10^3
 
@@ -100,13 +100,15 @@ def km_axes(ax: Any, risk_ax: Any, curves: list[Curve], horizon_days: float) -> 
     for c in curves:
         if len(c.time_days) == 0:
             continue
-        km = kaplan_meier(c.time_days, c.event)
         end = float(np.max(c.time_days))  # no curve past the data
         grid = np.linspace(0.0, end, GRID_POINTS)
-        ax.step(grid / DAYS_PER_MONTH, km.survival_at(grid), where="post", color=c.colour, linestyle=c.style,
+        est = estimate(c.time_days, np.asarray(c.event).astype(np.int8), grid, end)
+        at = Layout(len(grid))
+        s = est[at.survival]
+        ax.step(grid / DAYS_PER_MONTH, s, where="post", color=c.colour, linestyle=c.style,
                 linewidth=c.width, label=c.label)
         if c.band:
-            lo, hi = km.survival_ci_at(grid)
+            lo, hi = np.array([loglog_band(v, g) for v, g in zip(s, est[at.greenwood], strict=True)]).T
             ax.fill_between(grid / DAYS_PER_MONTH, lo, hi, step="post", color=c.colour, alpha=0.18, linewidth=0)
     ax.set_ylabel("survival probability")
     ax.set_ylim(0, 1.02)

@@ -1,8 +1,27 @@
-"""The one compiled weighted Kaplan-Meier and Aalen-Johansen estimator: landmarks,
-median, restricted mean and cumulative incidences of a presorted curve under many sets
-of patient weights at once (bootstrap counts; unit weights give the ordinary estimates
-of :mod:`sim.stats.survival` and :mod:`sim.stats.incidence`, which
-tests/stats/test_weighted.py checks), with the beyond-data rule of ``survival``."""
+"""The one compiled Kaplan-Meier / Aalen-Johansen estimator, with patient weights.
+
+Every feature that estimates a curve in compiled code calls :func:`weighted_curves`:
+the run summary and sweep outcomes (one curve, unit weights, with variances:
+:func:`estimate_into`), the paired bootstrap of ``cartsim compare`` (many sets of
+bootstrap counts at once: :func:`statistics`) and the study statistics of the
+calibration (one curve per pseudo-cohort: :func:`estimate_rows`). The readable numpy
+estimators of :mod:`sim.stats.survival` and :mod:`sim.stats.incidence` are the reference
+it is tested against (tests/stats/test_weighted.py); they agree to rounding (1e-12).
+
+Each replicate's output row has the layout of :class:`Layout` for ``L`` landmarks:
+S, the Greenwood sum (Var log S) and the cumulative incidences of causes 1 and 2 at the
+landmarks; the median with its log(-log) 95% interval; the restricted mean to ``tau``
+and its variance; the maximum follow-up, the (weighted) number of patients and of events.
+
+Conventions (those of :mod:`sim.stats.survival`): times in days; code 0 censored, 1 an
+event of cause 1, 2 of cause 2 (Kaplan-Meier counts both as events); at a tied time all
+events count together and censorings there stay at risk for it; the product-limit step is
+``S <- S (1 - d / n)``; the median is the first time with ``S <= 1/2 + 1e-12`` (inf if not
+reached, NaN without patients); a landmark, incidence or restricted mean beyond the
+replicate's own largest time (:func:`beyond_data`) is NaN unless the curve reached 0.
+Weights are frequency weights (bootstrap counts), so the Greenwood and restricted-mean
+variances are those of the data with each patient repeated ``weight`` times.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +32,345 @@ import numba as nb
 import numpy as np
 
 from sim.stats.survival import _HALF_TOL, beyond_data
+
+Z95 = 1.959963984540054  # standard normal 97.5% quantile: the 95% bands
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Column offsets of an output row for ``n_land`` landmarks."""
+
+    n_land: int
+
+    @property
+    def survival(self) -> slice:
+        return slice(0, self.n_land)
+
+    @property
+    def greenwood(self) -> slice:
+        return slice(self.n_land, 2 * self.n_land)
+
+    @property
+    def cif1(self) -> slice:
+        return slice(2 * self.n_land, 3 * self.n_land)
+
+    @property
+    def cif2(self) -> slice:
+        return slice(3 * self.n_land, 4 * self.n_land)
+
+    @property
+    def median(self) -> int:
+        return 4 * self.n_land
+
+    @property
+    def median_low(self) -> int:
+        return 4 * self.n_land + 1
+
+    @property
+    def median_high(self) -> int:
+        return 4 * self.n_land + 2
+
+    @property
+    def rmst(self) -> int:
+        return 4 * self.n_land + 3
+
+    @property
+    def rmst_var(self) -> int:
+        return 4 * self.n_land + 4
+
+    @property
+    def max_followup(self) -> int:
+        return 4 * self.n_land + 5
+
+    @property
+    def n(self) -> int:
+        return 4 * self.n_land + 6
+
+    @property
+    def events(self) -> int:
+        return 4 * self.n_land + 7
+
+    @property
+    def width(self) -> int:
+        return 4 * self.n_land + 8
+
+
+@nb.njit(cache=True, nogil=True)
+def loglog_band(s: float, greenwood: float) -> tuple[float, float]:
+    """The log(-log) 95% band of a Kaplan-Meier value (1, 1 where S = 1; as
+    :func:`sim.stats.survival.kaplan_meier`)."""
+    v = math.log(s) if s > 0.0 else -math.inf
+    if v == 0.0:
+        return 1.0, 1.0
+    half = Z95 * math.sqrt(greenwood) / v
+    lv = math.log(-v)
+    lo = math.exp(-math.exp(lv - half))
+    hi = math.exp(-math.exp(lv + half))
+    return (1.0 if math.isnan(lo) else lo), (1.0 if math.isnan(hi) else hi)
+
+
+@nb.njit(cache=True, nogil=True)
+def _step(r: int, t: float, d1: float, d2: float, tau: float, variance: bool, s: np.ndarray, gw: np.ndarray,
+          f1: np.ndarray, f2: np.ndarray, at_risk: np.ndarray, area: np.ndarray, g_sums: np.ndarray,
+          med: np.ndarray) -> None:
+    """Replicate ``r``'s events at time ``t``: ``d1`` + ``d2`` (weighted) out of its
+    number at risk; the one product-limit / Aalen-Johansen / Greenwood update."""
+    n = at_risk[r]
+    d = d1 + d2
+    if d <= 0.0 or n <= 0.0:
+        return
+    f1[r] += s[r] * (d1 / n)
+    f2[r] += s[r] * (d2 / n)
+    s[r] *= 1.0 - d / n
+    if variance:
+        g = d / (n * (n - d)) if d < n else 0.0
+        gw[r] += g
+        if t < tau:  # restricted-mean variance: sum g_i (A - a_i)^2, a_i the area to t_i
+            a = area[r]
+            g_sums[r, 0] += g
+            g_sums[r, 1] += g * a
+            g_sums[r, 2] += g * a * a
+        if med[r, 2] == math.inf:  # the band's upper end reaches 1/2 last
+            lo, hi = loglog_band(s[r], gw[r])
+            if med[r, 1] == math.inf and lo <= 0.5 + _HALF_TOL:
+                med[r, 1] = t
+            if hi <= 0.5 + _HALF_TOL:
+                med[r, 2] = t
+    if s[r] <= 0.5 + _HALF_TOL and med[r, 0] == math.inf:
+        med[r, 0] = t
+
+
+@nb.njit(cache=True, nogil=True)
+def weighted_curves(time: np.ndarray, code: np.ndarray, pid: np.ndarray, counts: np.ndarray, r0: int,
+                    r1: int, landmarks: np.ndarray, tau: float, variance: bool, out: np.ndarray) -> None:
+    """Kaplan-Meier (all events) and Aalen-Johansen (causes 1 and 2) under the weights
+    ``counts[pid[i], r]`` of replicates ``r0 <= r < r1``, over ``time`` sorted ascending,
+    into ``out[r]`` (layout :class:`Layout`). One pass over the patients with the
+    replicate loops innermost and contiguous: a pass costs about as much as the
+    arithmetic of ~50 replicates, so replicates are done together (threads run
+    different curves instead; the function releases the GIL). ``variance`` False skips
+    the Greenwood sums, the median's interval and the restricted mean's variance (NaN).
+    """
+    n = time.shape[0]
+    n_rep = r1 - r0
+    n_land = landmarks.shape[0]
+    at_risk = np.zeros(n_rep)
+    events = np.zeros(n_rep)
+    for i in range(n):
+        p = pid[i]
+        for r in range(n_rep):
+            w = float(counts[p, r0 + r])
+            at_risk[r] += w
+            if code[i] > 0:
+                events[r] += w
+    total = at_risk.copy()
+    s = np.ones(n_rep)
+    gw = np.zeros(n_rep)
+    f1 = np.zeros(n_rep)
+    f2 = np.zeros(n_rep)
+    area = np.zeros(n_rep)
+    g_sums = np.zeros((n_rep, 3))
+    med = np.full((n_rep, 3), math.inf)  # median, its interval's low and high ends
+    d1 = np.zeros(n_rep)
+    d2 = np.zeros(n_rep)
+    removed = np.zeros(n_rep)
+    last_t = 0.0
+    k = 0  # next landmark to record
+    i = 0
+    while i < n:
+        t = time[i]
+        # S is a right-continuous step: a landmark before t takes the value before t
+        while k < n_land and landmarks[k] < t:
+            for r in range(n_rep):
+                out[r0 + r, k] = s[r]
+                out[r0 + r, n_land + k] = gw[r]
+                out[r0 + r, 2 * n_land + k] = f1[r]
+                out[r0 + r, 3 * n_land + k] = f2[r]
+            k += 1
+        if last_t < tau:  # S is flat between events: integrate up to this time
+            step = min(t, tau) - last_t
+            for r in range(n_rep):
+                area[r] += s[r] * step
+            last_t = min(t, tau)
+        if i + 1 == n or time[i + 1] != t:
+            # one patient at this time (the usual case): no per-time sums to clear
+            p = pid[i]
+            c = code[i]
+            for r in range(n_rep):
+                w = float(counts[p, r0 + r])
+                if c > 0:
+                    _step(r, t, w if c == 1 else 0.0, w if c == 2 else 0.0, tau, variance, s, gw, f1, f2,
+                          at_risk, area, g_sums, med)
+                at_risk[r] -= w
+            i += 1
+            continue
+        d1[:] = 0.0
+        d2[:] = 0.0
+        removed[:] = 0.0
+        j = i
+        while j < n and time[j] == t:
+            p = pid[j]
+            for r in range(n_rep):
+                w = float(counts[p, r0 + r])
+                removed[r] += w
+                if code[j] == 1:
+                    d1[r] += w
+                elif code[j] == 2:
+                    d2[r] += w
+            j += 1
+        for r in range(n_rep):
+            _step(r, t, d1[r], d2[r], tau, variance, s, gw, f1, f2, at_risk, area, g_sums, med)
+            at_risk[r] -= removed[r]
+        i = j
+    while k < n_land:
+        for r in range(n_rep):
+            out[r0 + r, k] = s[r]
+            out[r0 + r, n_land + k] = gw[r]
+            out[r0 + r, 2 * n_land + k] = f1[r]
+            out[r0 + r, 3 * n_land + k] = f2[r]
+        k += 1
+    for r in range(n_rep):
+        row = r0 + r
+        if last_t < tau:
+            area[r] += s[r] * (tau - last_t)
+        # no estimate past the replicate's own data: its largest time with a positive weight
+        t_max = math.nan
+        j = n - 1
+        while j >= 0:
+            if counts[pid[j], r0 + r] > 0:
+                t_max = time[j]
+                break
+            j -= 1
+        done = s[r] <= 0.0
+        for q in range(n_land):
+            if math.isnan(t_max) or beyond_data(landmarks[q], t_max, done):
+                out[row, q] = math.nan
+                out[row, n_land + q] = math.nan
+                out[row, 2 * n_land + q] = math.nan
+                out[row, 3 * n_land + q] = math.nan
+            elif not variance:
+                out[row, n_land + q] = math.nan
+        base = 4 * n_land
+        if math.isnan(t_max):
+            for c in range(3):
+                out[row, base + c] = math.nan
+        else:
+            out[row, base] = med[r, 0]
+            out[row, base + 1] = med[r, 1] if variance else math.nan
+            out[row, base + 2] = med[r, 2] if variance else math.nan
+        if math.isnan(t_max) or beyond_data(tau, t_max, done):
+            out[row, base + 3] = math.nan
+            out[row, base + 4] = math.nan
+        else:
+            a = area[r]
+            out[row, base + 3] = a
+            g0, g1, g2 = g_sums[r, 0], g_sums[r, 1], g_sums[r, 2]
+            out[row, base + 4] = max(a * a * g0 - 2.0 * a * g1 + g2, 0.0) if variance else math.nan
+        out[row, base + 5] = t_max
+        out[row, base + 6] = total[r]
+        out[row, base + 7] = events[r]
+
+
+# --------------------------------------------------------------------------- sorting
+@nb.njit(cache=True, nogil=True)
+def order_by_time(time: np.ndarray, m: int) -> np.ndarray:
+    """Indices that sort the first ``m`` times ascending (ties in any order; +inf last).
+
+    A bucket sort (numba's np.argsort is many times slower than numpy's on 10^4 doubles,
+    and sorting dominated the sweep reduction): times are spread over m / 2 buckets by
+    value, each bucket sorted by insertion, or by argsort when it holds many."""
+    order = np.empty(m, np.int64)
+    if m == 0:
+        return order
+    t_max = 0.0
+    for i in range(m):
+        if time[i] > t_max and time[i] < math.inf:
+            t_max = time[i]
+    n_b = max(m // 2, 1)
+    scale = n_b / t_max if t_max > 0.0 else 0.0
+    first = np.zeros(n_b + 1, np.int64)
+    slot = np.empty(m, np.int64)
+    for i in range(m):
+        b = min(int(time[i] * scale), n_b - 1) if time[i] < math.inf else n_b - 1
+        slot[i] = b
+        first[b + 1] += 1
+    for b in range(n_b):
+        first[b + 1] += first[b]
+    fill = first[:n_b].copy()
+    for i in range(m):
+        b = slot[i]
+        order[fill[b]] = i
+        fill[b] += 1
+    for b in range(n_b):
+        lo = first[b]
+        hi = first[b + 1]
+        if hi - lo > 48:
+            part = order[lo:hi].copy()
+            keys = np.empty(hi - lo)
+            for q in range(hi - lo):
+                keys[q] = time[part[q]]
+            inner = np.argsort(keys)
+            for q in range(hi - lo):
+                order[lo + q] = part[inner[q]]
+            continue
+        for i in range(lo + 1, hi):
+            o = order[i]
+            tk = time[o]
+            j = i - 1
+            while j >= lo and time[order[j]] > tk:
+                order[j + 1] = order[j]
+                j -= 1
+            order[j + 1] = o
+    return order
+
+
+# --------------------------------------------------------------------------- entry points
+@nb.njit(cache=True, nogil=True)
+def estimate_into(time: np.ndarray, code: np.ndarray, m: int, landmarks: np.ndarray, tau: float, variance: bool,
+                  out: np.ndarray) -> None:
+    """The ordinary (unit-weight) estimates of the first ``m`` (time, code) pairs in any
+    order into ``out`` (one row, layout :class:`Layout`; variances if ``variance``)."""
+    order = order_by_time(time, m)
+    t_sorted = np.empty(m)
+    c_sorted = np.empty(m, np.int8)
+    for i in range(m):
+        t_sorted[i] = time[order[i]]
+        c_sorted[i] = code[order[i]]
+    ones = np.ones((m, 1), np.uint8)
+    res = np.empty((1, out.shape[0]))
+    weighted_curves(t_sorted, c_sorted, np.arange(m), ones, 0, 1, landmarks, tau, variance, res)
+    out[:] = res[0]
+
+
+def estimate(time_days: np.ndarray, code: np.ndarray, landmarks_days: np.ndarray, tau_days: float) -> np.ndarray:
+    """The ordinary estimates of one curve (times in any order; code as the module
+    docstring, or a boolean event): one row, layout :class:`Layout`."""
+    time_days = np.ascontiguousarray(time_days, np.float64)
+    landmarks_days = np.ascontiguousarray(landmarks_days, np.float64)
+    out = np.empty(Layout(len(landmarks_days)).width)
+    estimate_into(time_days, np.ascontiguousarray(code, np.int8), len(time_days), landmarks_days, float(tau_days), True,
+                  out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def estimate_rows(time: np.ndarray, code: np.ndarray, mask: np.ndarray, landmarks: np.ndarray,
+                  tau: float, variance: bool) -> np.ndarray:
+    """The ordinary estimates of each row's masked entries (pseudo-cohorts, arms):
+    shape (rows, width of :class:`Layout`)."""
+    rows, n = time.shape
+    out = np.empty((rows, 4 * landmarks.shape[0] + 8))
+    t = np.empty(n)
+    c = np.empty(n, np.int8)
+    for r in range(rows):
+        m = 0
+        for j in range(n):
+            if mask[r, j]:
+                t[m] = time[r, j]
+                c[m] = code[r, j]
+                m += 1
+        estimate_into(t, c, m, landmarks, tau, variance, out[r])
+    return out
 
 
 @dataclass(frozen=True)
@@ -33,158 +391,15 @@ def sorted_curve(pid: np.ndarray, time_days: np.ndarray, code: np.ndarray) -> So
                        np.ascontiguousarray(code[order], np.int8))
 
 
-@nb.njit(cache=True, nogil=True)
-def weighted_curves(time: np.ndarray, code: np.ndarray, pid: np.ndarray, counts: np.ndarray, r0: int,
-                    r1: int, landmarks: np.ndarray, tau: float, out: np.ndarray) -> None:
-    """Kaplan-Meier (all events) and Aalen-Johansen (causes 1 and 2) under R sets of
-    patient weights at once: ``counts[patient, r]`` (bootstrap counts), over ``time``
-    sorted ascending (one pass; the replicate loops are innermost and contiguous).
-
-    The pass over the patients costs about as much as the arithmetic of ~50 replicates,
-    so replicates are done together rather than split across threads (threads run
-    different curves instead; the function releases the GIL). Replicates
-    ``r0 <= r < r1``. Writes, for each, ``out[r, 0:L]``
-    S at the landmarks, ``out[r, L]`` the median (inf if not reached, nan if nobody is
-    at risk), ``out[r, L+1]`` the restricted mean to ``tau``, ``out[r, L+2:2L+2]`` and ``out[r, 2L+2:3L+2]`` the
-    cumulative incidences of causes 1 and 2 at the landmarks. Ties: all events at a
-    time count together, censorings at that time stay at risk for it; a landmark or
-    ``tau`` beyond the replicate's largest resampled time is NaN unless the curve
-    reached 0 (the conventions of :mod:`sim.stats.survival`).
-    """
-    n = time.shape[0]
-    n_rep = r1 - r0
-    n_land = landmarks.shape[0]
-    at_risk = np.zeros(n_rep)
-    for i in range(n):
-        p = pid[i]
-        for r in range(n_rep):
-            at_risk[r] += counts[p, r0 + r]
-    s = np.ones(n_rep)
-    f1 = np.zeros(n_rep)
-    f2 = np.zeros(n_rep)
-    area = np.zeros(n_rep)
-    median = np.full(n_rep, math.inf)
-    n_median = 0  # replicates whose median is known (or undefined)
-    for r in range(n_rep):
-        if at_risk[r] <= 0.0:
-            median[r] = math.nan
-            n_median += 1
-    d1 = np.zeros(n_rep)
-    d2 = np.zeros(n_rep)
-    removed = np.zeros(n_rep)
-    last_t = 0.0
-    k = 0  # next landmark to record
-    i = 0
-    while i < n:
-        t = time[i]
-        # S is a right-continuous step: a landmark before t takes the value before t
-        while k < n_land and landmarks[k] < t:
-            for r in range(n_rep):
-                out[r0 + r, k] = s[r]
-                out[r0 + r, n_land + 2 + k] = f1[r]
-                out[r0 + r, 2 * n_land + 2 + k] = f2[r]
-            k += 1
-        if i + 1 == n or time[i + 1] != t:
-            # one patient at this time (the usual case): branch-free, vectorisable loops
-            # (no row views: an array view per patient costs reference counting)
-            p = pid[i]
-            c = code[i]
-            if c == 0:  # a censoring changes no curve
-                for r in range(n_rep):
-                    at_risk[r] -= counts[p, r0 + r]
-                i += 1
-                continue
-            if last_t < tau:  # S is flat between events: integrate up to this one
-                step = min(t, tau) - last_t
-                for r in range(n_rep):
-                    area[r] += s[r] * step
-                last_t = min(t, tau)
-            lowest = 1.0
-            for r in range(n_rep):
-                w = float(counts[p, r0 + r])
-                # w <= at_risk, so at_risk == 0 implies w == 0 and the step is 0
-                sq = s[r] * (w / max(at_risk[r], 1.0))
-                if c == 1:
-                    f1[r] += sq
-                else:
-                    f2[r] += sq
-                s[r] -= sq
-                at_risk[r] -= w
-                lowest = min(lowest, s[r])
-            if lowest <= 0.5 + _HALF_TOL and n_median < n_rep:
-                for r in range(n_rep):
-                    if s[r] <= 0.5 + _HALF_TOL and median[r] == math.inf:
-                        median[r] = t
-                        n_median += 1
-            i += 1
-            continue
-        if last_t < tau:
-            step = min(t, tau) - last_t
-            for r in range(n_rep):
-                area[r] += s[r] * step
-            last_t = min(t, tau)
-        # tied times: all events at t count together
-        d1[:] = 0.0
-        d2[:] = 0.0
-        removed[:] = 0.0
-        j = i
-        while j < n and time[j] == t:
-            p = pid[j]
-            for r in range(n_rep):
-                removed[r] += counts[p, r0 + r]
-            if code[j] == 1:
-                for r in range(n_rep):
-                    d1[r] += counts[p, r0 + r]
-            elif code[j] == 2:
-                for r in range(n_rep):
-                    d2[r] += counts[p, r0 + r]
-            j += 1
-        for r in range(n_rep):
-            inv = 1.0 / max(at_risk[r], 1.0)
-            f1[r] += s[r] * d1[r] * inv
-            f2[r] += s[r] * d2[r] * inv
-            s[r] *= 1.0 - (d1[r] + d2[r]) * inv
-            at_risk[r] -= removed[r]
-            if s[r] <= 0.5 + _HALF_TOL and median[r] == math.inf:
-                median[r] = t
-                n_median += 1
-        i = j
-    while k < n_land:
-        for r in range(n_rep):
-            out[r0 + r, k] = s[r]
-            out[r0 + r, n_land + 2 + k] = f1[r]
-            out[r0 + r, 2 * n_land + 2 + k] = f2[r]
-        k += 1
-    for r in range(n_rep):
-        if last_t < tau:
-            area[r] += s[r] * (tau - last_t)
-        out[r0 + r, n_land] = median[r]
-        out[r0 + r, n_land + 1] = area[r]
-        # no estimate past the replicate's own data: its largest time with a positive weight
-        t_max = -math.inf
-        j = n - 1
-        while j >= 0:
-            if counts[pid[j], r0 + r] > 0:
-                t_max = time[j]
-                break
-            j -= 1
-        done = s[r] <= 0.0
-        for q in range(n_land):
-            if beyond_data(landmarks[q], t_max, done):
-                out[r0 + r, q] = math.nan
-                out[r0 + r, n_land + 2 + q] = math.nan
-                out[r0 + r, 2 * n_land + 2 + q] = math.nan
-        if beyond_data(tau, t_max, done):
-            out[r0 + r, n_land + 1] = math.nan
-
-
-def statistics(curve: SortedCurve, counts: np.ndarray, landmarks_days: np.ndarray, tau_days: float) -> np.ndarray:
+def statistics(curve: SortedCurve, counts: np.ndarray, landmarks_days: np.ndarray, tau_days: float,
+               variance: bool = False) -> np.ndarray:
     """The weighted estimates of one curve under each column of ``counts``
-    (patients x replicates): shape (replicates, 3 L + 2), layout of :func:`weighted_curves`."""
-    out = np.empty((counts.shape[1], 3 * len(landmarks_days) + 2))
+    (patients x replicates): shape (replicates, width of :class:`Layout`)."""
+    landmarks_days = np.ascontiguousarray(landmarks_days, np.float64)
+    out = np.empty((counts.shape[1], Layout(len(landmarks_days)).width))
     # gather the counts in time order first: one streaming copy, then a sequential pass
     # (random row reads inside the pass cost ~2x at 10^6 patients)
     ordered = np.take(counts, curve.pid, axis=0)
     weighted_curves(curve.time, curve.code, np.arange(len(curve.pid)), ordered, 0, counts.shape[1], landmarks_days,
-                    tau_days, out)
+                    float(tau_days), variance, out)
     return out

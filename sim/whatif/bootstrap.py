@@ -8,42 +8,18 @@ import numpy as np
 import pandas as pd
 
 from sim.model.endpoints import DAYS_PER_MONTH, ENDPOINTS, LANDMARK_MONTHS, RMST_MONTHS, Endpoint
-from sim.model.states import NRM_CAUSES, Response
-from sim.stats.weighted import SortedCurve, sorted_curve, statistics
+from sim.outcomes.curves import curve_from_columns
+from sim.stats.weighted import Layout, SortedCurve, sorted_curve, statistics
 from sim.whatif.estimators import _BOOTSTRAP_STREAM
 
 
 def _curves(df: pd.DataFrame) -> dict[str, SortedCurve]:
-    """The time-to-event analyses of ``summarise`` (same populations, origins and events;
-    ``tests/test_compare.py`` checks that unit weights reproduce its estimates)."""
-    pid = np.arange(len(df))
-    t_inf = df["t_inf_days"].to_numpy(np.float64)
-    t_last = df["t_last_days"].to_numpy(np.float64)
-    t_death = df["t_death_days"].to_numpy(np.float64)
-    t_efs = df["t_efs_days"].to_numpy(np.float64)
-    t_rel = df["t_relapse_days"].to_numpy(np.float64)
-    resp = df["response"].to_numpy()
-    infused = ~np.isnan(t_inf)
-    cr = infused & (resp >= Response.CR_MRD_POS)
-
-    def from_infusion(t_event: np.ndarray, keep: np.ndarray) -> SortedCurve:
-        event = ~np.isnan(t_event)
-        time_days = np.where(event, t_event, t_last) - np.nan_to_num(t_inf)
-        return sorted_curve(pid[keep], time_days[keep], event[keep].astype(np.int8))
-
-    out = {
-        "os": from_infusion(t_death, infused),
-        "efs": from_infusion(t_efs, infused),
-        "lfs": from_infusion(np.fmin(t_rel, t_death), cr),
-    }
-    dead = ~np.isnan(t_death)
-    out["itt_os"] = sorted_curve(pid, np.where(dead, t_death, t_last), dead.astype(np.int8))
-    # competing risks among first-infusion CRs: 1 relapse, 2 non-relapse death
-    relapsed = ~np.isnan(t_rel)
-    nrm = ~relapsed & np.isin(df["death_cause"].to_numpy(), [int(c) for c in NRM_CAUSES])
-    code = np.where(relapsed, 1, np.where(nrm, 2, 0)).astype(np.int8)
-    time_days = np.where(relapsed, t_rel, np.where(nrm, t_death, t_last)) - np.nan_to_num(t_inf)
-    out["competing"] = sorted_curve(pid[cr], time_days[cr], code[cr])
+    """The time-to-event analyses of ``summarise``, from the one curve definition of
+    :mod:`sim.outcomes.curves` (``competing``: relapse and non-relapse death)."""
+    out = {}
+    for name in ("os", "efs", "lfs", "itt_os"):
+        out[name] = sorted_curve(*curve_from_columns(df, name))
+    out["competing"] = sorted_curve(*curve_from_columns(df, "cir"))
     return out
 
 
@@ -67,15 +43,15 @@ def curve_statistics(curve: SortedCurve, counts: np.ndarray) -> np.ndarray:
 
 def _statistic_column(e: Endpoint) -> tuple[str, int]:
     """(curve, column of :func:`curve_statistics`) holding a bootstrap endpoint."""
-    n_land = len(LANDMARK_MONTHS)
+    at = Layout(len(LANDMARK_MONTHS))
     if e.kind == "median":
-        return e.curve, n_land
+        return e.curve, at.median
     if e.kind == "rmst":
-        return e.curve, n_land + 1
+        return e.curve, at.rmst
     j = LANDMARK_MONTHS.index(e.months)
     if e.kind == "incidence":  # relapse is cause 1, death without relapse cause 2
-        return "competing", (n_land + 2 if e.curve == "cir" else 2 * n_land + 2) + j
-    return e.curve, j
+        return "competing", (at.cif1 if e.curve == "cir" else at.cif2).start + j
+    return e.curve, at.survival.start + j
 
 
 #: where each bootstrap outcome of the endpoint table is read

@@ -3,7 +3,12 @@
 The run summary and the comparison are pinned (``pinned_endpoint_values.json``): the
 values computed before the features were derived from the table, by the code of that
 time, with exactly the calls below (the ``file`` paths and the timings left out). The
-derivation must change no number, no key and no label of either.
+derivation must change no number, no key and no label of either. Since every curve is
+estimated by the one compiled estimator (:mod:`sim.stats.weighted`: a product-limit step
+where the numpy reference sums logs), numbers may differ from the pinned ones by rounding:
+:func:`assert_same` allows 1e-10 relative. Estimates move by ~1e-15; a ratio of variances of
+paired differences (compare's variance reduction) amplifies that to ~2e-12; a modelling
+change moves them by far more than 1e-10.
 """
 
 from __future__ import annotations
@@ -19,6 +24,25 @@ from sim.model.endpoints import CURVES, ENDPOINT_BY_NAME, ENDPOINTS, POPULATIONS
 from sim.outcomes.sets import OUTCOME_NAMES, simulate_sets
 from sim.outcomes.sets import OUTCOMES as SWEEP_OUTCOMES
 from sim.whatif.estimators import OUTCOMES as COMPARED
+
+ROUNDING = 1e-10  # the compiled and the reference estimators differ only by rounding (docstring)
+
+
+def assert_same(now: object, pinned: object, where: str = "") -> None:
+    """Equal keys, labels and counts; floats equal to :data:`ROUNDING` relative."""
+    if isinstance(pinned, dict):
+        assert isinstance(now, dict) and now.keys() == pinned.keys(), where
+        for k in pinned:
+            assert_same(now[k], pinned[k], f"{where}.{k}")
+    elif isinstance(pinned, list):
+        assert isinstance(now, list) and len(now) == len(pinned), where
+        for j, (a, b) in enumerate(zip(now, pinned, strict=True)):
+            assert_same(a, b, f"{where}[{j}]")
+    elif isinstance(pinned, float) and isinstance(now, float):
+        assert abs(now - pinned) <= ROUNDING * max(1.0, abs(pinned)), (where, now, pinned)
+    else:
+        assert now == pinned and type(now) is type(pinned), (where, now, pinned)
+
 
 PINNED = json.loads((Path(__file__).with_name("pinned_endpoint_values.json")).read_text())
 
@@ -62,7 +86,7 @@ def test_ratio_definitions_reproduce_the_summary_counts() -> None:
 def test_run_summary_values_are_unchanged() -> None:
     s = api.run("baseline", patients=6000, seed=11).summary
     now = json.loads(json.dumps(json_safe({k: s[k] for k in PINNED["run"]}), allow_nan=False))
-    assert now == PINNED["run"]
+    assert_same(now, PINNED["run"])
 
 
 def test_comparison_is_unchanged() -> None:
@@ -71,16 +95,16 @@ def test_comparison_is_unchanged() -> None:
     for sc in now["scenarios"]:
         sc.pop("file", None)
     now.pop("elapsed_s"), now.pop("simulate_s")
-    assert now == PINNED["compare"]
+    assert_same(now, PINNED["compare"])
 
 
 def test_sweep_reduction_is_unchanged() -> None:
     """Two sets of the baseline on independent streams (``pinned_sweep_rows.json``, pinned
     when the sweep outcome list was derived from the endpoint table): the compiled
-    reduction's rows and Monte Carlo SEs, exactly."""
+    reduction's rows and Monte Carlo SEs, to rounding (module docstring)."""
     pinned = json.loads((Path(__file__).with_name("pinned_sweep_rows.json")).read_text())
     assert list(OUTCOME_NAMES) == pinned["outcomes"]
     theta = api.as_scenario(None).params.theta()
     out, se = simulate_sets(np.stack([theta, theta]), np.arange(2), 17, 3000, 1826.25, crn=False, threads=1)
     for got, want in ((out, pinned["out"]), (se, pinned["se"])):
-        np.testing.assert_array_equal(got, np.array(want, dtype=float))
+        np.testing.assert_allclose(got, np.array(want, dtype=float), rtol=ROUNDING, atol=ROUNDING)

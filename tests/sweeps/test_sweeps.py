@@ -20,9 +20,10 @@ from sim.engine.kernel import run_kernel
 from sim.model.errors import InputError
 from sim.model.parameters import OFFSETS
 from sim.model.uncertainty import from_unit, quantile, uncertain_names, unit_dimensions
-from sim.outcomes.sets import O_OS24, O_OSRMST, OUTCOME_NAMES, OUTCOMES, _km, reduce_patients, simulate_sets
+from sim.outcomes.sets import OUTCOME_NAMES, OUTCOMES, reduce_patients, simulate_sets
 from sim.outcomes.summary import DAYS_PER_MONTH, endpoint_data, summarise
 from sim.stats.survival import kaplan_meier
+from sim.stats.weighted import Layout, estimate
 from sim.sweeps import analysis, designs
 from sim.sweeps.runner import run_sweep
 
@@ -91,12 +92,12 @@ def test_fast_reduction_gives_no_number_past_the_follow_up():
     # a curve that reached 0 stays known past the data: S(24 months) = 0 and the full
     # area; with the last patient censored instead, neither is estimable
     t = np.array([10.0, 20.0, 30.0])
-    log_k = np.array([-math.inf, 0.0, math.log(2.0), math.log(3.0)])
-    o, e = np.zeros(len(OUTCOMES)), np.zeros(len(OUTCOMES))
-    _km(t, np.ones(3, np.bool_), 3, log_k, o, e, -1, -1, O_OS24, -1, O_OSRMST)
-    assert o[O_OS24] == 0.0 and o[O_OSRMST] == pytest.approx(20.0, abs=1e-12)
-    _km(t, np.array([True, True, False]), 3, log_k, o, e, -1, -1, O_OS24, -1, O_OSRMST)
-    assert math.isnan(o[O_OS24]) and math.isnan(o[O_OSRMST])
+    marks, tau = np.array([24 * DAYS_PER_MONTH]), 24 * DAYS_PER_MONTH
+    at = Layout(1)
+    o = estimate(t, np.ones(3, np.int8), marks, tau)
+    assert o[at.survival][0] == 0.0 and o[at.rmst] == pytest.approx(20.0, abs=1e-12)
+    o = estimate(t, np.array([1, 1, 0], np.int8), marks, tau)
+    assert math.isnan(o[at.survival][0]) and math.isnan(o[at.rmst])
 
 
 def test_sets_reproduce_the_kernel_and_do_not_depend_on_threads():

@@ -109,21 +109,20 @@ def test_a_replicate_gives_no_number_past_its_own_data():
     # risk set: S = 0, known for ever); 2: patients 0 and 1 only (last time 200, censored)
     counts = np.array([[1, 1, 1], [1, 1, 2], [1, 1, 0], [1, 0, 0]], np.uint8)
     st = bootstrap.curve_statistics(curve, counts)
-    n_land = len(LANDMARK_MONTHS)
-    cif1 = slice(n_land + 2, 2 * n_land + 2)
+    at = weighted.Layout(len(LANDMARK_MONTHS))
     for r in range(3):
         rep = np.repeat(np.arange(4), counts[:, r].astype(np.int64))
         km = kaplan_meier(time[rep], code[rep] > 0)
         s_ref = km.survival_at(bootstrap._LANDMARKS_DAYS)
-        np.testing.assert_allclose(st[r, :n_land], s_ref, rtol=1e-12)  # NaN where the reference is NaN
-        np.testing.assert_allclose(st[r, cif1], 1.0 - s_ref, rtol=1e-12)  # one cause: F = 1 - S
+        np.testing.assert_allclose(st[r, at.survival], s_ref, rtol=1e-12)  # NaN where the reference is NaN
+        np.testing.assert_allclose(st[r, at.cif1], 1.0 - s_ref, rtol=1e-12)  # one cause: F = 1 - S
         rmst = km.restricted_mean(bootstrap._TAU_DAYS)
-        assert np.isnan(st[r, n_land + 1]) if rmst is None else st[r, n_land + 1] == pytest.approx(rmst, rel=1e-12)
-    assert np.isfinite(st[0]).all()
-    np.testing.assert_allclose(st[1, :n_land], [2 / 3, 0.0, 0.0], rtol=1e-12)
-    assert np.isfinite(st[1, n_land + 1])
-    assert st[2, 0] == pytest.approx(2 / 3, rel=1e-12) and np.isnan(st[2, 1:n_land]).all()
-    assert np.isnan(st[2, n_land + 1])
+        assert np.isnan(st[r, at.rmst]) if rmst is None else st[r, at.rmst] == pytest.approx(rmst, rel=1e-12)
+    assert np.isfinite(st[0, [*range(at.survival.stop), at.median, at.rmst]]).all()
+    np.testing.assert_allclose(st[1, at.survival], [2 / 3, 0.0, 0.0], rtol=1e-12)
+    assert np.isfinite(st[1, at.rmst])
+    assert st[2, 0] == pytest.approx(2 / 3, rel=1e-12) and np.isnan(st[2, 1:at.survival.stop]).all()
+    assert np.isnan(st[2, at.rmst])
 
 
 def test_bootstrap_replicates_do_not_depend_on_batching():

@@ -132,7 +132,8 @@ ANALYTIC_NAMES = {"logrank": "Schoenfeld", "cox": "Schoenfeld", "cox_score": "Sc
                   "chisq": "two proportions (normal)", "chisq_yates": "two proportions (normal)",
                   "fisher": "two proportions (normal)", "binomial": "exact binomial", "simon": "exact binomial",
                   "predictive": "exact binomial", "fh": "Schoenfeld (log-rank)",
-                  "maxcombo": "Schoenfeld (log-rank)", "logrank1": "one-sample log-rank (Wu)"}
+                  "maxcombo": "Schoenfeld (log-rank)", "rmst": "Schoenfeld (log-rank)",
+                  "milestone": "Schoenfeld (log-rank)", "logrank1": "one-sample log-rank (Wu)"}
 
 
 def _print_power(curve: dict) -> None:

@@ -9,9 +9,20 @@ import numba as nb
 import numpy as np
 
 from sim.stats import cox as coxmod
-from sim.stats import maxcombo
+from sim.stats import maxcombo, weighted
 from sim.stats import proportions as props
-from sim.trials.spec import T_CHISQ, T_COX, T_COX_SCORE, T_FH, T_FISHER, T_LOGRANK, T_LOGRANK1, T_MAXCOMBO, T_YATES
+from sim.trials.spec import (
+    T_CHISQ,
+    T_COX,
+    T_COX_SCORE,
+    T_FH,
+    T_FISHER,
+    T_LOGRANK,
+    T_LOGRANK1,
+    T_MAXCOMBO,
+    T_RMST,
+    T_YATES,
+)
 
 
 @nb.njit(cache=True)
@@ -100,20 +111,62 @@ def _cutoffs(t1: np.ndarray, t2: np.ndarray, entry: np.ndarray, dropout: np.ndar
     return reached
 
 
+_KM = weighted.Layout(1)  # one landmark: the milestone (column offsets as compile-time constants)
+_S, _GREENWOOD, _RMST, _RMST_VAR, _WIDTH = _KM.survival.start, _KM.greenwood.start, _KM.rmst, _KM.rmst_var, _KM.width
+
+
+@nb.njit(cache=True)
+def _km_contrast(time: np.ndarray, event: np.ndarray, group: np.ndarray, m: int, rmst: bool, t_days: float,
+                 ta: np.ndarray, ca: np.ndarray, tb: np.ndarray, cb: np.ndarray) -> tuple[float, float]:
+    """(z, B - A) of the restricted mean survival to ``t_days`` (``rmst``) or of the
+    Kaplan-Meier survival at ``t_days``, each arm's curve from the one compiled
+    Kaplan-Meier (:func:`sim.stats.weighted.estimate_into`, Greenwood variances); z is on
+    the log-rank's scale (negative: B better) and 0 where either arm's value is not
+    estimable (NaN: beyond the arm's follow-up) or the variance is 0."""
+    na = 0
+    nb_ = 0
+    for j in range(m):
+        if group[j] == 1:
+            tb[nb_] = time[j]
+            cb[nb_] = 1 if event[j] else 0
+            nb_ += 1
+        else:
+            ta[na] = time[j]
+            ca[na] = 1 if event[j] else 0
+            na += 1
+    if na == 0 or nb_ == 0:
+        return 0.0, 0.0
+    landmarks = np.array([t_days])
+    out_a = np.empty(_WIDTH)
+    out_b = np.empty(_WIDTH)
+    weighted.estimate_into(ta, ca, na, landmarks, t_days, True, out_a)
+    weighted.estimate_into(tb, cb, nb_, landmarks, t_days, True, out_b)
+    if rmst:
+        xa, xb, va, vb = out_a[_RMST], out_b[_RMST], out_a[_RMST_VAR], out_b[_RMST_VAR]
+    else:  # Var S = S^2 x Greenwood sum (Var log S)
+        xa, xb = out_a[_S], out_b[_S]
+        va, vb = xa * xa * out_a[_GREENWOOD], xb * xb * out_b[_GREENWOOD]
+    if not (math.isfinite(xa) and math.isfinite(xb) and math.isfinite(va + vb)) or va + vb <= 0.0:
+        return 0.0, xb - xa
+    return (xa - xb) / math.sqrt(va + vb), xb - xa
+
+
 @nb.njit(parallel=True, cache=True)
 def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray, dropout: np.ndarray,
              sizes: np.ndarray, rule: int, fu_days: float, look_events: np.ndarray, look_fractions: np.ndarray,
              test: int, sides: int,
              direction: int, hazard0: float, p0: float, z_out: np.ndarray, p_out: np.ndarray, est: np.ndarray,
              aux: np.ndarray, oe_out: np.ndarray, var_out: np.ndarray, counts: np.ndarray, dur: np.ndarray,
-             done_out: np.ndarray, reached: np.ndarray, fh_rho: np.ndarray, fh_gamma: np.ndarray) -> None:
+             done_out: np.ndarray, reached: np.ndarray, fh_rho: np.ndarray, fh_gamma: np.ndarray,
+             km_days: float) -> None:
     """Every trial (rows) at every size (axis 1) and look (axis 2): censoring at the
     look's cut-off and at dropout, then the test. Outputs per (k, g, look): z, p,
     est (log HR for Cox, log OR for Fisher, rate difference or rate, O/E for logrank1),
     aux (Cox SE or score z), log-rank O - E and variance (two-arm survival; logrank1:
     O - E and E), counts (events or numerator, patients or denominator, per arm A, B),
     duration (days), whether the look happened; reached[k, g]: D events reached. The
-    fh test uses ``(fh_rho[0], fh_gamma[0])``, MaxCombo every pair."""
+    fh test uses ``(fh_rho[0], fh_gamma[0])``, MaxCombo every pair; rmst and milestone
+    the time ``km_days``."""
     K, n_max = t1.shape
     L = look_events.size
     for k in nb.prange(K):
@@ -127,6 +180,10 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
         r1 = np.empty(n_max, np.int64)
         d0 = np.empty(n_max, np.int64)
         d1 = np.empty(n_max, np.int64)
+        ta = np.empty(n_max)
+        tb = np.empty(n_max)
+        ca = np.empty(n_max, np.int8)
+        cb = np.empty(n_max, np.int8)
         for g in range(sizes.size):
             n = sizes[g]
             reached[k, g] = _cutoffs(t1[k], t2[k] if t2.shape[0] == K else t1[k], entry[k], dropout[k], n, rule,
@@ -184,6 +241,9 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
                         u, w, _ = coxmod.weighted_logrank_from_table(r0, r1, d0, d1, mm, fh_rho[0], fh_gamma[0])
                         z = u / math.sqrt(w) if w > 0.0 else 0.0
                         est[k, g, look] = o / v if v > 0.0 else 0.0
+                    elif test >= T_RMST:
+                        z, diff = _km_contrast(time, event, group, m, test == T_RMST, km_days, ta, ca, tb, cb)
+                        est[k, g, look] = diff
                     elif test == T_MAXCOMBO:
                         z, pc = maxcombo.maxcombo_from_table(r0, r1, d0, d1, mm, fh_rho, fh_gamma, sides,
                                                              direction)

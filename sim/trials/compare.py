@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sim.model.errors import InputError
+from sim.outcomes.summary import DAYS_PER_MONTH
 from sim.trials.simulate import simulate_trials
 from sim.trials.spec import TrialSpec
 
@@ -22,6 +23,8 @@ COMPARED: tuple[tuple[str, str, tuple[tuple[float, float], ...]], ...] = (
     ("FH(0,1)", "fh", ((0.0, 1.0),)),
     ("FH(1,0)", "fh", ((1.0, 0.0),)),
     ("MaxCombo", "maxcombo", ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0))),
+    ("RMST difference", "rmst", ((0.0, 0.0),)),
+    ("milestone survival", "milestone", ((0.0, 0.0),)),
 )
 
 
@@ -39,7 +42,11 @@ def compare_tests(spec: TrialSpec, trials: int | None = None, seed: int | None =
     final analysis (interim looks, if any, are left out: a fixed-design comparison),
     and the wall time of each analysis."""
     check_comparable(spec)
-    base = dataclasses.replace(spec, interim_fractions=(), futility=None, futility_hr=None, futility_z=())
+    # RMST and milestone at the spec's own time, else at the minimum follow-up (every
+    # patient followed that long unless lost), else at 12 months
+    km_days = spec.km_days or spec.min_followup_days or 12 * DAYS_PER_MONTH
+    base = dataclasses.replace(spec, interim_fractions=(), futility=None, futility_hr=None, futility_z=(),
+                               km_days=km_days)
     sim = simulate_trials(base, trials, seed, threads=threads, progress=progress)
     rows = []
     for label, test, weights in COMPARED:
@@ -50,7 +57,8 @@ def compare_tests(spec: TrialSpec, trials: int | None = None, seed: int | None =
         power = [float(p) for p in res.power]
         rows.append({"label": label, "test": test, "weights": [list(w) for w in weights], "power": power,
                      "se": [math.sqrt(p * (1.0 - p) / sim.trials) for p in power], "analysis_seconds": elapsed})
-    return {"grid": list(base.grid), "trials": sim.trials, "seed": sim.seed, "sides": base.sides,
+    return {"grid": list(base.grid), "trials": sim.trials,
+            "rmst_tau_and_milestone_months": km_days / DAYS_PER_MONTH, "seed": sim.seed, "sides": base.sides,
             "alpha": base.alpha, "endpoint": base.endpoint, "tests": rows,
             "note": "every test analyses the same simulated trials at the final analysis (common random numbers); "
-                    "RMST and milestone tests are not yet included"}
+                    f"RMST to tau and milestone survival at {km_days / DAYS_PER_MONTH:.1f} months"}

@@ -92,7 +92,8 @@ class SimulatedTrials:
         _analyse(self.t_event, t2, self.arm, self.entry, self.dropout, sizes, rule, float(fu), looks, fractions,
                  _TEST[spec.test], spec.sides, spec.direction, float(spec.historical_hazard_per_day or 0.0),
                  float(spec.p0 or 0.5), z, p, est, aux, oe, var, counts, dur, done, reached,
-                 np.array([w[0] for w in spec.fh_weights]), np.array([w[1] for w in spec.fh_weights]))
+                 np.array([w[0] for w in spec.fh_weights]), np.array([w[1] for w in spec.fh_weights]),
+                 float(spec.km_days))
         return TrialResults(spec, sizes, z, p, est, aux, oe, var, counts, dur, done, reached)
 
 

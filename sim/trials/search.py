@@ -27,7 +27,7 @@ from sim.trials.predictive import monitor, operating_characteristics, summarise
 from sim.trials.results import SimulatedTrials, TrialResults
 from sim.trials.simon import simon_two_stage
 from sim.trials.simulate import _accrual_step, _rates_per_day, _simulate, simulate_trials
-from sim.trials.spec import BOOTSTRAP_REPLICATES, TrialSpec
+from sim.trials.spec import BOOTSTRAP_REPLICATES, NPH_TESTS, TrialSpec
 from sim.trials.spending import exit_probabilities
 
 
@@ -220,12 +220,12 @@ def _analytic(spec: TrialSpec, res: TrialResults, g: int) -> dict[str, Any]:
     out: dict[str, Any] = {"analytic_n": None, "analytic_events": None, "hazard_ratio_pooled": None,
                            "event_fraction_pooled": float(res.events[:, g].mean()) / n_big}
     frac = out["event_fraction_pooled"]
-    if spec.test in ("logrank", "cox", "cox_score", "fh", "maxcombo"):
+    if spec.test in ("logrank", "cox", "cox_score", *NPH_TESTS):
         hr = _pooled_hr(res, g)
         out["hazard_ratio_pooled"] = hr
         out["analytic_note"] = ("Schoenfeld with the hazard ratio (pooled Peto estimate) and event fraction pooled "
                                 f"over the simulated trials at n = {n_big}")
-        if spec.test in ("fh", "maxcombo"):
+        if spec.test in NPH_TESTS:
             out["analytic_note"] += f" (the log-rank test's answer, beside the simulated {spec.test} test)"
         if hr is not None and abs(math.log(hr)) > 1e-12:
             d = schoenfeld_events(hr, spec.alpha, spec.power, spec.p_experimental, spec.sides)

@@ -24,7 +24,7 @@ from sim.trials.weights import parse_weights
 
 DESIGNS = ("two_arm", "single_arm", "multi_arm")
 MULTIPLICITY = ("dunnett", "holm", "bonferroni")
-NPH_TESTS = ("fh", "maxcombo")  # non-proportional hazards: weighted log-rank, MaxCombo
+NPH_TESTS = ("fh", "maxcombo", "rmst", "milestone")  # weighted log-rank, MaxCombo, Kaplan-Meier contrasts
 TWO_ARM_TESTS = ("logrank", "cox", "cox_score", "chisq", "chisq_yates", "fisher", *NPH_TESTS)
 SINGLE_ARM_TESTS = ("binomial", "simon", "logrank1", "predictive")
 TESTS = TWO_ARM_TESTS[:6] + SINGLE_ARM_TESTS + NPH_TESTS  # compiled codes: new tests at the end
@@ -35,7 +35,7 @@ ANALYSABLE = {
     "logrank": SURVIVAL, "cox": SURVIVAL, "cox_score": SURVIVAL, "logrank1": SURVIVAL,
     "chisq": ("cr_rate", "crs_grade3plus_rate"), "chisq_yates": ("cr_rate", "crs_grade3plus_rate"),
     "fisher": ("cr_rate", "crs_grade3plus_rate"), "binomial": ("cr_rate",), "simon": ("cr_rate",),
-    "predictive": ("cr_rate",), "fh": SURVIVAL, "maxcombo": SURVIVAL,
+    "predictive": ("cr_rate",), "fh": SURVIVAL, "maxcombo": SURVIVAL, "rmst": SURVIVAL, "milestone": SURVIVAL,
 }
 FOLLOWUP_RULES = ("min_followup", "calendar", "events")
 RULE_KEYS = {"min_followup": ("min_followup_days",), "calendar": ("cutoff_days",),
@@ -51,8 +51,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "dropout": ("rate_per_year",),
     "follow_up": ("rule", "min_followup_days", "cutoff_days", "events", "max_followup_days", "design_hr"),
     "analysis": ("endpoint", "test", "sides", "alpha", "power", "p0", "p1", "simon", *OPTION_KEYS, "rho", "gamma",
-                 "combo", "multiplicity", "historical_median_months", "historical_landmark_months",
-                 "historical_survival"),
+                 "combo", "multiplicity", "tau_months", "milestone_months", "historical_median_months",
+                 "historical_landmark_months", "historical_survival"),
     "interim": ("fractions", "spending", "futility", "futility_hr", "futility_z"),
     "adaptive": ADAPTIVE_KEYS,
     "grid": ("n",),
@@ -70,8 +70,8 @@ _RULE = {"min_followup": 0, "calendar": 1, "events": 2}
 _TEST = {name: i for i, name in enumerate(TESTS)}
 _ENDPOINT = {"os": 0, "efs": 1, "cr_rate": 2, "crs_grade3plus_rate": 3}
 (T_LOGRANK, T_COX, T_COX_SCORE, T_CHISQ, T_YATES, T_FISHER, T_BINOMIAL, T_SIMON, T_LOGRANK1, T_PREDICTIVE, T_FH,
- T_MAXCOMBO) = range(12)
-assert [_TEST[t] for t in TESTS] == list(range(12))
+ T_MAXCOMBO, T_RMST, T_MILESTONE) = range(14)
+assert [_TEST[t] for t in TESTS] == list(range(14))
 
 
 # --------------------------------------------------------------------------- #
@@ -124,6 +124,7 @@ class TrialSpec:
     adaptive: AdaptiveOptions | None = None  # interim event re-estimation (weighted inverse normal)
     fh_weights: tuple[tuple[float, float], ...] = ((0.0, 0.0),)  # (rho, gamma): fh one pair, maxcombo several
     multiplicity: str = "dunnett"  # multi-arm: the adjustment over the comparisons with control
+    km_days: float = 0.0  # rmst: the restriction time tau; milestone: the landmark (days from randomisation)
     historical_hazard_per_day: float | None = None  # one-sample log-rank: exponential historical curve
     historical_note: str = ""
     design_hr: float | None = None  # events = "solve": the hazard ratio the solved D powers
@@ -405,9 +406,15 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         used.add("multiplicity")
         extra["multiplicity"] = check_choice(an.get("multiplicity", "dunnett"), MULTIPLICITY, file,
                                              "analysis.multiplicity")
-    if test in NPH_TESTS:
+    if test in ("fh", "maxcombo"):
         used |= {"rho", "gamma"} if test == "fh" else {"combo"}
         extra["fh_weights"] = parse_weights(an, test, file)
+    if test in ("rmst", "milestone"):
+        key = "tau_months" if test == "rmst" else "milestone_months"
+        used.add(key)
+        if key not in an:
+            raise InputError(file, f"analysis.{key}", f"the {test} test needs its time", "months > 0, e.g. 24")
+        extra["km_days"] = _positive(an[key], f"analysis.{key}", file) * DAYS_PER_MONTH
     if test == "logrank1":
         used |= {"historical_median_months", "historical_landmark_months", "historical_survival"}
         extra["historical_hazard_per_day"], extra["historical_note"] = _parse_historical(an, file)

@@ -1,7 +1,8 @@
 """Fleming-Harrington weighted log-rank and MaxCombo (sim.stats.maxcombo, extending the
 one compiled log-rank of sim.stats.cox): FH(rho, 0) against R's survdiff(rho = ), the
 closed-form correlation against an independent computation, the multivariate normal
-integral against scipy, and type I error under identical groups."""
+integral against scipy, type I error under identical groups, and the trial analysis'
+RMST and milestone contrasts against R's survfit."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from scipy import stats
 
 from sim.stats import cox
 from sim.stats import maxcombo as mc
+from sim.trials import analyse
 
 
 def _shared_data():
@@ -132,3 +134,24 @@ def test_type_one_error_under_identical_groups(sides):
         rejects += [p < 0.05, p_fh < 0.05]
     size = rejects / k
     assert np.all(np.abs(size - 0.05) < 4 * math.sqrt(0.05 * 0.95 / k)), size
+
+
+# R 4.2.2, survival 3.5-3, on the shared data per group (the RMST and milestone contrasts of
+# the compiled trial analysis, from the one compiled Kaplan-Meier):
+# summary(survfit(...), rmean = 20)$table[c("rmean", "se(rmean)")] and
+# summary(survfit(...), times = 15)[c("surv", "std.err")]
+R_KM = {0: (8.780446650124, 0.775003024878, 0.200470497245, 0.054831726928),
+        1: (12.207673422894, 0.921475785978, 0.425557854730, 0.066508198485)}
+
+
+def test_rmst_and_milestone_contrasts_match_r():
+    time, event, group = _shared_data()
+    n = len(time)
+    buf = (np.empty(n), np.empty(n, np.int8), np.empty(n), np.empty(n, np.int8))
+    z, diff = analyse._km_contrast(time, event, group, n, True, 20.0, *buf)
+    (ra, sa, ma, qa), (rb, sb, mb, qb) = R_KM[0], R_KM[1]
+    assert diff == pytest.approx(rb - ra, abs=1e-10)
+    assert z == pytest.approx((ra - rb) / math.hypot(sa, sb), abs=1e-9)
+    z, diff = analyse._km_contrast(time, event, group, n, False, 15.0, *buf)
+    assert diff == pytest.approx(mb - ma, abs=1e-10)
+    assert z == pytest.approx((ma - mb) / math.hypot(qa, qb), abs=1e-9)

@@ -40,14 +40,17 @@ def test_tests_share_the_simulated_trials(base):
     spec = _spec(base)
     out = compare.compare_tests(spec, trials=60, seed=5)
     labels = [r["label"] for r in out["tests"]]
-    assert labels == ["log-rank", "Cox (Wald)", "FH(0,1)", "FH(1,0)", "MaxCombo"]
+    assert labels == ["log-rank", "Cox (Wald)", "FH(0,1)", "FH(1,0)", "MaxCombo", "RMST difference",
+                      "milestone survival"]
     sim = simulate.simulate_trials(spec, trials=60, seed=5)
     for row, (_, test, weights) in zip(out["tests"], compare.COMPARED, strict=True):
-        res = dataclasses.replace(sim, spec=dataclasses.replace(spec, test=test, fh_weights=weights)).analyse(
+        res = dataclasses.replace(sim, spec=dataclasses.replace(spec, test=test, fh_weights=weights,
+                                                                km_days=365.25)).analyse(
             spec.grid)
         np.testing.assert_array_equal(row["power"], res.power)
         assert row["se"] == [math.sqrt(p * (1 - p) / 60) for p in row["power"]]
     assert out["grid"] == [100, 200]
+    assert out["rmst_tau_and_milestone_months"] == pytest.approx(12.0)  # the spec's minimum follow-up
 
 
 def test_single_arm_spec_is_refused(base):
@@ -62,7 +65,7 @@ def test_command_writes_json_and_figure(tmp_path, capsys, monkeypatch):
                                "--out", "o", "--json"], capsys, monkeypatch)
     assert proc.returncode == 0, describe(proc)
     out = json.loads(proc.stdout)
-    assert len(out["tests"]) == 5 and out["trials"] == 20
+    assert len(out["tests"]) == 7 and out["trials"] == 20
     assert json.loads((tmp_path / "o" / "compare_tests.json").read_text()) == out
     assert (tmp_path / "o" / "compare_tests.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = cartsim_in_process(["power", "single_arm_cr_rate", "--compare-tests", "--out", "p"], capsys, monkeypatch)

@@ -1,6 +1,7 @@
-"""Fleming-Harrington and MaxCombo tests in trial specs: the compiled trial analysis
-equals the standalone tests on each simulated trial's data, type I error through the
-pathway with identical arms, and validation of the new keys."""
+"""Fleming-Harrington, MaxCombo, RMST-difference and milestone tests in trial specs: the
+compiled trial analysis equals the standalone tests (and lifelines' restricted mean) on
+each simulated trial's data, type I error through the pathway with identical arms, and
+validation of the new keys."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from lifelines import KaplanMeierFitter
+from lifelines.utils import restricted_mean_survival_time
 
 from sim.api import as_scenario
 from sim.model.errors import InputError
+from sim.outcomes.summary import DAYS_PER_MONTH
 from sim.stats import maxcombo as mc
 from sim.trials import simulate
 from sim.trials import spec as tspec
@@ -62,14 +66,32 @@ def test_compiled_analysis_equals_standalone_tests(base):
 
 @pytest.mark.parametrize(("analysis", "sides"), [
     ({"test": "fh", "rho": 0.0, "gamma": 1.0}, 2), ({"test": "fh", "rho": 1.0, "gamma": 0.0}, 1),
-    ({"test": "maxcombo"}, 2), ({"test": "maxcombo", "combo": [[0, 0], [0, 1]]}, 1)])
+    ({"test": "maxcombo"}, 2), ({"test": "maxcombo", "combo": [[0, 0], [0, 1]]}, 1),
+    ({"test": "rmst", "tau_months": 12.0}, 2), ({"test": "milestone", "milestone_months": 12.0}, 1)])
 def test_type_one_error_identical_arms(base, null_os, analysis, sides):
     spec = _spec(base, sides=sides, **analysis)
     res = dataclasses.replace(null_os, spec=spec).analyse([150])
     assert abs(res.power[0] - 0.05) < 4 * SE_NULL, (analysis, sides, res.power[0])
 
 
+def test_trial_rmst_matches_lifelines(base):
+    # the compiled trial analysis (censoring at the cut-off and dropout, then the RMST of
+    # each arm to 12 months) against lifelines' restricted mean on the same observed data
+    spec = _spec(base, False, test="rmst", tau_months=12.0)
+    sim = simulate.simulate_trials(spec, trials=10, seed=8)
+    res = sim.analyse([150])
+    tau = 12 * DAYS_PER_MONTH
+    for k in range(10):
+        time, event, arm = sim.observed(k, 150)
+        rm = [restricted_mean_survival_time(KaplanMeierFitter().fit(time[arm == a], event[arm == a]), t=tau)
+              for a in (0, 1)]
+        assert res.estimate[k, 0] == pytest.approx(rm[1] - rm[0], rel=1e-9, abs=1e-7)
+
+
 @pytest.mark.parametrize(("analysis", "key"), [
+    ({"test": "rmst"}, "analysis.tau_months"),
+    ({"test": "milestone", "milestone_months": -3}, "analysis.milestone_months"),
+    ({"test": "rmst", "tau_months": 12, "milestone_months": 6}, "analysis.milestone_months"),
     ({"test": "fh", "rho": -1.0}, "analysis.rho"),
     ({"test": "fh", "gamma": "x"}, "analysis.gamma"),
     ({"test": "maxcombo", "combo": [[0, 0]]}, "analysis.combo"),

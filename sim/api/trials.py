@@ -1,5 +1,7 @@
 """The public API of trial design: power and sample size of a trial spec simulated from
-the pathway (``power``) and Simon's two-stage designs (``simon``).
+the pathway (``power``; multi-arm specs give power per comparison), the power of several
+survival tests on the same simulated trials (``compare_tests``) and Simon's two-stage
+designs (``simon``).
 
 >>> import sim
 >>> sim.simon(0.3, 0.5)["optimal"]["n"]          # doctest: +SKIP

@@ -2,7 +2,8 @@
 
 A trial specification (``scenarios/trials/*.toml``) names a base scenario, the design
 (``two_arm``: a control and an experimental arm, each an override of the scenario;
-``single_arm``: one arm against a historical value), allocation, accrual, dropout, the
+``single_arm``: one arm against a historical value; ``multi_arm``: several experimental
+arms against a shared control, ``sim.trials.multiarm``), allocation, accrual, dropout, the
 follow-up rule, the endpoint and its test, alpha, the target power, optional interim
 analyses and a grid of total sample sizes. :func:`simulate_trials` simulates K whole
 trials; :func:`power_curve` turns them into power (with Monte Carlo error) per sample
@@ -66,8 +67,12 @@ How one simulated trial is built (every random number has an address)
   ``futility_z`` (fixed thresholds). A trial whose favourable statistic is at or
   below the bound stops without rejecting; the efficacy boundaries ignore futility, so
   the type I error can only fall. The analytic D beside the simulation
-  (``analytic_events_group_sequential``) inflates Schoenfeld's D for the efficacy
-  looks only.
+  (``analytic_events_group_sequential``) is Schoenfeld's unrounded D times the
+  inflation factor of the design solved for power with its futility boundary obeyed
+  (``sim.trials.gsdesign``, as rpact), rounded once; ``follow_up.events = "solve"``
+  with ``design_hr`` makes that solved D the trial's own.
+* ``[adaptive]`` (rule ``events``, log-rank): one interim, conditional power and event
+  re-estimation with a weighted inverse-normal test (``sim.trials.adaptive``).
 
 Tests (all computed in compiled code for every trial and size at once)
 ---------------------------------------------------------------------
@@ -79,14 +84,22 @@ default), ``cox_score``: its score test at beta = 0 (``sim.stats.cox``).
 ``simon`` (the Simon two-stage design for p0 and p1, optimal or minimax, run on the
 first n1 then n patients), ``logrank1`` (one-sample log-rank against an exponential
 historical curve: ``z = (O - E) / sqrt(E)``, E the historical cumulative hazard summed
-over the patients' follow-up). Survival and CRS endpoints favour the experimental arm
+over the patients' follow-up), ``predictive`` (Bayesian predictive-probability
+monitoring, ``sim.trials.predictive``). Non-proportional hazards (two-arm survival):
+``fh`` (Fleming-Harrington G(rho, gamma) weighted log-rank), ``maxcombo`` (the
+largest of several FH statistics, multivariate-normal p-value; ``sim.stats.maxcombo``),
+``rmst`` (restricted mean survival difference to ``tau_months``) and ``milestone``
+(Kaplan-Meier survival difference at ``milestone_months``; both from the compiled
+Kaplan-Meier of ``sim.stats.weighted``). Survival and CRS endpoints favour the experimental arm
 when its statistic is low (fewer events), the CR rate when it is high; one-sided
 p-values test in the favourable direction; a trial rejects when ``p < alpha``.
 
 Modules: ``spec`` (the parsed and checked specification), ``simulate`` (compiled trial
 simulation), ``analyse`` (compiled analysis), ``results`` (result classes),
 ``search`` (power curve, sample-size search, assurance), ``designs`` (analytic designs,
-Simon) and ``spending`` (alpha/beta spending). This package reads no files: the spec
+Simon), ``spending`` (alpha/beta spending), ``gsdesign`` (designs solved for power with
+futility), ``predictive``, ``adaptive``, ``multiarm``, ``compare`` (``--compare-tests``)
+and ``weights`` (the FH weights of a spec). This package reads no files: the spec
 arrives as a parsed dict (``sim.io``, via ``sim.api.trials``). It may import
 ``sim.outcomes``, ``sim.stats``, ``sim.engine`` and ``sim.model``.
 """

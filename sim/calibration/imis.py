@@ -33,8 +33,9 @@ import numpy as np
 from scipy import special, stats
 
 from sim.calibration import likelihood as lik
-from sim.calibration.study_metrics import StudyPatients, cohort_size, simulate_study, statistic
-from sim.calibration.targets import PROPORTIONS, CalibrationTarget, TargetSet
+from sim.calibration.scoring import min_patients_per_study, study_logliks
+from sim.calibration.study_metrics import StudyPatients, simulate_study
+from sim.calibration.targets import TargetSet
 from sim.model.errors import InputError
 from sim.model.limits import check_option
 from sim.model.parameter_set import ParameterSet
@@ -180,8 +181,7 @@ class TargetModel:
         return out
 
     def target_logliks(self, slot_values: np.ndarray) -> np.ndarray:
-        sims = self.simulate(slot_values)
-        return np.array([target_loglik(t, sims[t.study_id], self.targets) for t in self.targets.targets])
+        return study_logliks(self.targets, self.simulate(slot_values))
 
     def loglik(self, slot_values: np.ndarray) -> float:
         return float(self.target_logliks(slot_values).sum())
@@ -191,45 +191,6 @@ def _from_parameter_file(params: ParameterSet, name: str) -> bool:
     from pathlib import Path  # noqa: PLC0415 - tiny helper
 
     return Path(params.entries[name].origin).parent.name == "params"
-
-
-def model_value(t: CalibrationTarget, p: StudyPatients) -> tuple[float, int]:
-    """The pooled model value of a target and the number of patients it rests on."""
-    value = float(statistic(t, p, None)[0])
-    eligible = int(p.cr.sum()) if t.population == "cr" else len(p)
-    return value, eligible
-
-
-def target_loglik(t: CalibrationTarget, p: StudyPatients, targets: TargetSet) -> float:
-    """The log-likelihood of one target given the simulated study ``p``."""
-    if t.likelihood == "none":
-        return 0.0
-    if t.likelihood == "synthetic":
-        study = targets.studies[t.study_id]
-        return lik.synthetic(float(t.reported), statistic(t, p, cohort_size(t, study)))
-    value, m = model_value(t, p)
-    if not math.isfinite(value):
-        return -1e6  # the model cannot produce the statistic (e.g. an empty subgroup)
-    if t.likelihood in ("binomial", "binomial_at_most"):
-        assert t.count is not None
-        assert t.n is not None
-        q = lik.smoothed_proportion(value, m) if t.metric in PROPORTIONS else value
-        fn = lik.binomial if t.likelihood == "binomial" else lik.binomial_at_most
-        return fn(t.count, t.n, q)
-    if t.likelihood == "km_landmark":
-        s_obs = float(t.reported)
-        n_eff = t.n_eff if t.n_eff is not None else lik.n_eff_from_ci(s_obs, *t.ci)  # type: ignore[misc]
-        return lik.km_landmark(s_obs, n_eff, lik.smoothed_proportion(value, m))
-    if t.likelihood == "median_ci":
-        assert t.ci is not None
-        design = targets.studies[t.study_id].scenario.study
-        cap = design.followup_max_days if design is not None else value
-        return lik.median_ci(float(t.reported), t.ci[0], t.ci[1], min(value, cap))
-    if t.likelihood == "soft_greater":
-        return lik.soft_greater(value, float(t.scale))  # type: ignore[arg-type]
-    if t.likelihood == "soft_equal":
-        return lik.soft_equal(value, float(t.scale))  # type: ignore[arg-type]
-    raise ValueError(f"unknown likelihood {t.likelihood!r}")
 
 
 # ------------------------------------------------------------------ IMIS
@@ -330,13 +291,6 @@ def systematic_resample(log_weights: np.ndarray, samples: int, seed: int) -> np.
     cdf[-1] = 1.0
     u0 = _rng(seed, "resample").random()
     return np.searchsorted(cdf, (u0 + np.arange(samples)) / samples, side="left")
-
-
-def min_patients_per_study(targets: TargetSet) -> int:
-    """Simulated patients per study below which a synthetic-likelihood target cannot
-    have its cohorts (each of the study's size): every evaluation would be -inf."""
-    sizes = [cohort_size(t, targets.studies[t.study_id]) for t in targets.targets if t.likelihood == "synthetic"]
-    return lik.MIN_SYNTHETIC_COHORTS * max(sizes, default=0)
 
 
 def check_settings(samples: int, patients_per_study: int, n_initial: int, iterations: int, batch: int) -> None:

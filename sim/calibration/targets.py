@@ -20,12 +20,12 @@ MEDIANS = ("os_median", "efs_median")
 ORDER_STATISTICS = ("cr_duration_median",)
 CONTRASTS = ("cr_diff", "crs_g3plus_diff", "agvhd_any_diff", "os_at_diff", "efs_at_diff", "lfs_at_diff")
 METRICS = PROPORTIONS + LANDMARKS + MEDIANS + ORDER_STATISTICS + CONTRASTS
-LIKELIHOODS = ("binomial", "binomial_at_most", "km_landmark", "median_ci", "synthetic", "soft_greater", "soft_equal",
-               "none")
+LIKELIHOODS = ("binomial", "binomial_at_most", "km_landmark", "median_ci", "synthetic", "km_joint", "soft_greater",
+               "soft_equal", "none")
 POPULATIONS = ("infused", "cr")
 DIRECTIONS = ("greater", "no difference")
 TARGET_KEYS = ("id", "study", "population", "subgroup", "metric", "landmark_days", "groups", "definition", "reported",
-               "count", "n", "n_eff", "ci", "range", "scale", "likelihood", "resolution")
+               "count", "n", "n_eff", "ci", "range", "joint", "likelihood", "resolution")
 STUDY_KEYS = ("scenario", "n_infused")
 #: subgroup filters: key -> {label: code}
 FILTERS: dict[str, dict[str, int]] = {
@@ -60,7 +60,7 @@ class CalibrationTarget:
     n_eff: float | None = None
     ci: tuple[float, float] | None = None
     value_range: tuple[float, float] | None = None
-    scale: float | None = None
+    joint: str | None = None  # the group of a km_joint target (the statistics of one study's curves)
 
     @property
     def quantitative(self) -> bool:
@@ -124,8 +124,11 @@ def _parse_target(raw: dict[str, Any], file: str, studies: dict[str, Study]) -> 
     if metric in LANDMARKS or metric in ("os_at_diff", "efs_at_diff", "lfs_at_diff"):
         kw["landmark_days"] = _number(raw, "landmark_days", file, where)
     reported = raw["reported"]
-    if lik in ("soft_greater", "soft_equal"):
-        kw["scale"] = _number(raw, "scale", file, where)
+    if lik == "km_joint" or "joint" in raw:
+        if lik != "km_joint" or metric not in LANDMARKS + MEDIANS or not isinstance(raw.get("joint"), str):
+            raise InputError(file, f"{where}.joint", "a km_joint likelihood needs a group name, on a landmark or "
+                             "median", 'likelihood = "km_joint" with joint = "<group>" on a landmark or median metric')
+        kw["joint"] = raw["joint"]
     if metric in CONTRASTS:
         if reported not in DIRECTIONS:
             raise InputError(file, f"{where}.reported", f"a contrast reports a direction, got {reported!r}",
@@ -164,6 +167,10 @@ def _parse_target(raw: dict[str, Any], file: str, studies: dict[str, Study]) -> 
         raise InputError(file, f"{where}.ci", "a km_landmark likelihood needs ci or n_eff")
     if lik == "median_ci" and "ci" not in kw:
         raise InputError(file, f"{where}.ci", "a median_ci likelihood needs ci = [low, high]")
+    limit = kw.get("n", studies[raw["study"]].n_infused)
+    if kw.get("n_eff", 0.0) > limit:
+        raise InputError(file, f"{where}.n_eff", f"an effective sample size cannot exceed the {limit} patients the "
+                         f"statistic rests on, got {kw['n_eff']}", f"<= {limit}")
     return CalibrationTarget(target_id=tid, study_id=raw["study"], population=population, metric=metric,
                              likelihood=lik, reported=reported, definition=str(raw["definition"]),
                              resolution=str(raw["resolution"]), **kw)
@@ -195,4 +202,20 @@ def parse_targets(doc: dict[str, Any], file: str, load_study: Callable[[str], Sc
         if t.target_id in seen:
             raise InputError(file, f"target[{t.target_id}].id", "duplicate id", "unique ids")
         seen.add(t.target_id)
+    for group, members in joint_groups(targets).items():
+        first = members[0]
+        for t in members[1:]:
+            same = (first.study_id, first.population, first.subgroup, first.n)
+            if (t.study_id, t.population, t.subgroup, t.n) != same:
+                raise InputError(file, f"target[{t.target_id}].joint", f"the targets of joint group {group!r} must "
+                                 "share study, population, subgroup and n", f"as target {first.target_id}")
     return TargetSet(studies, targets, file)
+
+
+def joint_groups(targets: list[CalibrationTarget]) -> dict[str, list[CalibrationTarget]]:
+    """The km_joint groups, each with its targets in file order."""
+    out: dict[str, list[CalibrationTarget]] = {}
+    for t in targets:
+        if t.joint is not None:
+            out.setdefault(t.joint, []).append(t)
+    return out

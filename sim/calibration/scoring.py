@@ -40,7 +40,7 @@ def cohort_statistics(t: CalibrationTarget, p: StudyPatients, targets: TargetSet
     """The target's statistic in each simulated cohort of the study's size; a median not
     reached is set to the study's longest follow-up (what such a study could report)."""
     values = statistic(t, p, cohort_size(t, targets.studies[t.study_id]))
-    if t.metric in MEDIANS:
+    if t.statistic in MEDIANS:
         design = targets.studies[t.study_id].scenario.study
         if design is not None:
             values = np.where(np.isinf(values), design.followup_max_days, values)
@@ -70,7 +70,7 @@ def target_loglik(t: CalibrationTarget, p: StudyPatients, targets: TargetSet) ->
     if t.likelihood in ("binomial", "binomial_at_most"):
         assert t.count is not None
         assert t.n is not None
-        q = lik.smoothed_proportion(value, m) if t.metric in PROPORTIONS else value
+        q = lik.smoothed_proportion(value, m) if t.statistic in PROPORTIONS else value
         fn = lik.binomial if t.likelihood == "binomial" else lik.binomial_at_most
         return fn(t.count, t.n, q)
     if t.likelihood == "km_landmark":

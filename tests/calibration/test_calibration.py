@@ -108,11 +108,10 @@ def test_degenerate_parameters_give_exact_statistics(targets: TargetSet) -> None
     by_id = {t.target_id: t for t in targets.targets}
     # every CR is MRD-negative; the few infused patients who die before the day-28
     # assessment are neither (they stay in the denominator, as in the abstracts)
-    cr = next(t for t in targets.targets if t.metric == "cr")
-    assert model_value(by_id["s004_mrd_neg_cr"], p)[0] == model_value(replace(cr, study_id="004", subgroup={}), p)[0]
-    assert model_value(by_id["s004_mrd_neg_cr"], p)[0] > 0.9
+    assert model_value(by_id["s004_mrd_neg_share_of_cr"], p)[0] == 1.0
+    assert model_value(by_id["s004_cr_rate"], p)[0] > 0.9
     # every CRS is grade 3; a patient dying (of other causes) before CRS onset has none
-    crs_any = replace(by_id["s004_crs_g3plus"], metric="crs_any")
+    crs_any = replace(by_id["s004_crs_g3plus"], metric="crs_any", statistic="crs_any")
     assert model_value(by_id["s004_crs_g3plus"], p)[0] == model_value(crs_any, p)[0] > 0.99
     assert model_value(by_id["s004_agvhd_any"], p)[0] == 0.0
 
@@ -154,7 +153,8 @@ def test_committed_targets_cover_every_study(targets: TargetSet) -> None:
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
-    ('metric = "crs_g3plus"', 'metric = "crs_g3pluss"', "unknown metric"),
+    ('metric = "crs_grade3plus"', 'metric = "crs_grade3pluss"', "unknown metric"),
+    ('metric = "lfs_m24"', 'metric = "lfs_m36"', "unknown metric"),
     ("count = 6\nn = 8", "count = 9\nn = 8", "expected a whole number in [0, n = 8]"),
     ('likelihood = "binomial"', 'likelihood = "binomal"', "unknown likelihood"),
     ("reported = 0.75\n", "reported = 1.4\n", "a proportion must be in [0, 1]"),
@@ -181,7 +181,7 @@ def _synthetic_targets(targets: TargetSet, truth: dict[str, float], scale: int) 
     p = simulate_study(study, params.theta(), 40000, 99)  # another seed than the calibration's
     chosen = []
     for t in targets.targets:
-        if t.target_id == "s004_mrd_neg_cr":
+        if t.target_id == "s004_cr_rate":
             value = model_value(t, p)[0]
             n = t.n * scale
             chosen.append(replace(t, reported=value, count=round(value * n), n=n))
@@ -197,7 +197,7 @@ def test_calibration_recovers_known_parameters(targets: TargetSet, defaults) -> 
     result = calibrate(synthetic, defaults, samples=500, seed=11, patients_per_study=4000, n_initial=400,
                        iterations=4, batch=100, names=list(truth))
     post = dict(zip(result.labels, result.posterior.T, strict=True))
-    # 200 x the study's size: the MRD-negative CR rate (n = 4,400; SE 0.007) pins p_cr.cd19,
+    # 200 x the study's size: the CR rate (n = 4,400; SE 0.007) pins p_cr.cd19,
     # which moves it with slope ~0.5, to SD ~0.015; the survival landmarks (n_eff 4,400) pin
     # the cure fraction similarly. 0.04 is ~2.5 posterior SDs plus the prior's residual pull,
     # and far below the prior-to-truth gaps (0.16 and 0.17).

@@ -111,10 +111,11 @@ def test_mvn_synthetic_matches_scipy_up_to_a_constant() -> None:
 
 def test_n_eff_above_n_is_a_one_line_error(tmp_path: Path) -> None:
     text = (PARAMS_DIR / "targets.toml").read_text()
-    old = "n_eff = 20\nn = 23\nlikelihood = \"km_landmark\""
+    old = "n = 23\nn_eff = 20\nlikelihood = \"km_landmark\""
     assert old in text
     bad = tmp_path / "targets.toml"
-    bad.write_text(text.replace("../scenarios/", str(REPO / "scenarios") + "/").replace(old, old.replace("20", "24")))
+    text = text.replace("../scenarios/", str(REPO / "scenarios") + "/")
+    bad.write_text(text.replace(old, old.replace("= 20", "= 24")))
     with pytest.raises(InputError) as info:
         load_targets(bad)
     assert "cannot exceed the 23 patients" in str(info.value)

@@ -50,11 +50,11 @@ def seed_numbers(targets_doc: dict[str, Any]) -> list[re.Pattern[str]]:
         count, n, reported = t.get("count"), t.get("n"), t["reported"]
         if isinstance(count, int) and isinstance(n, int) and 0 < count < n:
             pats.append(re.compile(rf"(?<![\d.]){count}\s*(/|of)\s*{n}(?![\d.])"))
-        if t["metric"].endswith("_at") and isinstance(reported, float):
+        if re.fullmatch(r"(os|efs|lfs|cir)_m\d+", t["metric"]) and isinstance(reported, float):
             pct = f"{100 * reported:.1f}"
             if not pct.endswith(".0"):
                 pats.append(re.compile(rf"(?<![\d.]){re.escape(pct)}(?![\d])"))
-        if t["metric"].endswith("median") and isinstance(reported, (int, float)):
+        if "median" in t["metric"] and isinstance(reported, (int, float)):
             pats.append(re.compile(rf"(?<![\d.]){int(reported)}(?![\d.])"))
     return pats
 

@@ -14,6 +14,10 @@ draw's cohorts. The statement is *inside* when the predictive probability of the
 reported event (``p_reported``) is at least 5%: a model without the reported effect
 puts "significantly greater" at 2.5% and fails. ``inside_fraction`` counts quantitative
 targets only.
+
+Per-target intervals alone prove little (a prior passes them too): ``joint`` holds a
+joint predictive p-value per study and overall, a discrepancy over all of a study's
+targets at once (:mod:`sim.calibration.predictive_check`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 
 from sim.calibration.imis import TargetModel
 from sim.calibration.likelihood import Z_95
+from sim.calibration.predictive_check import joint_check
 from sim.calibration.study_metrics import StudyPatients, cohort_size, statistic
 from sim.calibration.targets import TargetSet
 from sim.stats.survival import kaplan_meier
@@ -39,6 +44,7 @@ QUALITATIVE_LEVEL = 0.05
 class ValidationResult:
     rows: list[dict[str, Any]]
     inside_fraction: float
+    joint: dict[str, Any]  # joint predictive p-values per study and overall (sim.calibration.predictive_check)
     # study -> {"os": (draws, grid), "efs": ...}; NaN past a draw's maximum follow-up (sim.stats.survival)
     curves: dict[str, dict[str, np.ndarray]]
     draws: int
@@ -49,7 +55,8 @@ class ValidationResult:
         return {"targets": self.rows, "inside_fraction": self.inside_fraction,
                 "inside": sum(r["inside"] for r in quantitative), "quantitative_targets": len(quantitative),
                 "qualitative_inside": sum(r["inside"] for r in self.rows if not r["quantitative"]),
-                "qualitative_targets": len(self.rows) - len(quantitative), "draws": self.draws, "seed": self.seed}
+                "qualitative_targets": len(self.rows) - len(quantitative), "draws": self.draws, "seed": self.seed,
+                "joint": self.joint}
 
 
 def _draw_seed(seed: int, draw: int) -> int:
@@ -108,7 +115,7 @@ def validate(targets: TargetSet, model: TargetModel, posterior: np.ndarray, draw
     quantitative = [r for r in rows if r["quantitative"]]
     frac = sum(r["inside"] for r in quantitative) / len(quantitative) if quantitative else float("nan")
     out_curves = {sid: {ep: np.vstack(v) for ep, v in c.items()} for sid, c in curves.items()}
-    return ValidationResult(rows, frac, out_curves, draws, seed)
+    return ValidationResult(rows, frac, joint_check(targets, stats), out_curves, draws, seed)
 
 
 def _reported_event(reported: str, values: np.ndarray) -> np.ndarray:

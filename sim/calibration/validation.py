@@ -97,7 +97,7 @@ def validate(targets: TargetSet, model: TargetModel, posterior: np.ndarray, draw
             low = med = high = float("nan")
         else:  # medians "not reached" (inf) count as above every finite value
             low, med, high = (float(np.quantile(values, q, method="inverted_cdf")) for q in (0.025, 0.5, 0.975))
-        row: dict[str, Any] = {"id": t.target_id, "study": t.study_id, "metric": t.metric,
+        row: dict[str, Any] = {"id": t.target_id, "study": t.study_id, "metric": t.metric, "statistic": t.statistic,
                                "reported": t.reported, "predicted_median": _json_num(med),
                                "predicted_low": _json_num(low), "predicted_high": _json_num(high),
                                "likelihood": t.likelihood, "quantitative": t.quantitative,

@@ -252,7 +252,7 @@ def test_validate_reproduces_the_committed_table() -> None:
 
 @pytest.mark.slow
 def test_small_calibration_end_to_end(tmp_path: Path) -> None:
-    run = api.calibrate(samples=200, seed=3, patients_per_study=800, n_initial=300, iterations=3, batch=100,
+    run = api.calibrate(samples=200, seed=3, patients_per_study=1700, n_initial=300, iterations=3, batch=100,
                         posterior_path=tmp_path / "posterior.parquet", calibrated_path=tmp_path / "calibrated.toml")
     post = load_posterior(tmp_path / "posterior.parquet")
     assert post is not None

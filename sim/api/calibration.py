@@ -113,7 +113,7 @@ def calibrate(samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
               iterations: int = DEFAULT_ITERATIONS, batch: int = DEFAULT_BATCH, targets: Path | str | None = None,
               out: Path | str = DEFAULT_CALIBRATION_DIR, posterior_path: Path | str | None = None,
               calibrated_path: Path | str | None = None, force: bool = False, threads: int | None = None,
-              progress: Progress | None = None) -> CalibrationRun:
+              progress: Progress | None = None, min_ess: float | None = None) -> CalibrationRun:
     """Calibrate to the targets and write the posterior sample and the point values, both or
     neither (``posterior_path`` default ``out/posterior.parquet``, ``calibrated_path``
     default ``out/calibrated.toml``). Their folders are checked and locked before the
@@ -124,6 +124,9 @@ def calibrate(samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
                               ("--batch", batch, "batch"), ("--threads", threads, "threads")):
         check_option(key, value, limit)
     check_settings(samples, patients_per_study, n_initial, iterations, batch)
+    if min_ess is not None and not 1 <= min_ess <= samples:
+        raise InputError("command line", "--min-ess", f"expected an effective sample size in [1, --samples = "
+                         f"{samples}], got {min_ess}", f"1 to {samples}")
     target_set = load_targets(targets)
     params = load_parameter_set(DEFAULTS_PATH)
     post_target = Path(out) / "posterior.parquet" if posterior_path is None else Path(posterior_path)
@@ -136,7 +139,7 @@ def calibrate(samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
     with OutputSet(folders, force=force, force_option="--force") as outs:
         result = _calibrate(target_set, params, samples=samples, seed=seed, patients_per_study=patients_per_study,
                             n_initial=n_initial, iterations=iterations, batch=batch, threads=threads,
-                            progress=progress)
+                            progress=progress, min_ess=min_ess)
         _write_calibration(result, outs.stage(post_target), outs.stage(cal_target), target_set, samples, seed,
                            patients_per_study)
     return CalibrationRun(result, post_target, cal_target)
@@ -159,7 +162,9 @@ def _write_calibration(result: CalibrationResult, post_path: Path, cal_path: Pat
         + "\n".join(textwrap.wrap(", ".join(result.prior_only) + ".", 88, initial_indent="#   ",
                                   subsequent_indent="#   ")) + "\n"
         f"# Calibration: IMIS, {result.evaluations} parameter sets, ESS {result.ess:.0f}, "
-        f"{result.unique} distinct draws, seed {seed}, {patients_per_study} patients per study."
+        f"{result.unique} distinct draws, seed {seed}, {patients_per_study} patients per study; "
+        + ("converged" if result.convergence.converged else "NOT converged")
+        + f" after {result.convergence.components} components."
     )
     write_calibrated(DEFAULTS_PATH, cal_path, points, header, notes)
 

@@ -14,6 +14,11 @@ simulation models by Menzies et al. 2017).
   simulated likelihood is a deterministic, smooth-ish function of the parameters), and
   each target's pooled model value enters its likelihood (``sim.calibration.likelihood``);
   small-sample order statistics use a synthetic likelihood over pseudo-cohorts.
+* **Stopping.** IMIS adds mixture components until the importance weights pass a
+  convergence rule (ESS at least ``min_ess`` and an expected share of distinct draws
+  in the resample of at least 1 - 1/e, Raftery & Bao's criterion), or the iteration
+  budget ends; the weight summary of every iteration and whether it converged are
+  reported with the posterior.
 * **Output.** ``samples`` equally weighted draws by systematic resampling of the
   importance weights, with the effective sample size and the number of distinct draws.
 
@@ -33,8 +38,9 @@ import numpy as np
 from scipy import special, stats
 
 from sim.calibration import likelihood as lik
-from sim.calibration.study_metrics import StudyPatients, cohort_size, simulate_study, statistic
-from sim.calibration.targets import PROPORTIONS, CalibrationTarget, TargetSet
+from sim.calibration.scoring import min_patients_per_study, study_logliks
+from sim.calibration.study_metrics import StudyPatients, simulate_study
+from sim.calibration.targets import TargetSet
 from sim.model.errors import InputError
 from sim.model.limits import check_option
 from sim.model.parameter_set import ParameterSet
@@ -180,8 +186,7 @@ class TargetModel:
         return out
 
     def target_logliks(self, slot_values: np.ndarray) -> np.ndarray:
-        sims = self.simulate(slot_values)
-        return np.array([target_loglik(t, sims[t.study_id], self.targets) for t in self.targets.targets])
+        return study_logliks(self.targets, self.simulate(slot_values))
 
     def loglik(self, slot_values: np.ndarray) -> float:
         return float(self.target_logliks(slot_values).sum())
@@ -191,45 +196,6 @@ def _from_parameter_file(params: ParameterSet, name: str) -> bool:
     from pathlib import Path  # noqa: PLC0415 - tiny helper
 
     return Path(params.entries[name].origin).parent.name == "params"
-
-
-def model_value(t: CalibrationTarget, p: StudyPatients) -> tuple[float, int]:
-    """The pooled model value of a target and the number of patients it rests on."""
-    value = float(statistic(t, p, None)[0])
-    eligible = int(p.cr.sum()) if t.population == "cr" else len(p)
-    return value, eligible
-
-
-def target_loglik(t: CalibrationTarget, p: StudyPatients, targets: TargetSet) -> float:
-    """The log-likelihood of one target given the simulated study ``p``."""
-    if t.likelihood == "none":
-        return 0.0
-    if t.likelihood == "synthetic":
-        study = targets.studies[t.study_id]
-        return lik.synthetic(float(t.reported), statistic(t, p, cohort_size(t, study)))
-    value, m = model_value(t, p)
-    if not math.isfinite(value):
-        return -1e6  # the model cannot produce the statistic (e.g. an empty subgroup)
-    if t.likelihood in ("binomial", "binomial_at_most"):
-        assert t.count is not None
-        assert t.n is not None
-        q = lik.smoothed_proportion(value, m) if t.metric in PROPORTIONS else value
-        fn = lik.binomial if t.likelihood == "binomial" else lik.binomial_at_most
-        return fn(t.count, t.n, q)
-    if t.likelihood == "km_landmark":
-        s_obs = float(t.reported)
-        n_eff = t.n_eff if t.n_eff is not None else lik.n_eff_from_ci(s_obs, *t.ci)  # type: ignore[misc]
-        return lik.km_landmark(s_obs, n_eff, lik.smoothed_proportion(value, m))
-    if t.likelihood == "median_ci":
-        assert t.ci is not None
-        design = targets.studies[t.study_id].scenario.study
-        cap = design.followup_max_days if design is not None else value
-        return lik.median_ci(float(t.reported), t.ci[0], t.ci[1], min(value, cap))
-    if t.likelihood == "soft_greater":
-        return lik.soft_greater(value, float(t.scale))  # type: ignore[arg-type]
-    if t.likelihood == "soft_equal":
-        return lik.soft_equal(value, float(t.scale))  # type: ignore[arg-type]
-    raise ValueError(f"unknown likelihood {t.likelihood!r}")
 
 
 # ------------------------------------------------------------------ IMIS
@@ -246,12 +212,13 @@ class CalibrationResult:
     seconds: float
     settings: dict[str, Any]
     prior_only: list[str]
+    convergence: Convergence
 
     def meta(self) -> dict[str, Any]:
         return {"method": "IMIS (Raftery & Bao 2010)", "ess": self.ess, "unique_draws": self.unique,
                 "evaluations": self.evaluations, "seconds": round(self.seconds, 1), **self.settings,
                 "calibrated": list(dict.fromkeys(lab.split("[")[0] for lab in self.labels)),
-                "prior_only": self.prior_only}
+                "prior_only": self.prior_only, "convergence": self.convergence.to_json()}
 
 
 def _rng(seed: int, stage: str) -> np.random.Generator:
@@ -264,10 +231,47 @@ def _log_normal_pdf(z: np.ndarray, mean: np.ndarray, chol: np.ndarray) -> np.nda
     return -0.5 * (sol**2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * d * math.log(2 * math.pi)
 
 
+#: the share of distinct draws expected when resampling from equal weights (Raftery & Bao 2010)
+UNIQUE_FRACTION = 1.0 - math.exp(-1.0)
+
+
+def weight_summary(log_weights: np.ndarray, samples: int, evaluations: int) -> dict[str, float]:
+    """How concentrated normalised importance weights are: the effective sample size
+    1 / sum(w^2), the largest weight, and the expected share of distinct draws among
+    ``samples`` resampled ones, sum(1 - (1 - w)^samples) / samples."""
+    w = np.exp(log_weights)
+    unique = float(np.sum(-np.expm1(samples * np.log1p(-np.minimum(w, 1.0 - 1e-16))))) / samples
+    return {"evaluations": evaluations, "ess": float(1.0 / np.sum(w**2)), "max_weight": float(w.max()),
+            "expected_unique_fraction": unique}
+
+
+def has_converged(summary: dict[str, float], min_ess: float) -> bool:
+    """The stopping rule: enough effective draws (ESS >= ``min_ess``) and weights not
+    concentrated on a few points (expected distinct share >= 1 - 1/e, as when resampling
+    from equal weights: Raftery & Bao's criterion)."""
+    return summary["ess"] >= min_ess and summary["expected_unique_fraction"] >= UNIQUE_FRACTION
+
+
+@dataclass(frozen=True)
+class Convergence:
+    converged: bool
+    components: int  # mixture components added before stopping
+    min_ess: float
+    history: list[dict[str, float]]  # weight summary before each iteration and at the end
+
+    def to_json(self) -> dict[str, Any]:
+        return {"converged": self.converged, "components": self.components, "min_ess": self.min_ess,
+                "unique_fraction_needed": round(UNIQUE_FRACTION, 6),
+                "history": [{k: round(v, 6) for k, v in h.items()} for h in self.history]}
+
+
 def imis(loglik_fn: Callable[[np.ndarray], float], dims: int, seed: int, n_initial: int, iterations: int,
-         batch: int, progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """IMIS in a space where the prior is N(0, I). Returns (points, log-likelihoods,
-    normalised log importance weights)."""
+         batch: int, progress: Callable[[int, int], None] | None = None, samples: int = 1000,
+         min_ess: float = 500.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, Convergence]:
+    """IMIS in a space where the prior is N(0, I), adding up to ``iterations`` mixture
+    components and stopping as soon as the weights pass :func:`has_converged` (for
+    ``samples`` resampled draws). Returns (points, log-likelihoods, normalised log
+    importance weights, convergence record)."""
     total = n_initial + iterations * batch
     z = _rng(seed, "initial").standard_normal((n_initial, dims))
     ll = np.empty(total)
@@ -301,9 +305,14 @@ def imis(loglik_fn: Callable[[np.ndarray], float], dims: int, seed: int, n_initi
         lw[~np.isfinite(lw)] = -np.inf
         return lw - np.logaddexp.reduce(lw)
 
+    history: list[dict[str, float]] = []
+    components = 0
     for k in range(iterations):
         n = z.shape[0]
         lw = log_weights(z, ll[:n])
+        history.append(weight_summary(lw, samples, n))
+        if has_converged(history[-1], min_ess):
+            break
         w = np.exp(lw)
         centre = z[int(np.argmax(lw))]
         dist = ((z - centre) ** 2).sum(1)  # Mahalanobis under the N(0, I) prior
@@ -318,9 +327,14 @@ def imis(loglik_fn: Callable[[np.ndarray], float], dims: int, seed: int, n_initi
         new = centre + _rng(seed, f"iteration{k}").standard_normal((batch, dims)) @ chol.T
         evaluate(new)
         z = np.vstack([z, new])
+        components += 1
     if progress is not None:
         progress(total, total)
-    return z, ll, log_weights(z, ll)
+    ll = ll[: z.shape[0]]
+    lw = log_weights(z, ll)
+    if components == iterations:  # stopped by the budget: the final weights decide
+        history.append(weight_summary(lw, samples, z.shape[0]))
+    return z, ll, lw, Convergence(has_converged(history[-1], min_ess), components, min_ess, history)
 
 
 def systematic_resample(log_weights: np.ndarray, samples: int, seed: int) -> np.ndarray:
@@ -330,13 +344,6 @@ def systematic_resample(log_weights: np.ndarray, samples: int, seed: int) -> np.
     cdf[-1] = 1.0
     u0 = _rng(seed, "resample").random()
     return np.searchsorted(cdf, (u0 + np.arange(samples)) / samples, side="left")
-
-
-def min_patients_per_study(targets: TargetSet) -> int:
-    """Simulated patients per study below which a synthetic-likelihood target cannot
-    have its cohorts (each of the study's size): every evaluation would be -inf."""
-    sizes = [cohort_size(t, targets.studies[t.study_id]) for t in targets.targets if t.likelihood == "synthetic"]
-    return lik.MIN_SYNTHETIC_COHORTS * max(sizes, default=0)
 
 
 def check_settings(samples: int, patients_per_study: int, n_initial: int, iterations: int, batch: int) -> None:
@@ -351,8 +358,12 @@ def check_settings(samples: int, patients_per_study: int, n_initial: int, iterat
 def calibrate(targets: TargetSet, params: ParameterSet, samples: int = 1000, seed: int = 20261121,
               patients_per_study: int = 2000, n_initial: int = 3000, iterations: int = 10, batch: int = 300,
               names: list[str] | None = None, threads: int | None = None,
-              progress: Callable[[int, int], None] | None = None) -> CalibrationResult:
-    """Run IMIS and return ``samples`` posterior draws of the calibrated slots."""
+              progress: Callable[[int, int], None] | None = None, min_ess: float | None = None
+              ) -> CalibrationResult:
+    """Run IMIS (at most ``iterations`` components; stopping once the ESS reaches
+    ``min_ess``, default half of ``samples``, and the weights are not concentrated) and
+    return ``samples`` posterior draws of the calibrated slots."""
+    min_ess = samples / 2 if min_ess is None else min_ess
     check_settings(samples, patients_per_study, n_initial, iterations, batch)
     need = min_patients_per_study(targets)
     if patients_per_study < need:
@@ -362,8 +373,8 @@ def calibrate(targets: TargetSet, params: ParameterSet, samples: int = 1000, see
     transform = PriorTransform(params, names)
     model = TargetModel(targets, transform, patients_per_study, seed, threads)
     t0 = time.perf_counter()
-    z, ll, lw = imis(lambda row: model.loglik(transform.values(row)[0]), transform.dims, seed, n_initial,
-                     iterations, batch, progress)
+    z, ll, lw, conv = imis(lambda row: model.loglik(transform.values(row)[0]), transform.dims, seed, n_initial,
+                           iterations, batch, progress, samples=samples, min_ess=min_ess)
     idx = systematic_resample(lw, samples, seed)
     w = np.exp(lw)
     from sim.model.uncertainty import uncertain_names  # noqa: PLC0415
@@ -375,4 +386,4 @@ def calibrate(targets: TargetSet, params: ParameterSet, samples: int = 1000, see
         seconds=time.perf_counter() - t0,
         settings={"seed": seed, "samples": samples, "patients_per_study": patients_per_study,
                   "n_initial": n_initial, "iterations": iterations, "batch": batch},
-        prior_only=[n for n in uncertain_names(params) if n not in calibrated])
+        prior_only=[n for n in uncertain_names(params) if n not in calibrated], convergence=conv)

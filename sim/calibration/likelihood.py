@@ -2,20 +2,41 @@
 type of ``params/targets.toml``). Additive constants that do not depend on the model
 (binomial coefficients) are dropped, so values compare parameter sets, not targets.
 
-Simplification, stated once: landmarks and medians of one Kaplan-Meier curve enter as
-independent terms although they are correlated (conditional terms would respect the
-correlation); with two landmarks and a median per curve this over-weights
-seed 004's curves somewhat.
+Each reported interval is read on the scale it was reported on: the scale is decided
+from the interval itself, as the one of :data:`PROPORTION_SCALES` (or
+:data:`POSITIVE_SCALES`) on which it is most nearly symmetric about its estimate (a
+Wald interval is symmetric on its own scale; 41.10 +- 21.95 is linear). An effective
+sample size never exceeds the patients the statistic was computed on.
+
+The statistics of one Kaplan-Meier curve (its landmarks and median, or several curves
+of one study) are correlated and enter jointly, through a multivariate-normal
+synthetic likelihood (:func:`mvn_synthetic`) over simulated cohorts of the study's size
+and follow-up. A qualitative statement about a contrast ("A better than B", "no
+difference") is scored by the probability that a study of the reported size would
+make it, using the sampling SE of the contrast at that size.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 Z_95 = 1.959963984540054
+
+Scale = tuple[Callable[[float], float], Callable[[float], float]]  # (g, dg/dx)
+#: scales a proportion's interval may be symmetric on, with the derivative for the delta method
+PROPORTION_SCALES: dict[str, Scale] = {
+    "linear": (lambda x: x, lambda _x: 1.0),
+    "log": (math.log, lambda x: 1.0 / x),
+    "loglog": (lambda x: math.log(-math.log(x)), lambda x: 1.0 / (x * math.log(x))),
+    "logit": (lambda x: math.log(x / (1.0 - x)), lambda x: 1.0 / (x * (1.0 - x))),
+    "arcsine": (lambda x: math.asin(math.sqrt(x)), lambda x: 0.5 / math.sqrt(x * (1.0 - x))),
+}
+#: scales a positive quantity's (a median's) interval may be symmetric on
+POSITIVE_SCALES: dict[str, Scale] = {k: PROPORTION_SCALES[k] for k in ("linear", "log")}
 
 
 def smoothed_proportion(p_hat: float, m: int) -> float:
@@ -34,12 +55,38 @@ def binomial_at_most(count: int, n: int, p: float) -> float:
     return float(stats.binom.logcdf(count, n, p))
 
 
-def n_eff_from_ci(s: float, low: float, high: float) -> float:
-    """Effective sample size of a Kaplan-Meier landmark from its 95% CI, read on the
-    log(-log) scale (Dorey & Korn 1987): SE(S) = S |log S| SE_loglog, n = S(1-S)/SE^2."""
-    se_ll = (math.log(-math.log(low)) - math.log(-math.log(high))) / (2 * Z_95)
-    se = s * abs(math.log(s)) * se_ll
-    return s * (1.0 - s) / se**2
+def interval_scale(estimate: float, low: float, high: float, scales: dict[str, Scale] = PROPORTION_SCALES) -> str:
+    """The scale on which ``[low, high]`` is most nearly symmetric about ``estimate``:
+    the smallest relative asymmetry |upper arm - lower arm| / |upper arm + lower arm|
+    (a decreasing transform such as log(-log) swaps the arms; a scale undefined at an
+    end is skipped; ties go to the first scale listed, the linear one)."""
+    best, best_asym = "linear", math.inf
+    for name, (g, _) in scales.items():
+        try:
+            up, down = g(high) - g(estimate), g(estimate) - g(low)
+        except (ValueError, ZeroDivisionError):
+            continue
+        if up * down <= 0:
+            continue
+        asym = abs(up - down) / abs(up + down)
+        if asym < best_asym - 1e-9:
+            best, best_asym = name, asym
+    return best
+
+
+def se_from_ci(estimate: float, low: float, high: float, scales: dict[str, Scale] = PROPORTION_SCALES) -> float:
+    """Standard error on the linear scale of a 95% interval read on its own scale
+    (:func:`interval_scale`), by the delta method: SE = SE_g / |g'(estimate)|."""
+    g, dg = scales[interval_scale(estimate, low, high, scales)]
+    se_g = abs(g(high) - g(low)) / (2 * Z_95)
+    return se_g / abs(dg(estimate))
+
+
+def n_eff_from_ci(s: float, low: float, high: float, n: float) -> float:
+    """Effective sample size of a proportion or Kaplan-Meier landmark from its 95% CI,
+    S(1 - S) / SE^2 (Dorey & Korn 1987), never more than the ``n`` patients it rests on."""
+    se = se_from_ci(s, low, high)
+    return min(s * (1.0 - s) / se**2, float(n))
 
 
 def km_landmark(s_obs: float, n_eff: float, s_model: float) -> float:
@@ -49,13 +96,14 @@ def km_landmark(s_obs: float, n_eff: float, s_model: float) -> float:
 
 
 def median_ci(m_obs: float, low: float, high: float, m_model: float) -> float:
-    """Normal on log(median) with SE = (log high - log low) / 3.92 (the exponential
-    approximation: a median's log is roughly normal)."""
-    se = (math.log(high) - math.log(low)) / (2 * Z_95)
-    return -0.5 * ((math.log(m_model) - math.log(m_obs)) / se) ** 2
+    """Normal on the scale the median's CI is symmetric on (linear or log)."""
+    name = interval_scale(m_obs, low, high, POSITIVE_SCALES)
+    g, _ = POSITIVE_SCALES[name]
+    se_g = (g(high) - g(low)) / (2 * Z_95)
+    return -0.5 * ((g(m_model) - g(m_obs)) / se_g) ** 2
 
 
-#: simulated cohorts a synthetic likelihood needs for a mean and an SD of the statistic
+#: simulated cohorts a synthetic likelihood needs per dimension of the statistic
 MIN_SYNTHETIC_COHORTS = 10
 
 
@@ -70,11 +118,34 @@ def synthetic(obs: float, simulated: np.ndarray) -> float:
     return -0.5 * ((math.log(obs) - mu) / sd) ** 2 - math.log(sd)
 
 
-def soft_greater(diff: float, scale: float) -> float:
-    """One-sided soft constraint 'A better than B': log sigmoid(diff / scale)."""
-    return -float(np.logaddexp(0.0, -diff / scale))
+def mvn_synthetic(obs: np.ndarray, simulated: np.ndarray) -> float:
+    """Multivariate-normal synthetic likelihood (Wood 2010) of a vector of statistics
+    (``simulated``: one row per simulated cohort, rows with a missing value dropped).
+    The covariance is the cohorts' sample covariance, its diagonal floored at 1e-8 so a
+    degenerate statistic does not make it singular."""
+    x = simulated[np.isfinite(simulated).all(1)]
+    d = obs.size
+    if x.shape[0] < MIN_SYNTHETIC_COHORTS * d:
+        return -math.inf
+    mu = x.mean(0)
+    cov = np.atleast_2d(np.cov(x, rowvar=False)) + 1e-8 * np.eye(d)
+    try:
+        chol = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return -math.inf
+    sol = np.linalg.solve(chol, obs - mu)
+    return float(-0.5 * sol @ sol - np.log(np.diag(chol)).sum())
 
 
-def soft_equal(diff: float, scale: float) -> float:
-    """Weak 'no difference': normal(0, scale) on the model contrast."""
-    return -0.5 * (diff / scale) ** 2
+def soft_greater(diff: float, se: float, z: float = Z_95) -> float:
+    """'A better than B' as a study of the reported size would state it: log P(the
+    study's contrast exceeds ``z`` sampling SEs) = log Phi(diff / se - z), with ``diff``
+    the model's contrast and ``se`` its sampling SE at the study's size."""
+    return float(special.log_ndtr(diff / max(se, 1e-9) - z))
+
+
+def soft_equal(diff: float, se: float, z: float = Z_95) -> float:
+    """'No difference': log P(|the study's contrast| < ``z`` sampling SEs)."""
+    u = diff / max(se, 1e-9)
+    p = special.ndtr(z - u) - special.ndtr(-z - u)
+    return float(math.log(max(p, 1e-300)))

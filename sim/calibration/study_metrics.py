@@ -127,12 +127,16 @@ def simulate_study(study: Study, theta: np.ndarray, n_patients: int, seed: int, 
         "crs_g2plus": i8[:, I.CRS_GRADE] >= 2,
         "crs_g3plus": i8[:, I.CRS_GRADE] >= 3,
         "icans_any": i8[:, I.ICANS_GRADE] >= 1,
+        "icans_g2plus": i8[:, I.ICANS_GRADE] >= 2,
         "icans_g3plus": i8[:, I.ICANS_GRADE] >= 3,
         "agvhd_any": i8[:, I.GVHD_GRADE] >= 1,
+        "agvhd_g2plus": i8[:, I.GVHD_GRADE] >= 2,
         "agvhd_g3plus": i8[:, I.GVHD_GRADE] >= 3,
         "hsct_consolidation": consolidation == Consolidation.HSCT,
         "decitabine_consolidation": consolidation == Consolidation.DECITABINE,
         "relapse_observed": relapse_seen,
+        "reinfused": i8[:, I.N_INFUSIONS] >= 2,  # by the end of the run, not the patient's cut-off
+        "early_relapse": i8[:, I.EARLY_RELAPSE] == 1,
     }
     return StudyPatients(
         target=i8[:, I.TARGET].astype(np.int64), source=i8[:, I.CELL_SOURCE].astype(np.int64),
@@ -176,6 +180,18 @@ def _filter_mask(p: StudyPatients, filters: dict[str, tuple[int, ...]]) -> np.nd
     return mask
 
 
+def _rate_contrast(flag: np.ndarray, a: np.ndarray, b: np.ndarray, odds_ratio: bool) -> np.ndarray:
+    """Per row: the rate in group a minus that in b, or the odds ratio a vs b with half a
+    patient added to each cell (Haldane), so that a zero cell gives a finite ratio."""
+    ya, yb = (flag & a).sum(1), (flag & b).sum(1)
+    na, nb = a.sum(1), b.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if odds_ratio:
+            ratio = ((ya + 0.5) / (na - ya + 0.5)) / ((yb + 0.5) / (nb - yb + 0.5))
+            return np.where((na > 0) & (nb > 0), ratio, np.nan)
+        return ya / na - yb / nb
+
+
 def _rows(index: np.ndarray, size: int | None) -> np.ndarray:
     """Patient indices laid out in rows: one row of all (size None) or consecutive
     pseudo-cohorts of ``size`` (a trailing partial cohort is dropped)."""
@@ -194,15 +210,14 @@ def statistic(target: CalibrationTarget, p: StudyPatients, cohort_size: int | No
     """The target's statistic per row: pooled over all patients (``cohort_size`` None)
     or per pseudo-cohort of ``cohort_size`` eligible patients."""
     eligible = p.cr.copy() if target.population == "cr" else np.ones(len(p), bool)
-    metric = target.metric
+    metric = target.statistic
     if metric in CONTRASTS:
         rows = _rows(np.flatnonzero(eligible), cohort_size)
         a = _filter_mask(p, target.groups[0])[rows]
         b = _filter_mask(p, target.groups[1])[rows]
-        if metric in ("cr_diff", "crs_g3plus_diff", "agvhd_any_diff"):
-            flag = p.flags[metric.removesuffix("_diff")][rows]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return (flag & a).sum(1) / a.sum(1) - (flag & b).sum(1) / b.sum(1)
+        if metric.removesuffix("_diff").removesuffix("_or") in p.flags:
+            flag = p.flags[metric.removesuffix("_diff").removesuffix("_or")][rows]
+            return _rate_contrast(flag, a, b, odds_ratio=metric.endswith("_or"))
         t, e = _endpoint(p, metric)
         landmark = float(target.landmark_days or 0.0)
         sa, _ = _km_rows(t[rows], e[rows].astype(np.int64), a, landmark)
@@ -227,6 +242,10 @@ def statistic(target: CalibrationTarget, p: StudyPatients, cohort_size: int | No
         return _km_rows(t[rows], e[rows].astype(np.int64), full, 0.0)[1]
     if metric == "cr_duration_median":
         return np.median(p.cr_duration_days[rows], axis=1)
+    if metric == "cr_duration_min":
+        return p.cr_duration_days[rows].min(1)
+    if metric == "cr_duration_max":
+        return p.cr_duration_days[rows].max(1)
     raise ValueError(f"no statistic for metric {metric!r}")
 
 

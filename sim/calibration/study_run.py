@@ -57,7 +57,7 @@ def study_report(scenario: Scenario, targets: TargetSet | None, threads: int | N
     for t in chosen:
         value = float(statistic(t, patients, None)[0]) if len(patients) else float("nan")
         size = cohort_size(t, study)
-        row: dict[str, Any] = {"id": t.target_id, "metric": t.metric, "reported": t.reported,
+        row: dict[str, Any] = {"id": t.target_id, "metric": t.metric, "statistic": t.statistic, "reported": t.reported,
                                "simulated": _number(value), "low": None, "high": None}
         if len(patients) >= MIN_COHORTS * size:
             per_cohort = statistic(t, patients, size)

@@ -41,7 +41,10 @@ def calibrate(
     patients_per_study: Annotated[int, typer.Option(help="simulated patients per study and parameter set")] = (
         api.DEFAULT_PATIENTS_PER_STUDY),
     initial: Annotated[int, typer.Option(help="IMIS: initial draws from the prior")] = api.DEFAULT_N_INITIAL,
-    iterations: Annotated[int, typer.Option(help="IMIS: mixture components added")] = api.DEFAULT_ITERATIONS,
+    iterations: Annotated[int, typer.Option(help="IMIS: most mixture components added (stops earlier once "
+                                            "converged)")] = api.DEFAULT_ITERATIONS,
+    min_ess: Annotated[float | None, typer.Option(help="IMIS convergence: effective sample size needed (default: "
+                                                  "half of --samples)")] = None,
     batch: Annotated[int, typer.Option(help="IMIS: draws per added component")] = api.DEFAULT_BATCH,
     targets: Annotated[Path | None, typer.Option(help="targets file (default params/targets.toml)")] = None,
     out: Annotated[Path, typer.Option(help="output folder of posterior.parquet and calibrated.toml")] = (
@@ -60,7 +63,7 @@ def calibrate(
     run = _with_bar("parameter sets", "calibrating", lambda tick: api.calibrate(
         samples=samples, seed=seed, patients_per_study=patients_per_study, n_initial=initial, iterations=iterations,
         batch=batch, targets=targets, out=out, posterior_path=posterior, calibrated_path=calibrated, force=force,
-        threads=threads, progress=tick))
+        threads=threads, progress=tick, min_ess=min_ess))
     summary = run.summary()
     if json_out:
         sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")
@@ -74,6 +77,10 @@ def calibrate(
         table.add_row(escape(p["parameter"]), f"{p['median']:.4g}", f"{p['low']:.4g} - {p['high']:.4g}")
     console = stdout_console()
     console.print(table)
+    conv = summary["convergence"]
+    console.print(("converged" if conv["converged"] else "[red]NOT converged[/red]")
+                  + f" after {conv['components']} IMIS components (ESS needed {conv['min_ess']:.0f}, expected share "
+                  f"of distinct draws needed {conv['unique_fraction_needed']:.2f})")
     console.print(f"wrote {summary['posterior']} and {summary['calibrated']}; "
                   f"{len(summary['prior_only'])} parameters keep their external priors")
 
@@ -83,7 +90,7 @@ def _fmt(x: Any, metric: str) -> str:
         return "not reached"
     if isinstance(x, str):
         return x
-    if metric.endswith("_median"):
+    if metric.endswith("_days"):
         return f"{x:.0f} d"
     return f"{x:.3f}"
 
@@ -133,8 +140,24 @@ def validate(
     console.print(f"{payload['inside']}/{payload['quantitative_targets']} quantitative targets inside their 95% "
                   f"predictive interval ({100 * payload['inside_fraction']:.0f}%); qualitative statements "
                   f"reproducible: {payload['qualitative_inside']}/{payload['qualitative_targets']}.")
+    _print_joint(console, payload["joint"])
     _print_learning(console, payload["learning"])
     console.print("wrote " + ", ".join(map(str, outs.written)))
+
+
+def _print_joint(console: Console, joint: dict[str, Any]) -> None:
+    """Joint predictive p-values: can the model have produced each study as a whole?"""
+    table = Table(title="joint posterior-predictive check: a discrepancy over all of a study's quantitative targets "
+                  "(small p: the model does not reproduce the study)", title_justify="left")
+    for col in ("study", "targets", "p-value", "least likely targets (tail p)", "uniformity check (KS p)"):
+        table.add_column(col, justify="left" if col.startswith(("study", "least")) else "right")
+    rows = [*joint["studies"].items(), *((("overall", joint["overall"]),) if "overall" in joint else ())]
+    for name, j in rows:
+        worst = ", ".join(f"{w['id']} ({w['tail_p']:.3f})" for w in j["least_likely"])
+        p = f"{j['p_value']:.3f}" if j["p_value"] >= 0.05 else f"[red]{j['p_value']:.3f}[/red]"
+        ks = j["uniformity_ks_p"]
+        table.add_row(name, str(j["targets"]), p, escape(worst), "-" if ks is None else f"{ks:.2f}")
+    console.print(table)
 
 
 def _print_learning(console: Console, learned: dict[str, Any]) -> None:

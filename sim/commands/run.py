@@ -87,14 +87,17 @@ def _resource_table(resources: dict[str, Any]) -> Table:
     return table
 
 
-def _fmt_target(metric: str, x: float | str | None) -> str:
+def _fmt_target(statistic: str, x: float | str | None) -> str:
+    days = "median" in statistic or statistic.startswith("cr_duration")
     if x is None:
-        return "not reached" if "median" in metric else "-"
+        return "not reached" if days else "-"
     if isinstance(x, str):
         return x
-    if "median" in metric:
+    if days:
         return f"{x:.0f} d"
-    return f"{100 * x:+.1f} pp" if metric.endswith("_diff") else pct(x)
+    if statistic.endswith("_or"):
+        return f"{x:.2f}"
+    return f"{100 * x:+.1f} pp" if statistic.endswith("_diff") else pct(x)
 
 
 def _study_table(study: dict[str, Any]) -> Table:
@@ -113,10 +116,11 @@ def _study_table(study: dict[str, Any]) -> Table:
     for col in ("reported", "simulated", *(("interval",) if with_interval else ())):
         table.add_column(col, justify="right", no_wrap=True)
     for r in study["targets"]:
-        cells = [r["id"], _fmt_target(r["metric"], r["reported"]), _fmt_target(r["metric"], r["simulated"])]
+        kind = r["statistic"]
+        cells = [r["id"], _fmt_target(kind, r["reported"]), _fmt_target(kind, r["simulated"])]
         if with_interval:
             cells.append("-" if r["low"] is None and r["high"] is None
-                         else f"{_fmt_target(r['metric'], r['low'])} - {_fmt_target(r['metric'], r['high'])}")
+                         else f"{_fmt_target(kind, r['low'])} - {_fmt_target(kind, r['high'])}")
         table.add_row(*cells)
     return table
 

@@ -179,7 +179,7 @@ def _study_section(study: dict[str, Any]) -> list[str]:
              and infused < MIN_COHORTS * size else "no interval for this target")
     rows = []
     for r in study.get("targets", []):
-        unit = "days" if "median" in str(r.get("metric")) else "probability"
+        unit = "days" if str(r.get("metric")).endswith(("_median", "_days")) else "probability"
         rows.append([esc(r.get("id")), esc(str(r.get("metric")).replace("_", " ")), number(r.get("reported"), unit),
                      number(r.get("simulated"), unit, reason(r, "simulated")),
                      interval(r.get("low"), r.get("high"), unit, reason(r, "low") or short)])
@@ -416,10 +416,14 @@ def power_report(folder: Path) -> Block:
 
 
 def _target_value(x: Any, metric: str, why: str | None = None) -> str:
-    if metric.endswith("_median"):
+    """``metric``: the target's statistic kind when the table has it (a contrast's
+    difference, an odds ratio), else its metric name."""
+    if metric.endswith(("_median", "_days")) or metric.startswith("cr_duration"):
         return number(x, "days", why)
     if metric.endswith("_diff") and isinstance(x, (int, float)):
         return f"{100 * x:+.1f} pp"
+    if metric.endswith("_or") and isinstance(x, (int, float)):
+        return f"{x:.2f}"
     return number(x, "probability", why) if not isinstance(x, str) else esc(x)
 
 
@@ -433,14 +437,14 @@ def validate_report(folder: Path) -> Block:
     prov = {"cartsim version": v.get("cartsim_version"), "seed": v.get("seed"), "posterior draws": v.get("draws")}
     rows = []
     for r in v.get("targets", []):
-        metric = str(r.get("metric", ""))
+        metric = str(r.get("statistic", r.get("metric", "")))
         lo, hi = r.get("predicted_low"), r.get("predicted_high")
         if lo is None and hi is None:
             band = missing(reason(r, "predicted_low") or "not estimable")
         else:
             band = f"{_target_value(lo, metric)} to " + (_target_value(hi, metric) if hi is not None else
                                                          "not reached" if metric.endswith("_median") else DASH)
-        rows.append([esc(r.get("id")), esc(r.get("study")), esc(metric.replace("_", " ")),
+        rows.append([esc(r.get("id")), esc(r.get("study")), esc(str(r.get("metric", "")).replace("_", " ")),
                      _target_value(r.get("reported"), metric),
                      _target_value(r.get("predicted_median"), metric, reason(r, "predicted_median")
                                    or ("not reached" if metric.endswith("_median") else None)),

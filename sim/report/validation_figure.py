@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sim.calibration.targets import TargetSet
+from sim.calibration.targets import PROPORTIONS, TargetSet
 from sim.calibration.validation import CURVE_DAYS, ValidationResult
 from sim.outcomes.summary import DAYS_PER_MONTH
 from sim.report import save_png
@@ -71,12 +71,12 @@ def validation_figure(result: ValidationResult, targets: TargetSet, path: Path |
             ax.plot(months, mid, color=COLOURS[ep], lw=1.6,
                     label=f"model {ep.upper()}: median and 95% over posterior draws")
         for t in targets.targets:
-            if t.study_id != sid or t.metric not in SURVIVAL_METRICS or not t.quantitative:
+            if t.study_id != sid or t.statistic not in SURVIVAL_METRICS or t.groups or not t.quantitative:
                 continue
-            if t.metric.endswith("_at"):
-                _landmark(ax, t, rows.get(t.target_id), SURVIVAL_METRICS[t.metric])
+            if t.statistic.endswith("_at"):
+                _landmark(ax, t, rows.get(t.target_id), SURVIVAL_METRICS[t.statistic])
             else:
-                _median(ax, t, rows.get(t.target_id), SURVIVAL_METRICS[t.metric], months[-1])
+                _median(ax, t, rows.get(t.target_id), SURVIVAL_METRICS[t.statistic], months[-1])
         st = targets.studies[sid]
         ax.set_title(f"study {sid} ({st.n_infused} patients infused)", fontsize=10)
         ax.set_xlabel("months from infusion")
@@ -91,8 +91,8 @@ def validation_figure(result: ValidationResult, targets: TargetSet, path: Path |
     fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=3, fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, 0.0))
     ax = flat[len(studies)]
-    props = [r for r in result.rows if r["quantitative"] and r["metric"] not in SURVIVAL_METRICS
-             and r["metric"] != "cr_duration_median"]
+    kind = {t.target_id: t.statistic for t in targets.targets}
+    props = [r for r in result.rows if r["quantitative"] and kind[r["id"]] in PROPORTIONS]
     for i, r in enumerate(props):
         colour = "#2ca02c" if r["inside"] else "#d62728"
         ax.plot([r["predicted_low"], r["predicted_high"]], [i, i], color=colour, lw=2)

@@ -1,4 +1,4 @@
-"""Calibration: likelihoods against hand-computed values, the compiled study statistics
+"""Calibration: the compiled study statistics
 against the reference estimators, the prior transform, target-file validation,
 recovery of known parameters from model-generated targets, reproducibility, and the
 committed posterior's validation table."""
@@ -16,8 +16,8 @@ from scipy import stats
 
 from sim.api import calibration as api
 from sim.api.calibration import load_targets
-from sim.calibration import likelihood as lik
-from sim.calibration.imis import CALIBRATED, PriorTransform, calibrate, model_value
+from sim.calibration.imis import CALIBRATED, PriorTransform, calibrate
+from sim.calibration.scoring import model_value
 from sim.calibration.study_metrics import _cif_rows, _km_rows, censoring_days, simulate_study, statistic
 from sim.calibration.targets import TargetSet
 from sim.io.files import PARAMS_DIR, load_parameter_set
@@ -37,52 +37,6 @@ def targets() -> TargetSet:
 @pytest.fixture(scope="module")
 def defaults():
     return load_parameter_set(PARAMS_DIR / "defaults.toml")
-
-
-# ------------------------------------------------------------------ likelihoods by hand
-def test_binomial_by_hand() -> None:
-    assert lik.binomial(6, 8, 0.75) == pytest.approx(6 * math.log(0.75) + 2 * math.log(0.25), rel=1e-14)
-    assert lik.binomial(0, 22, 0.07) == pytest.approx(22 * math.log(0.93), rel=1e-14)
-
-
-def test_binomial_at_most_by_hand() -> None:
-    p = 0.12
-    by_hand = 0.88**8 + 8 * p * 0.88**7  # P(X = 0) + P(X = 1), n = 8
-    assert lik.binomial_at_most(1, 8, p) == pytest.approx(math.log(by_hand), rel=1e-12)
-
-
-def test_n_eff_from_ci_by_hand() -> None:
-    # seed 004 6-month OS 67.9% (48.3-84.5): SE_loglog = (log(-log .483) - log(-log .845)) / 3.92
-    se_ll = (math.log(-math.log(0.483)) - math.log(-math.log(0.845))) / (2 * 1.959963984540054)
-    se = 0.679 * -math.log(0.679) * se_ll
-    assert lik.n_eff_from_ci(0.679, 0.483, 0.845) == pytest.approx(0.679 * 0.321 / se**2, rel=1e-12)
-    assert 20 < lik.n_eff_from_ci(0.679, 0.483, 0.845) < 25  # close to the 22 patients, as it should be
-
-
-def test_km_landmark_and_median_by_hand() -> None:
-    assert lik.km_landmark(0.4, 20.0, 0.5) == pytest.approx(8 * math.log(0.5) + 12 * math.log(0.5), rel=1e-14)
-    se = (math.log(441) - math.log(132)) / 3.919927969080108
-    assert lik.median_ci(287.0, 132.0, 441.0, 287.0) == 0.0
-    assert lik.median_ci(287.0, 132.0, 441.0, 400.0) == pytest.approx(-0.5 * (math.log(400 / 287) / se) ** 2)
-
-
-def test_soft_constraints_by_hand() -> None:
-    assert lik.soft_greater(0.0, 0.05) == pytest.approx(math.log(0.5))
-    assert lik.soft_greater(0.1, 0.05) == pytest.approx(math.log(1 / (1 + math.exp(-2))))
-    assert lik.soft_greater(-5.0, 0.05) == pytest.approx(-100.0, rel=1e-9)  # no overflow far out
-    assert lik.soft_equal(0.3, 0.15) == pytest.approx(-2.0)
-
-
-def test_synthetic_likelihood_matches_a_normal_density_on_the_log_scale() -> None:
-    x = np.exp(np.random.default_rng(1).normal(5.0, 0.4, 400))
-    mu, sd = np.log(x).mean(), np.log(x).std(ddof=1)
-    assert lik.synthetic(150.0, x) == pytest.approx(-0.5 * ((math.log(150.0) - mu) / sd) ** 2 - math.log(sd))
-    assert lik.synthetic(150.0, np.array([np.inf] * 20)) == -math.inf  # nothing usable simulated
-
-
-def test_smoothed_proportion_never_zero_or_one() -> None:
-    assert lik.smoothed_proportion(0.0, 1000) == pytest.approx(0.5 / 1001)
-    assert lik.smoothed_proportion(1.0, 1000) == pytest.approx(1000.5 / 1001)
 
 
 # ------------------------------------------------------------------ compiled statistics vs reference estimators
@@ -154,11 +108,10 @@ def test_degenerate_parameters_give_exact_statistics(targets: TargetSet) -> None
     by_id = {t.target_id: t for t in targets.targets}
     # every CR is MRD-negative; the few infused patients who die before the day-28
     # assessment are neither (they stay in the denominator, as in the abstracts)
-    cr = next(t for t in targets.targets if t.metric == "cr")
-    assert model_value(by_id["s004_mrd_neg_cr"], p)[0] == model_value(replace(cr, study_id="004", subgroup={}), p)[0]
-    assert model_value(by_id["s004_mrd_neg_cr"], p)[0] > 0.9
+    assert model_value(by_id["s004_mrd_neg_share_of_cr"], p)[0] == 1.0
+    assert model_value(by_id["s004_cr_rate"], p)[0] > 0.9
     # every CRS is grade 3; a patient dying (of other causes) before CRS onset has none
-    crs_any = replace(by_id["s004_crs_g3plus"], metric="crs_any")
+    crs_any = replace(by_id["s004_crs_g3plus"], metric="crs_any", statistic="crs_any")
     assert model_value(by_id["s004_crs_g3plus"], p)[0] == model_value(crs_any, p)[0] > 0.99
     assert model_value(by_id["s004_agvhd_any"], p)[0] == 0.0
 
@@ -176,7 +129,7 @@ def test_prior_transform_maps_zero_to_prior_medians(defaults) -> None:
     tr = PriorTransform(defaults)
     v = dict(zip(tr.labels, tr.values(np.zeros((1, tr.dims)))[0], strict=True))
     assert v["remission.relapse.median_days"] == pytest.approx(180.0)  # log-normal median
-    assert v["response.p_cr.first.cd19"] == pytest.approx(stats.beta.median(43.0, 7.0))
+    assert v["response.p_cr.first.cd19"] == pytest.approx(stats.beta.median(30.0, 5.0))
 
 
 def test_stick_breaking_reproduces_the_dirichlet(defaults) -> None:
@@ -184,7 +137,7 @@ def test_stick_breaking_reproduces_the_dirichlet(defaults) -> None:
     z = np.random.default_rng(3).standard_normal((40000, tr.dims))
     x = tr.values(z)
     assert np.allclose(x.sum(1), 1.0)
-    alpha = 25.0 * np.array([0.15, 0.42, 0.3, 0.09, 0.04])
+    alpha = 25.0 * np.array(defaults.value("crs.grade_probs"))
     # each margin is Beta(alpha_k, sum - alpha_k); KS p-value > 1e-3 (a false alarm 1 time in 1000)
     for k in range(5):
         assert stats.kstest(x[:, k], stats.beta(alpha[k], alpha.sum() - alpha[k]).cdf).pvalue > 1e-3
@@ -200,7 +153,8 @@ def test_committed_targets_cover_every_study(targets: TargetSet) -> None:
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
-    ('metric = "crs_g3plus"', 'metric = "crs_g3pluss"', "unknown metric"),
+    ('metric = "crs_grade3plus"', 'metric = "crs_grade3pluss"', "unknown metric"),
+    ('metric = "lfs_m24"', 'metric = "lfs_m36"', "unknown metric"),
     ("count = 6\nn = 8", "count = 9\nn = 8", "expected a whole number in [0, n = 8]"),
     ('likelihood = "binomial"', 'likelihood = "binomal"', "unknown likelihood"),
     ("reported = 0.75\n", "reported = 1.4\n", "a proportion must be in [0, 1]"),
@@ -227,12 +181,13 @@ def _synthetic_targets(targets: TargetSet, truth: dict[str, float], scale: int) 
     p = simulate_study(study, params.theta(), 40000, 99)  # another seed than the calibration's
     chosen = []
     for t in targets.targets:
-        if t.target_id == "s004_mrd_neg_cr":
+        if t.target_id == "s004_cr_rate":
             value = model_value(t, p)[0]
             n = t.n * scale
             chosen.append(replace(t, reported=value, count=round(value * n), n=n))
         elif t.target_id in ("s004_os_12m", "s004_efs_12m", "s004_os_6m"):
-            chosen.append(replace(t, reported=model_value(t, p)[0], ci=None, n_eff=22.0 * scale))
+            chosen.append(replace(t, reported=model_value(t, p)[0], ci=None, n_eff=22.0 * scale, n=22 * scale,
+                                  likelihood="km_landmark", joint=None))
     return TargetSet({"004": study}, chosen, "synthetic")
 
 
@@ -242,7 +197,7 @@ def test_calibration_recovers_known_parameters(targets: TargetSet, defaults) -> 
     result = calibrate(synthetic, defaults, samples=500, seed=11, patients_per_study=4000, n_initial=400,
                        iterations=4, batch=100, names=list(truth))
     post = dict(zip(result.labels, result.posterior.T, strict=True))
-    # 200 x the study's size: the MRD-negative CR rate (n = 4,400; SE 0.007) pins p_cr.cd19,
+    # 200 x the study's size: the CR rate (n = 4,400; SE 0.007) pins p_cr.cd19,
     # which moves it with slope ~0.5, to SD ~0.015; the survival landmarks (n_eff 4,400) pin
     # the cure fraction similarly. 0.04 is ~2.5 posterior SDs plus the prior's residual pull,
     # and far below the prior-to-truth gaps (0.16 and 0.17).
@@ -254,7 +209,7 @@ def test_calibration_recovers_known_parameters(targets: TargetSet, defaults) -> 
 def test_calibration_is_reproducible(targets: TargetSet, defaults) -> None:
     small = TargetSet({"004": targets.studies["004"]},
                       [t for t in targets.targets if t.study_id == "004"], "subset")
-    kwargs = {"samples": 50, "seed": 5, "patients_per_study": 500, "n_initial": 60, "iterations": 2, "batch": 20,
+    kwargs = {"samples": 50, "seed": 5, "patients_per_study": 1700, "n_initial": 40, "iterations": 2, "batch": 10,
               "names": ["response.p_cr.first.cd19", "remission.p_cure.mrd_neg"]}
     a = calibrate(small, defaults, **kwargs)
     b = calibrate(small, defaults, **kwargs)
@@ -297,7 +252,7 @@ def test_validate_reproduces_the_committed_table() -> None:
 
 @pytest.mark.slow
 def test_small_calibration_end_to_end(tmp_path: Path) -> None:
-    run = api.calibrate(samples=200, seed=3, patients_per_study=800, n_initial=300, iterations=3, batch=100,
+    run = api.calibrate(samples=200, seed=3, patients_per_study=1700, n_initial=300, iterations=3, batch=100,
                         posterior_path=tmp_path / "posterior.parquet", calibrated_path=tmp_path / "calibrated.toml")
     post = load_posterior(tmp_path / "posterior.parquet")
     assert post is not None

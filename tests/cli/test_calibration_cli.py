@@ -45,12 +45,13 @@ def test_validate_bad_input_is_one_line(tmp_path: Path) -> None:
     corrupt.write_bytes(b"PAR1 this is not parquet")
     bad_targets = tmp_path / "targets.toml"
     bad_targets.write_text((REPO / "params" / "targets.toml").read_text().replace(
-        "../scenarios/", str(REPO / "scenarios") + "/").replace('metric = "crs_g3plus"', 'metric = "crs_g3plsu"', 1))
+        "../scenarios/", str(REPO / "scenarios") + "/").replace('metric = "crs_grade3plus"',
+                                                               'metric = "crs_grade3plsu"', 1))
     cases = {
         "draws": (["validate", "--draws", "0"], ["--draws"]),
         "missing": (["validate", "--posterior", tmp_path / "nope.parquet"], ["nope.parquet", "not found"]),
         "corrupt": (["validate", "--posterior", corrupt], ["corrupt.parquet", "Parquet"]),
-        "targets": (["validate", "--targets", bad_targets], ["targets.toml", "crs_g3plsu"]),
+        "targets": (["validate", "--targets", bad_targets], ["targets.toml", "crs_grade3plsu"]),
         "samples": (["calibrate", "--samples", "0", "--posterior", tmp_path / "p.parquet"], ["--samples"]),
     }
     for args, fragments in cases.values():

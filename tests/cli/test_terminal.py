@@ -36,8 +36,8 @@ SMALL: dict[str, list[str]] = {
     "morris": ["--patients", "300", "--trajectories", "2"],
     "power": ["--trials", "60"],
     "validate": ["--draws", "8", "--patients", "100"],
-    "calibrate": ["--samples", "40", "--patients-per-study", "100", "--initial", "60", "--iterations", "1",
-                  "--batch", "20", "--posterior", "fit/posterior.parquet", "--calibrated", "fit/calibrated.toml"],
+    "calibrate": ["--samples", "40", "--patients-per-study", "1700", "--initial", "20", "--iterations", "1",
+                  "--batch", "10", "--posterior", "fit/posterior.parquet", "--calibrated", "fit/calibrated.toml"],
 }
 KEEP_SIZE = {"studies/s004_donor_derived"}  # a study run's own size is part of what the line shows
 

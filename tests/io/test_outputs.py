@@ -212,7 +212,7 @@ def test_package_params_need_force(tmp_path):
 
 # --- calibrate: its own folder, both or neither, never the committed pair unasked --------------
 
-CALIBRATE_SMALL = {"samples": 5, "seed": 2, "patients_per_study": 100, "n_initial": 30, "iterations": 0, "batch": 1}
+CALIBRATE_SMALL = {"samples": 5, "seed": 2, "patients_per_study": 1700, "n_initial": 30, "iterations": 0, "batch": 1}
 
 
 def test_calibrate_refuses_the_committed_posterior_without_force(tmp_path):
@@ -242,8 +242,8 @@ def test_calibrate_writes_both_or_neither(tmp_path, monkeypatch):
 
 def test_calibrate_from_another_folder_never_writes_into_the_package(tmp_path):
     before = digests(PARAMS)
-    proc = cartsim("calibrate", "--initial", "30", "--iterations", "0", "--samples", "5", "--patients-per-study", "100",
-                   "--batch", "1", cwd=tmp_path)
+    proc = cartsim("calibrate", "--initial", "30", "--iterations", "0", "--samples", "5", "--patients-per-study",
+                   "1700", "--batch", "1", cwd=tmp_path)
     assert proc.returncode == 0, describe(proc)
     assert digests(PARAMS) == before
     fit = tmp_path / "cartsim_calibration"

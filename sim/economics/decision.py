@@ -114,7 +114,7 @@ def ratio_interval(d_cost: np.ndarray, d_effect: np.ndarray, n_boot: int = 1000,
     for k in range(n_boot):
         idx = rng.integers(0, n, n)
         me = de[idx].mean()
-        ratios[k] = dc[idx].mean() / me
+        ratios[k] = dc[idx].mean() / me if me != 0 else np.nan
         signs[k] = np.sign(me)
     if not (np.all(signs > 0) or np.all(signs < 0)):
         return float("nan"), float("nan")

@@ -29,7 +29,7 @@ from sim.model.parameter_set import ENTRY_KEYS, check_uncertainty, flatten
 from sim.model.parameters import ParamSpec, Support
 from sim.model.states import CellSource, Consolidation, labels
 
-META_KEYS = ("currency", "price_year", "perspective", "country", "description")
+META_KEYS = ("currency", "price_year", "perspective", "country", "wtp_per_qaly", "description")
 #: ISO 4217 codes the presets may use (a typo such as "GPB" is refused)
 CURRENCIES = ("GBP", "USD", "EUR", "CNY", "CAD", "AUD", "CHF", "JPY", "SGD")
 
@@ -141,6 +141,7 @@ class EconomicInputs:
     price_year: int
     perspective: str
     country: str
+    wtp_per_qaly: float  # default willingness to pay (currency per QALY)
     values: dict[str, float] = field(repr=False)
     uncertainty: dict[str, dict[str, Any]] = field(repr=False)
     sources: dict[str, str] = field(repr=False)
@@ -150,16 +151,17 @@ class EconomicInputs:
     def from_document(cls, doc: dict[str, Any], file: str) -> EconomicInputs:
         """Parse a preset already read as a dict; every problem is one InputError."""
         if "meta" not in doc:
-            raise InputError(file, "meta", "missing [meta] table", "currency, price_year, perspective, country")
+            raise InputError(file, "meta", "missing [meta] table", ", ".join(META_KEYS[:5]))
         meta = check_keys(doc["meta"], META_KEYS, file, "meta")
-        for key in ("currency", "price_year", "perspective", "country"):
+        for key in META_KEYS[:5]:
             if key not in meta:
-                raise InputError(file, f"meta.{key}", "missing", ", ".join(META_KEYS[:4]))
+                raise InputError(file, f"meta.{key}", "missing", ", ".join(META_KEYS[:5]))
         currency = meta["currency"]
         if not isinstance(currency, str) or currency.upper() not in CURRENCIES:
             raise InputError(file, "meta.currency", f"unknown currency {currency!r}",
                              "an ISO 4217 code: " + ", ".join(CURRENCIES))
         check_number(meta["price_year"], LIMITS["price_year"], file, "meta.price_year")
+        check_number(meta["wtp_per_qaly"], LIMITS["wtp"], file, "meta.wtp_per_qaly")
         for key in ("perspective", "country"):
             if not isinstance(meta[key], str) or not meta[key].strip():
                 raise InputError(file, f"meta.{key}", f"expected a non-empty text, got {meta[key]!r}")
@@ -194,7 +196,7 @@ class EconomicInputs:
             raise InputError(file, missing[0], f"missing economic input ({len(missing)} missing in all)",
                              "every input of sim.model.economic_inputs.ECON_SPECS")
         return cls(currency.upper(), int(meta["price_year"]), meta["perspective"], meta["country"],
-                   values, unc, sources, file)
+                   float(meta["wtp_per_qaly"]), values, unc, sources, file)
 
     def vector(self) -> np.ndarray:
         """The float64 ``econ`` vector the walk reads (offsets in ``EP``); discount rates

@@ -28,9 +28,13 @@ def _simulate_range_economics(theta: np.ndarray, econ: np.ndarray, k0: np.uint64
     for b in nb.prange(n_blocks):
         start = b * KEY_BLOCK
         stop = min(n, start + KEY_BLOCK)
-        for j in range(start, stop):
-            key = patient_key(k0, k1, first_patient_id + j)
-            simulate_patient_economics(theta, econ, key, horizon_days, fout[j], iout[j], eout[j])
+        # keys first, as in ``kernel``: independent Philox calls overlap in the pipeline
+        keys = np.empty(stop - start, np.uint64)
+        for j in range(stop - start):
+            keys[j] = patient_key(k0, k1, first_patient_id + start + j)
+        for j in range(stop - start):
+            simulate_patient_economics(theta, econ, keys[j], horizon_days, fout[start + j], iout[start + j],
+                                       eout[start + j])
 
 
 def run_kernel_economics(theta: np.ndarray, econ: np.ndarray, seed: int, n_patients: int, horizon_days: float,

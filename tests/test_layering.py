@@ -26,13 +26,14 @@ LAYER = {
     "sweeps": 3,
     "calibration": 3,
     "trials": 3,
+    "economics": 3,  # decision analysis and value of information: pure functions of arrays
     "report": 4,    # figures and the HTML page of the features' results
     "api": 5,       # joins io to the features, one module per workflow
     "commands": 6,  # options, progress bars and tables
     "cli": 7,
     "__init__": 8,  # sim itself re-exports the api
 }
-FEATURES = {"whatif", "sweeps", "calibration", "trials"}
+FEATURES = {"whatif", "sweeps", "calibration", "trials", "economics"}
 STATS_MAY_IMPORT = {"sim.model.errors"}
 
 # (importing module, imported module) -> why it is allowed for now

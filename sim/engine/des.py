@@ -35,7 +35,7 @@ from sim.engine.distributions import exponential_rate
 from sim.engine.kernel import N_FLOAT, N_INT
 from sim.engine.pathway import N_SLOTS, Request, Slot, max_requests, walk
 from sim.engine.rng import make_key, patient_keys, uniform
-from sim.model.outputs import F
+from sim.model.outputs import N_ECON_COLUMNS, F
 from sim.model.parameters import N_THETA
 from sim.model.scenario import Capacity
 from sim.model.states import Decision
@@ -84,6 +84,7 @@ class DesResult:
     arrival_days: np.ndarray  # calendar day of each patient's decision to treat
     events: dict[str, np.ndarray]  # the event log, column by column
     resources: dict[str, dict[str, Any]]
+    eout: np.ndarray | None = None  # float64 economic block (outputs.E) when run with economic inputs
 
 
 class _EventLog:
@@ -151,8 +152,9 @@ def arrival_days(keys: np.ndarray, capacity: Capacity) -> np.ndarray:
 
 def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, capacity: Capacity,
             first_patient_id: int = 0, replicate: int = 0,
-            progress: Callable[[int, int], None] | None = None) -> DesResult:
-    """Simulate patients first_patient_id ... with the scenario's finite resources."""
+            progress: Callable[[int, int], None] | None = None, econ: np.ndarray | None = None) -> DesResult:
+    """Simulate patients first_patient_id ... with the scenario's finite resources
+    (and their costs and QALYs when given ``econ``, economic inputs as a vector)."""
     theta = np.ascontiguousarray(theta, dtype=np.float64)
     if theta.shape != (N_THETA,) or np.isnan(theta).any():
         raise ValueError(f"theta must be a complete vector of {N_THETA} parameters")
@@ -166,6 +168,7 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
     events = _EventLog()
     fout = np.empty((n_patients, N_FLOAT), np.float32)
     iout = np.empty((n_patients, N_INT), np.int8)
+    eout = None if econ is None else np.empty((n_patients, N_ECON_COLUMNS))
     # waits granted so far, per patient with a finite request pending; a patient whose
     # every wait so far was 0 (unlimited pools, ICU) replays with the shared zeros
     n_max = max_requests(theta)
@@ -234,7 +237,8 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
         patient_id = first_patient_id + i
         base = arrivals[i]
         while True:
-            req = walk(theta, keys[i], horizon_days, fout[i], iout[i], waits.get(i, no_waits), n_known[i], request)
+            req = walk(theta, keys[i], horizon_days, fout[i], iout[i], waits.get(i, no_waits), n_known[i], request,
+                       econ, None if eout is None else eout[i])  # type: ignore[arg-type]  # None: no economics
             if req == _DONE:
                 waits.pop(i, None)
                 done[0] += 1
@@ -298,4 +302,4 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
     if done[0] != n_patients:
         raise RuntimeError(f"{n_patients - done[0]} patient processes did not finish")
     return DesResult(fout, iout, arrivals, events.columns(first_patient_id, arrivals, fout),
-                     {k: v.summary() for k, v in logs.items()})
+                     {k: v.summary() for k, v in logs.items()}, eout)

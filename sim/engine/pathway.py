@@ -53,7 +53,7 @@ from enum import IntEnum
 import numba as nb
 import numpy as np
 
-from sim.engine import codes
+from sim.engine import codes, economy
 from sim.engine.record import finish
 from sim.engine.stages import (
     background_death_days,
@@ -111,13 +111,16 @@ def max_requests(theta: np.ndarray) -> int:
 
 @nb.njit(cache=True, inline="always")
 def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarray, irow: np.ndarray,
-         waits: np.ndarray, n_known: int, request: np.ndarray) -> int:
+         waits: np.ndarray, n_known: int, request: np.ndarray,
+         econ: np.ndarray = None, erow: np.ndarray = None) -> int:  # type: ignore[assignment]  # None: see above
     """Walk the patient whose stream key is ``pkey`` (``rng.patient_key``), writing its
     record into ``frow`` (float32) and ``irow`` (int8); returns a ``Request`` code.
 
     ``waits`` None: unlimited resources, returns DONE. Otherwise the first ``n_known``
     requests wait ``waits[k]`` days and the walk stops at the next one, written into
-    ``request`` (see the module docstring).
+    ``request`` (see the module docstring). With ``econ`` (economic inputs) and
+    ``erow`` (float64, ``outputs.E``) the walk also accumulates costs, life-years and
+    QALYs (``economy``); None (the default) removes that code at compile time.
     """
     k = 0  # requests made so far
     age, site, prior_hsct, prior_cart, high_risk, early = sample_covariates(theta, pkey)
@@ -133,6 +136,9 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
     irow[I.CELL_SOURCE] = source
     irow[I.TARGET] = target
     irow[I.DECITABINE_LD] = dac
+    e_state, e_start = 0, 0.0  # economic health state and its start (used only with erow)
+    if erow is not None:
+        e_state, e_start = economy.begin(erow)
 
     t_dead = background_death_days(theta, pkey, age)
     cause = codes.OTHER_NRM
@@ -197,6 +203,9 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
         t_inf = t_end_wait
         if t_inf <= horizon_days:
             n_inf += 1
+        if erow is not None:
+            e_state, e_start = economy.infusion(econ, erow, e_state, e_start, t, t_inf, ld_days, source, age,
+                                                horizon_days)
         # 4-6. CRS and its management by policy, ICANS, acute GVHD
         crs_g, crs_on, crs_dur, crs_dies = sample_crs(theta, pkey, cycle)
         # ICANS risk follows the CRS grade the patient was heading for (manage_crs)
@@ -240,6 +249,9 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
             if t_nrm < t_dead:
                 t_dead = t_nrm
                 cause = codes.OTHER_NRM
+        if erow is not None:
+            economy.toxicity(econ, erow, t_inf, crs_peak, crs_on, crs_dur, icans_g, icans_on, icans_dur, gvhd_g,
+                             gvhd_on, icu_days, admit, toci_day, steroid_day, min(t_dead, t_disease), horizon_days)
         if waits is not None:
             if icu_days > 0.0 and k >= n_known:
                 request[_TIME] = t_inf + admit
@@ -260,6 +272,10 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
                 t_efs = t_resp
         if t_resp <= horizon_days:
             best = max(best, resp)
+        if erow is not None:
+            e_state, e_start = economy.transition(econ, erow, e_state, e_start, economy.DISEASE if
+                                                  resp == codes.NO_RESPONSE else economy.REMISSION, t_resp, age,
+                                                  horizon_days)
         if resp == codes.NO_RESPONSE:
             if t_disease == _INF:
                 t_disease = t_resp + salvage_days(theta, pkey, cycle)
@@ -301,6 +317,9 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
         if hsct_done and trm_dies and t_hsct + trm_days < t_dead:
             t_dead = t_hsct + trm_days
             cause = codes.TRANSPLANT
+        if erow is not None:
+            e_state, e_start = economy.remission(econ, erow, e_state, e_start, cons, hsct_done, t_hsct, t_resp,
+                                                 min(t_rel, t_dead), age, horizon_days)
         if not first_cr_seen:
             first_cr_seen = True
             if cons != codes.HSCT or hsct_done:
@@ -310,6 +329,9 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
             irow[I.CURED] = 1 if rel_days == _INF else 0
         if t_rel >= t_dead:
             break
+        if erow is not None:
+            e_state, e_start = economy.transition(econ, erow, e_state, e_start, economy.DISEASE, t_rel, age,
+                                                  horizon_days)
         # 10. relapse: re-infusion or salvage
         if not relapse_seen:
             relapse_seen = True
@@ -330,6 +352,8 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
     if t_disease < t_dead:
         t_dead = t_disease
         cause = codes.DISEASE
+    if erow is not None:
+        economy.end(econ, erow, e_state, e_start, t_dead, cause, frow[F.T_INF_DAYS], age, horizon_days)
     # 11. death or censoring at the horizon
     finish(frow, irow, t_dead, cause, t_efs, icu, n_inf, best, n_rel, horizon_days, assessment)
     # a drug is recorded only if given before death and the horizon (a CRS not observed: no drug)
@@ -346,3 +370,10 @@ def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
     """The whole walk with unlimited resources (every wait 0): the kernel's patient."""
     # None, not an empty array: numba then drops the request code (see the module docstring)
     walk(theta, pkey, horizon_days, frow, irow, None, 0, None)  # type: ignore[arg-type]
+
+
+@nb.njit(cache=True)
+def simulate_patient_economics(theta: np.ndarray, econ: np.ndarray, pkey: np.uint64, horizon_days: float,
+                               frow: np.ndarray, irow: np.ndarray, erow: np.ndarray) -> None:
+    """:func:`simulate_patient` that also fills the economic row ``erow``."""
+    walk(theta, pkey, horizon_days, frow, irow, None, 0, None, econ, erow)  # type: ignore[arg-type]

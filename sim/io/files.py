@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.model.economic_inputs import EconomicInputs
 from sim.model.errors import InputError
 from sim.model.parameter_set import ParameterSet
 from sim.model.scenario import Scenario, build_scenario, check_structure
@@ -61,6 +62,17 @@ def read_toml(path: Path | str) -> dict[str, Any]:
 
 def load_parameter_set(path: Path | str) -> ParameterSet:
     return ParameterSet.from_document(read_toml(path), str(path))
+
+
+ECONOMICS_DIR = PARAMS_DIR / "economics"
+
+
+def load_economics(name: str | Path) -> EconomicInputs:
+    """An economic preset by file path or by name in params/economics ("uk_nhs")."""
+    path = Path(name)
+    if not path.suffix and not path.exists():
+        path = ECONOMICS_DIR / f"{name}.toml"
+    return EconomicInputs.from_document(read_toml(path), str(path))
 
 
 def resolve_scenario_path(name: str | Path | None) -> Path:

@@ -112,6 +112,16 @@ LIMITS: dict[str, Limit] = {
     "non_negative": Limit(0, math.inf, False),
     "open_unit": Limit(0, 1, False, low_open=True, high_open=True),
     "share": Limit(0, 1, False, "(a share)"),
+    # economic inputs (sim.model.economic_inputs): a rate of 35 meant as 35% is refused
+    "cost": Limit(0, 1e9, False, "(currency units)"),
+    "utility": Limit(-0.6, 1, False, "(1 = full health, 0 = dead)"),
+    "disutility": Limit(0, 1, False, "(utility lost while it lasts)"),
+    "utility_multiplier": Limit(0, 1, False, "(a ratio of utilities)"),
+    "discount_rate": Limit(0, 0.15, False, "per year as a fraction (0.035 for 3.5%)"),
+    "econ_duration": Limit(0, 1e5, False, low_open=True),
+    "norm_coefficient": Limit(0, 2, False),
+    "price_year": Limit(1990, 2100, True),
+    "wtp": Limit(0, 1e9, False, "currency per QALY"),
 }
 
 

@@ -129,3 +129,44 @@ _INT_DOCS: dict[I, tuple[str, str, type[IntEnum] | None]] = {
 COLUMNS: tuple[Column, ...] = tuple(
     Column(c.name.lower(), *_FLOAT_DOCS[c]) for c in F
 ) + tuple(Column(c.name.lower(), *_INT_DOCS[c]) for c in I)
+
+
+# --------------------------------------------------------------------------------------
+# economic block: filled only when a run is given economic inputs (sim.engine.economy)
+# --------------------------------------------------------------------------------------
+class CostCategory(IntEnum):
+    """What a cost pays for."""
+
+    CART = 0  # apheresis, product, lymphodepletion, infusion admission (every infusion)
+    TOXICITY = 1  # ICU days, tocilizumab, corticosteroids, severe acute GVHD
+    TRANSPLANT = 2  # consolidative allo-HSCT
+    MAINTENANCE = 3  # decitabine or BCL2-inhibitor cycles
+    B_CELL_APLASIA = 4  # immunoglobulin replacement in remission
+    SALVAGE = 5  # salvage course after the last failure
+    FOLLOW_UP = 6  # specialist follow-up after the first infusion
+    END_OF_LIFE = 7
+
+
+_N_COST = len(CostCategory)
+
+
+class E(IntEnum):
+    """float64 economic columns: ``COST + category`` undiscounted, ``COST_DISC + category``
+    discounted (currency of the preset), then life-years and QALYs (years)."""
+
+    COST = 0
+    COST_DISC = _N_COST
+    LY = 2 * _N_COST
+    LY_DISC = 2 * _N_COST + 1
+    QALY = 2 * _N_COST + 2
+    QALY_DISC = 2 * _N_COST + 3
+
+
+N_ECON_COLUMNS = 2 * _N_COST + 4
+
+
+def econ_column_names() -> list[str]:
+    """Public names of the economic columns, in ``E`` order."""
+    cats = [c.name.lower() for c in CostCategory]
+    return ([f"cost_{c}" for c in cats] + [f"cost_{c}_disc" for c in cats]
+            + ["life_years", "life_years_disc", "qalys", "qalys_disc"])

@@ -27,6 +27,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -177,7 +178,8 @@ class _Clock(simpy.Environment):
     """
 
     def call_at(self, t_days: float, fn: Callable[[Any], None], priority: int = NORMAL) -> None:
-        heapq.heappush(self._queue, (t_days, priority, next(self._eid), _Call(fn)))
+        # SimPy types its queue as holding Events; step() reads only what _Call has
+        heapq.heappush(self._queue, (t_days, priority, next(self._eid), _Call(fn)))  # type: ignore[misc]
 
 
 class _Call:
@@ -327,7 +329,7 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
         events.add(patient_id, _START, t_request, res_id, 0.0, 0)
         events.add(patient_id, _END, t_request + duration, res_id)
 
-    def icu_stay(patient_id: int, t_request: float, duration: float, death: float) -> None:
+    def icu_stay(patient_id: int, t_request: float, duration: float, death: float, _event: Any = None) -> None:
         pool = pools["icu"]
         assert pool is not None
         pool.request(patient_id, t_request, duration, death, death, None)
@@ -358,8 +360,7 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
                 if t_req < deadline:  # an episode starting after death needs no bed
                     t_icu = clock + (t_req - clock) if t_req > clock else clock
                     if t_icu > env.now:
-                        env.call_at(t_icu, lambda _e, p=patient_id, a=t_req, d=duration, x=deadline:
-                                    icu_stay(p, a, d, x))
+                        env.call_at(t_icu, partial(icu_stay, patient_id, t_req, duration, deadline))
                     else:
                         icu_stay(patient_id, t_req, duration, deadline)
             else:
@@ -375,7 +376,8 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
         n_known[i] += 1
         return replay(i, clock)
 
-    def advance(i: int, pending: tuple[int, float, float, float], clock: float, due: bool = False) -> None:
+    def advance(i: int, pending: tuple[int, float, float, float], clock: float, due: bool = False,
+                _event: Any = None) -> None:
         """Patient i, its clock at ``clock`` (= ``env.now`` or later), from its pending
         finite request on (``due``: the clock has reached the request's time): runs
         until it must wait for simulated time or a queue."""
@@ -394,14 +396,13 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
                     clock = clock + (t_req - clock)
                 if clock > env.now:  # the request is made at its time, among the other patients' events
                     pending = (req, t_req, duration, deadline)
-                    env.call_at(clock, lambda _e, p=pending, c=clock: advance(i, p, c, True))
+                    env.call_at(clock, partial(advance, i, pending, clock, True))
                     return
             due = False
             pool = pools[_NAMES[req]]
             assert pool is not None
             pending = (req, t_req, duration, deadline)
-            wait = pool.request(patient_id, t_req, duration, deadline, math.inf,
-                                lambda w, p=pending: answered(i, p, w, env.now))
+            wait = pool.request(patient_id, t_req, duration, deadline, math.inf, partial(answered, i, pending))
             if wait is None:
                 return  # queued: ``answered`` goes on
             clock, (req, t_req, duration, deadline) = _answer(i, pending, wait, clock)
@@ -415,8 +416,8 @@ def run_des(theta: np.ndarray, seed: int, n_patients: int, horizon_days: float, 
             clock = clock + (release if release > 0.0 else 0.0)
         return clock, grant(i, wait, clock)
 
-    def answered(i: int, pending: tuple[int, float, float, float], wait: float, clock: float) -> None:
-        clock, nxt = _answer(i, pending, wait, clock)
+    def answered(i: int, pending: tuple[int, float, float, float], wait: float) -> None:
+        clock, nxt = _answer(i, pending, wait, env.now)
         advance(i, nxt, clock)
 
     def arrive(i: int, clock: float) -> None:

@@ -4,8 +4,11 @@ manufacturing slots, ICU beds and transplant beds.
 Each patient runs the kernel's walk (:func:`sim.engine.pathway.walk`) in replay mode:
 the walk stops at the patient's first resource request whose wait is not yet known;
 the patient queues for the resource (first come, first served), and the walk is
-replayed from the start with that wait known. A patient makes only a handful of
-requests, so the replays cost little next to SimPy's own bookkeeping.
+replayed from the start with that wait known. SimPy schedules only what other
+patients can see: a finite request at its time, a release, a queued request's
+deadline; a request that finds a free unit is granted without an event, and the
+stretch of walk up to the next finite request runs at once (measured, binding
+capacity: 4 SimPy events per patient instead of 15, 2.7-2.8x the patients per second).
 
 * manufacturing: the slot is held for the attempt's manufacturing time; a patient
   who dies or progresses (latent times of the walk) while queued leaves the queue;

@@ -340,8 +340,7 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
     return _DONE
 
 
-# no zero-division checks in the kernel's walk (see sim.engine.kernel)
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True)
 def simulate_patient(theta: np.ndarray, pkey: np.uint64, horizon_days: float,
                      frow: np.ndarray, irow: np.ndarray) -> None:
     """The whole walk with unlimited resources (every wait 0): the kernel's patient."""

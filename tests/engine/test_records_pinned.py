@@ -88,6 +88,11 @@ DES_PINS = {
     "stress-binding": ("b7e726b8b9949e58c1a0680a",
                       "318396b82ea99acf151b97e9",
                       "00e7282def55347a4e8d6cde"),
+    # finite manufacturing, unlimited ICU and transplant beds (pinned from the engine
+    # that ran one SimPy process per patient, before requests found free were made without events)
+    "stress-manufacturing-only": ("4b0ca9859eb5d3616c79e370",
+                                  "68167a50a26652ece731ceb2",
+                                  "370cf95d0004e74870630ca7"),
 }
 
 
@@ -105,6 +110,8 @@ def des_case(name: str):
     if name == "capacity_constrained":
         sc = api.as_scenario("capacity_constrained")
         return run_des(sc.params.theta(), sc.run.seed, 1500, sc.run.horizon_days, sc.capacity)
+    if name == "stress-manufacturing-only":
+        return run_des(theta(STRESS), 14, 1500, HORIZON, Capacity(manufacturing_slots=2, accrual_per_month=6.0))
     return run_des(theta(STRESS), 13, 1500, HORIZON, BINDING)
 
 

@@ -110,37 +110,6 @@ def loglog_band(s: float, greenwood: float) -> tuple[float, float]:
 
 
 @nb.njit(cache=True, nogil=True)
-def _step(r: int, t: float, d1: float, d2: float, tau: float, variance: bool, s: np.ndarray, gw: np.ndarray,
-          f1: np.ndarray, f2: np.ndarray, at_risk: np.ndarray, area: np.ndarray, g_sums: np.ndarray,
-          med: np.ndarray) -> None:
-    """Replicate ``r``'s events at time ``t``: ``d1`` + ``d2`` (weighted) out of its
-    number at risk; the one product-limit / Aalen-Johansen / Greenwood update."""
-    n = at_risk[r]
-    d = d1 + d2
-    if d <= 0.0 or n <= 0.0:
-        return
-    f1[r] += s[r] * (d1 / n)
-    f2[r] += s[r] * (d2 / n)
-    s[r] *= 1.0 - d / n
-    if variance:
-        g = d / (n * (n - d)) if d < n else 0.0
-        gw[r] += g
-        if t < tau:  # restricted-mean variance: sum g_i (A - a_i)^2, a_i the area to t_i
-            a = area[r]
-            g_sums[r, 0] += g
-            g_sums[r, 1] += g * a
-            g_sums[r, 2] += g * a * a
-        if med[r, 2] == math.inf:  # the band's upper end reaches 1/2 last
-            lo, hi = loglog_band(s[r], gw[r])
-            if med[r, 1] == math.inf and lo <= 0.5 + _HALF_TOL:
-                med[r, 1] = t
-            if hi <= 0.5 + _HALF_TOL:
-                med[r, 2] = t
-    if s[r] <= 0.5 + _HALF_TOL and med[r, 0] == math.inf:
-        med[r, 0] = t
-
-
-@nb.njit(cache=True, nogil=True)
 def weighted_curves(time: np.ndarray, code: np.ndarray, pid: np.ndarray, counts: np.ndarray, r0: int,
                     r1: int, landmarks: np.ndarray, tau: float, variance: bool, out: np.ndarray) -> None:
     """Kaplan-Meier (all events) and Aalen-Johansen (causes 1 and 2) under the weights
@@ -193,34 +162,74 @@ def weighted_curves(time: np.ndarray, code: np.ndarray, pid: np.ndarray, counts:
                 area[r] += s[r] * step
             last_t = min(t, tau)
         if i + 1 == n or time[i + 1] != t:
-            # one patient at this time (the usual case): no per-time sums to clear
+            # one patient at this time (the usual case)
             p = pid[i]
             c = code[i]
-            for r in range(n_rep):
+            if c == 0:  # a censoring changes no curve
+                for r in range(n_rep):
+                    at_risk[r] -= counts[p, r0 + r]
+                i += 1
+                continue
+            one = 1.0 if c == 1 else 0.0
+            for r in range(n_rep):  # element loops: a slice copy would allocate
                 w = float(counts[p, r0 + r])
-                if c > 0:
-                    _step(r, t, w if c == 1 else 0.0, w if c == 2 else 0.0, tau, variance, s, gw, f1, f2,
-                          at_risk, area, g_sums, med)
-                at_risk[r] -= w
-            i += 1
-            continue
-        d1[:] = 0.0
-        d2[:] = 0.0
-        removed[:] = 0.0
-        j = i
-        while j < n and time[j] == t:
-            p = pid[j]
+                removed[r] = w
+                d1[r] = w * one
+                d2[r] = w - w * one
+            j = i + 1
+        else:  # tied times: all events at t count together
             for r in range(n_rep):
-                w = float(counts[p, r0 + r])
-                removed[r] += w
-                if code[j] == 1:
-                    d1[r] += w
-                elif code[j] == 2:
-                    d2[r] += w
-            j += 1
+                d1[r] = 0.0
+                d2[r] = 0.0
+                removed[r] = 0.0
+            j = i
+            while j < n and time[j] == t:
+                p = pid[j]
+                for r in range(n_rep):
+                    w = float(counts[p, r0 + r])
+                    removed[r] += w
+                    if code[j] == 1:
+                        d1[r] += w
+                    elif code[j] == 2:
+                        d2[r] += w
+                j += 1
+        # the one product-limit / Aalen-Johansen / Greenwood update: d1 + d2 events
+        # (weighted) out of the number at risk, then ``removed`` leave the risk set.
+        # Written in the loop body, not a function: a call per event costs reference
+        # counting of every array argument, several times the arithmetic
+        if variance:
+            for r in range(n_rep):
+                nr = at_risk[r]
+                d = d1[r] + d2[r]
+                g = d / (nr * (nr - d)) if d < nr else 0.0
+                gw[r] += g
+                if t < tau:  # restricted-mean variance: sum g_i (A - a_i)^2, a_i the area to t_i
+                    a = area[r]
+                    g_sums[r, 0] += g
+                    g_sums[r, 1] += g * a
+                    g_sums[r, 2] += g * a * a
+        lowest = 1.0
         for r in range(n_rep):
-            _step(r, t, d1[r], d2[r], tau, variance, s, gw, f1, f2, at_risk, area, g_sums, med)
-            at_risk[r] -= removed[r]
+            nr = at_risk[r]
+            q1 = d1[r] / nr if nr > 0.0 else 0.0
+            q2 = d2[r] / nr if nr > 0.0 else 0.0
+            f1[r] += s[r] * q1
+            f2[r] += s[r] * q2
+            s[r] *= 1.0 - (d1[r] + d2[r]) / nr if nr > 0.0 else 1.0
+            at_risk[r] = nr - removed[r]
+            lowest = min(lowest, s[r])
+        if variance:
+            for r in range(n_rep):
+                if med[r, 2] == math.inf and d1[r] + d2[r] > 0.0:  # the band's upper end reaches 1/2 last
+                    lo, hi = loglog_band(s[r], gw[r])
+                    if med[r, 1] == math.inf and lo <= 0.5 + _HALF_TOL:
+                        med[r, 1] = t
+                    if hi <= 0.5 + _HALF_TOL:
+                        med[r, 2] = t
+        if lowest <= 0.5 + _HALF_TOL:
+            for r in range(n_rep):
+                if s[r] <= 0.5 + _HALF_TOL and med[r, 0] == math.inf:
+                    med[r, 0] = t
         i = j
     while k < n_land:
         for r in range(n_rep):
@@ -297,30 +306,31 @@ def order_by_time(time: np.ndarray, m: int) -> np.ndarray:
     for b in range(n_b):
         first[b + 1] += first[b]
     fill = first[:n_b].copy()
+    keys = np.empty(m)  # the times in bucket order, sorted alongside ``order``: direct compares
     for i in range(m):
         b = slot[i]
         order[fill[b]] = i
+        keys[fill[b]] = time[i]
         fill[b] += 1
     for b in range(n_b):
         lo = first[b]
         hi = first[b + 1]
         if hi - lo > 48:
+            inner = np.argsort(keys[lo:hi])
             part = order[lo:hi].copy()
-            keys = np.empty(hi - lo)
-            for q in range(hi - lo):
-                keys[q] = time[part[q]]
-            inner = np.argsort(keys)
             for q in range(hi - lo):
                 order[lo + q] = part[inner[q]]
             continue
         for i in range(lo + 1, hi):
             o = order[i]
-            tk = time[o]
+            tk = keys[i]
             j = i - 1
-            while j >= lo and time[order[j]] > tk:
+            while j >= lo and keys[j] > tk:
                 order[j + 1] = order[j]
+                keys[j + 1] = keys[j]
                 j -= 1
             order[j + 1] = o
+            keys[j + 1] = tk
     return order
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from sim.economics.decision import Increment, frontier, net_health_benefit, paired_increment, ratio_interval
-from sim.engine.economic_kernel import run_kernel_economics
+from sim.engine.kernel import run_kernel_economics
 from sim.io.files import load_economics, load_scenario
 from sim.model.economic_inputs import EconomicInputs
 from sim.model.errors import InputError

@@ -10,9 +10,8 @@ import pytest
 
 from sim import api
 from sim.engine.des import run_des
-from sim.engine.economic_kernel import run_kernel_economics
 from sim.engine.economy import discount_integral, norm_flow
-from sim.engine.kernel import run_kernel
+from sim.engine.kernel import run_kernel, run_kernel_economics
 from sim.io.files import load_economics
 from sim.model.economic_inputs import EP
 from sim.model.outputs import N_ECON_COLUMNS, E, F, I

@@ -8,7 +8,7 @@ of :mod:`sim.model.endpoints` marked ``sweep``) in one pass over the rates, and 
 curve by its one definition (:mod:`sim.outcomes.curves`) and the one compiled estimator
 (:mod:`sim.stats.weighted`, a bucket sort and a pass: about 2 ms for 10,000 patients,
 against ~11 ms to simulate them on one core), as ``summarise`` does;
-tests/outcomes/test_outcomes.py checks it against ``summarise`` on the same patients.
+tests/sweeps/test_sweeps.py checks it against ``summarise`` on the same patients.
 
 Monte Carlo standard errors (the noise of a finite cohort, not parameter uncertainty):
 rates, binomial sqrt(p (1 - p) / n); Kaplan-Meier landmarks, Greenwood S sqrt(sum d /

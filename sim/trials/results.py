@@ -93,7 +93,7 @@ class SimulatedTrials:
                  _TEST[spec.test], spec.sides, spec.direction, float(spec.historical_hazard_per_day or 0.0),
                  float(spec.p0 or 0.5), z, p, est, aux, oe, var, counts, dur, done, reached,
                  np.array([w[0] for w in spec.fh_weights]), np.array([w[1] for w in spec.fh_weights]),
-                 float(spec.km_days))
+                 float(spec.km_days), decision_levels(spec))
         return TrialResults(spec, sizes, z, p, est, aux, oe, var, counts, dur, done, reached)
 
 
@@ -259,6 +259,13 @@ class TrialResults:
     @property
     def power(self) -> np.ndarray:
         return self.reject.mean(axis=0)
+
+
+def decision_levels(spec: TrialSpec) -> np.ndarray:
+    """The levels a p-value of the spec is compared with: alpha, and for several
+    comparisons with a shared control also alpha / j (Bonferroni, Holm's steps)."""
+    j = len(spec.arms) - 1 if spec.design == "multi_arm" else 1
+    return np.array([spec.alpha / i for i in range(1, j + 1)])
 
 
 def sequential_plan(spec: TrialSpec, planned: float | None = None) -> SequentialPlan:

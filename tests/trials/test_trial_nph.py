@@ -61,7 +61,12 @@ def test_compiled_analysis_equals_standalone_tests(base):
         assert res_fh.z[k, 0] == pytest.approx(z, abs=1e-10)
         zm, pm = mc.maxcombo_test(time, event, arm, sides=2)
         assert res_mc.z[k, 0] == pytest.approx(zm, abs=1e-10)
-        assert res_mc.p[k, 0] == pytest.approx(pm, abs=1e-12)
+        # the trial analysis integrates on the first lattice points unless the p-value is
+        # near its level: the same decision, and the p-value within the coarse error
+        assert (res_mc.p[k, 0] < spec_mc.alpha) == (pm < spec_mc.alpha)
+        assert res_mc.p[k, 0] == pytest.approx(pm, abs=2e-3)
+        if abs(pm - spec_mc.alpha) < mc.COARSE_BAND / 2:
+            assert res_mc.p[k, 0] == pytest.approx(pm, abs=1e-12)
 
 
 @pytest.mark.parametrize(("analysis", "sides"), [

@@ -160,7 +160,7 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
     """Every trial (rows) at every size (axis 1) and look (axis 2): censoring at the
     look's cut-off and at dropout, then the test. Outputs per (k, g, look): z, p,
     est (log HR for Cox, log OR for Fisher, rate difference or rate, O/E for logrank1),
-    aux (Cox SE or score z), log-rank O - E and variance (two-arm survival; logrank1:
+    aux (Cox SE or score z; fh: its variance), log-rank O - E and variance (two-arm survival; logrank1:
     O - E and E), counts (events or numerator, patients or denominator, per arm A, B),
     duration (days), whether the look happened; reached[k, g]: D events reached. The
     fh test uses ``(fh_rho[0], fh_gamma[0])``, MaxCombo every pair; rmst and milestone
@@ -241,6 +241,7 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
                         u, w, _ = coxmod.weighted_logrank_from_table(r0, r1, d0, d1, mm, fh_rho[0], fh_gamma[0])
                         z = u / math.sqrt(w) if w > 0.0 else 0.0
                         est[k, g, look] = o / v if v > 0.0 else 0.0
+                        aux[k, g, look] = w  # the weighted statistic's information (group-sequential looks)
                     elif test >= T_RMST:
                         z, diff = _km_contrast(time, event, group, order, m, test == T_RMST, km_days, ts, cs, arms,
                                                pid, km_out)

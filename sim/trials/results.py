@@ -163,17 +163,24 @@ class TrialResults:
         K, G, L = self.z_looks.shape
         c = self.counts_looks
         info = (c[..., 1] + c[..., 3] if self.rate_looks else c[..., 0] + c[..., 2]).astype(np.float64)
+        # a weighted log-rank spends at its event fraction, its looks correlated as its variances
+        weighted = self.spec.test == "fh"
         b = np.full((K, G, L), math.inf)
         a = np.full((K, G, L), -math.inf)
         for g in range(G):
             plan = sequential_plan(self.spec, float(self.sizes[g])) if self.rate_looks else self.plan
             rows = np.where(self.done[:, g], info[:, g], -1.0)
+            if weighted:
+                rows = np.concatenate([rows, np.where(self.done[:, g], self.aux_looks[:, g], -1.0)], axis=1)
             uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
-            bu = np.full(uniq.shape, math.inf)
-            au = np.full(uniq.shape, -math.inf)
+            bu = np.full((uniq.shape[0], L), math.inf)
+            au = np.full((uniq.shape[0], L), -math.inf)
             for u, row in enumerate(uniq):
-                at = np.flatnonzero(row >= 0.0)
-                bu[u, at], au[u, at] = plan.bounds(row[at])
+                at = np.flatnonzero(row[:L] >= 0.0)
+                if weighted:
+                    bu[u, at], au[u, at] = plan.bounds(row[L:][at], spend_at=row[:L][at])
+                else:
+                    bu[u, at], au[u, at] = plan.bounds(row[at])
             inverse = inverse.reshape(-1)
             b[:, g], a[:, g] = bu[inverse], au[inverse]
         return b, a

@@ -427,9 +427,12 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
 
     interim = doc.get("interim")
     if interim is not None:
-        if test in ("simon", "binomial", "predictive", "chisq_yates", "fisher", *NPH_TESTS):
+        if test in ("simon", "binomial", "predictive", "chisq_yates", "fisher", "maxcombo", "rmst", "milestone"):
             raise InputError(file, "interim", f"no interim analyses with the {test} test",
-                             "a survival test, or chisq for a rate")
+                             "logrank, cox, cox_score, fh or logrank1, or chisq for a rate")
+        if test == "fh" and interim.get("futility") is not None:
+            raise InputError(file, "interim.futility", "beta spending protects a hazard ratio, which a weighted "
+                             "log-rank's drift is not", "interim.futility_z (fixed thresholds) with test fh")
         if endpoint in SURVIVAL and fu["followup_rule"] != "events":
             raise InputError(file, "interim", "interim analyses of a survival endpoint need the event-driven rule "
                              "(follow_up.rule = 'events')", "follow_up.rule = 'events'")

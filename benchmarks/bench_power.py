@@ -5,7 +5,11 @@ ratio to the log-rank grid's (issue goal: MaxCombo and RMST within 2x).
     PYTHONPATH=. python benchmarks/bench_power.py [--trials 5000] [--repeat 3]
 
 Simulation is done once and not timed; every analysis is compiled on one trial first.
-Each analysis is timed ``repeat`` times and the fastest kept (the machine is shared)."""
+Each analysis is timed ``repeat`` times and the fastest kept (the machine is shared).
+
+Measured 2026-11-25 (2 shared cores, busy; --trials 5000 --repeat 2): log-rank 12.6 s,
+FH(0,1) 14.8 s (1.17x), MaxCombo 18.1 s (1.44x), RMST 16.1 s (1.27x), milestone
+16.7 s (1.33x); the simulation itself 11.2 s."""
 
 from __future__ import annotations
 

@@ -184,6 +184,14 @@ def _print_power(curve: dict) -> None:
         analytic += (f"; with the interim looks n = {curve['analytic_n_group_sequential']} "
                      f"(inflation {curve['inflation_factor']:.3f}, futility obeyed)")
     console.print(analytic)
+    ap = curve.get("analytic_power")
+    if ap:
+        pw = ", ".join(f"n = {g['n']:,}: " + ("-" if p is None else f"{p:.3f}")
+                       for g, p in zip(curve["grid"], ap["power"], strict=True))
+        ahr = ap["average_hr"][-1]
+        console.print(f"analytic power of the {curve['test']} test ({ap['method']}, from each arm's simulated "
+                      f"curve): {pw}" + ("" if ahr is None else f"; average hazard ratio {ahr:.3f} at the largest "
+                                         "size"))
     solved = curve.get("interim", {}).get("solved_design")
     if solved and solved.get("max_events"):
         console.print(f"events solved for power {curve['target_power']} at design HR {solved['design_hr']} with "

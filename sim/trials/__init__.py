@@ -71,8 +71,17 @@ How one simulated trial is built (every random number has an address)
   inflation factor of the design solved for power with its futility boundary obeyed
   (``sim.trials.gsdesign``, as rpact), rounded once; ``follow_up.events = "solve"``
   with ``design_hr`` makes that solved D the trial's own.
+* The ``fh`` weighted log-rank takes interims too: alpha is spent at the event fraction
+  and the looks correlate as the trial's own weighted variances, ``sqrt(V_j / V_k)``
+  (futility only as fixed ``futility_z``: beta spending protects a hazard ratio).
+  MaxCombo, RMST and milestone tests have no interims here.
 * ``[adaptive]`` (rule ``events``, log-rank): one interim, conditional power and event
-  re-estimation with a weighted inverse-normal test (``sim.trials.adaptive``).
+  re-estimation with a weighted inverse-normal test, optionally an efficacy stop at the
+  interim (``efficacy`` = "obf" or "pocock"; ``sim.trials.adaptive``).
+* Multi-arm trials allocate equally or by ``[allocation] weights`` (control first).
+* Two-arm survival specs without interims carry each test's analytic power beside the
+  simulated one, from the arms' curves (a large simulated cohort) by the tests'
+  asymptotic normal approximations (``sim.trials.nph_analytic``, ``sim.stats.nph_power``).
 
 Tests (all computed in compiled code for every trial and size at once)
 ---------------------------------------------------------------------
@@ -98,8 +107,9 @@ Modules: ``spec`` (the parsed and checked specification), ``simulate`` (compiled
 simulation), ``analyse`` (compiled analysis), ``results`` (result classes),
 ``search`` (power curve, sample-size search, assurance), ``designs`` (analytic designs,
 Simon), ``spending`` (alpha/beta spending), ``gsdesign`` (designs solved for power with
-futility), ``predictive``, ``adaptive``, ``multiarm``, ``compare`` (``--compare-tests``)
-and ``weights`` (the FH weights of a spec). This package reads no files: the spec
+futility), ``predictive``, ``adaptive``, ``multiarm``, ``compare`` (``--compare-tests``),
+``nph_analytic`` (analytic power from the pathway's curves) and ``weights`` (the FH
+weights of a spec). This package reads no files: the spec
 arrives as a parsed dict (``sim.io``, via ``sim.api.trials``). It may import
 ``sim.outcomes``, ``sim.stats``, ``sim.engine`` and ``sim.model``.
 """

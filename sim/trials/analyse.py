@@ -116,36 +116,34 @@ _S, _GREENWOOD, _RMST, _RMST_VAR, _WIDTH = _KM.survival.start, _KM.greenwood.sta
 
 
 @nb.njit(cache=True)
-def _km_contrast(time: np.ndarray, event: np.ndarray, group: np.ndarray, m: int, rmst: bool, t_days: float,
-                 ta: np.ndarray, ca: np.ndarray, tb: np.ndarray, cb: np.ndarray) -> tuple[float, float]:
+def _km_contrast(time: np.ndarray, event: np.ndarray, group: np.ndarray, order: np.ndarray, m: int, rmst: bool,
+                 t_days: float, ts: np.ndarray, cs: np.ndarray, arms: np.ndarray, pid: np.ndarray, out: np.ndarray
+                 ) -> tuple[float, float]:
     """(z, B - A) of the restricted mean survival to ``t_days`` (``rmst``) or of the
-    Kaplan-Meier survival at ``t_days``, each arm's curve from the one compiled
-    Kaplan-Meier (:func:`sim.stats.weighted.estimate_into`, Greenwood variances); z is on
-    the log-rank's scale (negative: B better) and 0 where either arm's value is not
-    estimable (NaN: beyond the arm's follow-up) or the variance is 0."""
+    Kaplan-Meier survival at ``t_days``: both arms' curves in one sorted pass of the one
+    compiled Kaplan-Meier (:func:`sim.stats.weighted.weighted_curves`, each arm a
+    replicate whose weights are its membership; Greenwood variances). z is on the
+    log-rank's scale (negative: B better) and 0 where either arm's value is not
+    estimable (NaN: beyond the arm's follow-up) or the variance is 0. ``order`` sorts
+    ``time[:m]`` ascending; ``ts``, ``cs``,
+    ``arms`` (n, 2), ``pid`` (0 .. n - 1) and ``out`` (2, width) are work arrays."""
     na = 0
-    nb_ = 0
-    for j in range(m):
-        if group[j] == 1:
-            tb[nb_] = time[j]
-            cb[nb_] = 1 if event[j] else 0
-            nb_ += 1
-        else:
-            ta[na] = time[j]
-            ca[na] = 1 if event[j] else 0
-            na += 1
-    if na == 0 or nb_ == 0:
+    for i in range(m):
+        j = order[i]
+        ts[i] = time[j]
+        cs[i] = 1 if event[j] else 0
+        b = 1 if group[j] == 1 else 0
+        arms[i, 0] = 1 - b
+        arms[i, 1] = b
+        na += 1 - b
+    if na == 0 or na == m:
         return 0.0, 0.0
-    landmarks = np.array([t_days])
-    out_a = np.empty(_WIDTH)
-    out_b = np.empty(_WIDTH)
-    weighted.estimate_into(ta, ca, na, landmarks, t_days, True, out_a)
-    weighted.estimate_into(tb, cb, nb_, landmarks, t_days, True, out_b)
+    weighted.weighted_curves(ts[:m], cs[:m], pid[:m], arms[:m], 0, 2, np.array([t_days]), t_days, True, out)
     if rmst:
-        xa, xb, va, vb = out_a[_RMST], out_b[_RMST], out_a[_RMST_VAR], out_b[_RMST_VAR]
+        xa, xb, va, vb = out[0, _RMST], out[1, _RMST], out[0, _RMST_VAR], out[1, _RMST_VAR]
     else:  # Var S = S^2 x Greenwood sum (Var log S)
-        xa, xb = out_a[_S], out_b[_S]
-        va, vb = xa * xa * out_a[_GREENWOOD], xb * xb * out_b[_GREENWOOD]
+        xa, xb = out[0, _S], out[1, _S]
+        va, vb = xa * xa * out[0, _GREENWOOD], xb * xb * out[1, _GREENWOOD]
     if not (math.isfinite(xa) and math.isfinite(xb) and math.isfinite(va + vb)) or va + vb <= 0.0:
         return 0.0, xb - xa
     return (xa - xb) / math.sqrt(va + vb), xb - xa
@@ -158,15 +156,15 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
              direction: int, hazard0: float, p0: float, z_out: np.ndarray, p_out: np.ndarray, est: np.ndarray,
              aux: np.ndarray, oe_out: np.ndarray, var_out: np.ndarray, counts: np.ndarray, dur: np.ndarray,
              done_out: np.ndarray, reached: np.ndarray, fh_rho: np.ndarray, fh_gamma: np.ndarray,
-             km_days: float) -> None:
+             km_days: float, p_levels: np.ndarray) -> None:
     """Every trial (rows) at every size (axis 1) and look (axis 2): censoring at the
     look's cut-off and at dropout, then the test. Outputs per (k, g, look): z, p,
     est (log HR for Cox, log OR for Fisher, rate difference or rate, O/E for logrank1),
-    aux (Cox SE or score z), log-rank O - E and variance (two-arm survival; logrank1:
+    aux (Cox SE or score z; fh: its variance), log-rank O - E and variance (two-arm survival; logrank1:
     O - E and E), counts (events or numerator, patients or denominator, per arm A, B),
     duration (days), whether the look happened; reached[k, g]: D events reached. The
     fh test uses ``(fh_rho[0], fh_gamma[0])``, MaxCombo every pair; rmst and milestone
-    the time ``km_days``."""
+    the time ``km_days``; ``p_levels`` are the levels MaxCombo's p-values decide at."""
     K, n_max = t1.shape
     L = look_events.size
     for k in nb.prange(K):
@@ -180,10 +178,11 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
         r1 = np.empty(n_max, np.int64)
         d0 = np.empty(n_max, np.int64)
         d1 = np.empty(n_max, np.int64)
-        ta = np.empty(n_max)
-        tb = np.empty(n_max)
-        ca = np.empty(n_max, np.int8)
-        cb = np.empty(n_max, np.int8)
+        ts = np.empty(n_max)
+        cs = np.empty(n_max, np.int8)
+        arms = np.empty((n_max, 2), np.uint8)
+        pid = np.arange(n_max)
+        km_out = np.empty((2, _WIDTH))
         for g in range(sizes.size):
             n = sizes[g]
             reached[k, g] = _cutoffs(t1[k], t2[k] if t2.shape[0] == K else t1[k], entry[k], dropout[k], n, rule,
@@ -232,7 +231,8 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
                 z = 0.0
                 p = 1.0
                 if test <= T_COX_SCORE or test >= T_FH:
-                    mm = coxmod.event_table(time, event, group, m, r0, r1, d0, d1)
+                    order = np.argsort(time[:m], kind="mergesort")  # one sort: event table and Kaplan-Meier
+                    mm = coxmod.event_table_ordered(time, event, group, order, m, r0, r1, d0, d1)
                     o, v, _ = coxmod.logrank_from_table(r0, r1, d0, d1, mm)
                     oe_out[k, g, look] = o
                     var_out[k, g, look] = v
@@ -241,12 +241,14 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
                         u, w, _ = coxmod.weighted_logrank_from_table(r0, r1, d0, d1, mm, fh_rho[0], fh_gamma[0])
                         z = u / math.sqrt(w) if w > 0.0 else 0.0
                         est[k, g, look] = o / v if v > 0.0 else 0.0
+                        aux[k, g, look] = w  # the weighted statistic's information (group-sequential looks)
                     elif test >= T_RMST:
-                        z, diff = _km_contrast(time, event, group, m, test == T_RMST, km_days, ta, ca, tb, cb)
+                        z, diff = _km_contrast(time, event, group, order, m, test == T_RMST, km_days, ts, cs, arms,
+                                               pid, km_out)
                         est[k, g, look] = diff
                     elif test == T_MAXCOMBO:
                         z, pc = maxcombo.maxcombo_from_table(r0, r1, d0, d1, mm, fh_rho, fh_gamma, sides,
-                                                             direction)
+                                                             direction, p_levels)
                         est[k, g, look] = o / v if v > 0.0 else 0.0
                     elif test == T_LOGRANK:
                         z = o / math.sqrt(v) if v > 0.0 else 0.0

@@ -13,6 +13,7 @@ from typing import Any
 
 from sim.model.errors import InputError
 from sim.outcomes.summary import DAYS_PER_MONTH
+from sim.trials.nph_analytic import Setting, analytic_grid
 from sim.trials.simulate import simulate_trials
 from sim.trials.spec import TrialSpec
 
@@ -40,7 +41,8 @@ def compare_tests(spec: TrialSpec, trials: int | None = None, seed: int | None =
     """Power (with Monte Carlo SE ``sqrt(p (1 - p) / K)``) of each test of
     :data:`COMPARED` at every grid size, all analysing the same simulated trials at the
     final analysis (interim looks, if any, are left out: a fixed-design comparison),
-    and the wall time of each analysis."""
+    the wall time of each analysis, and each test's analytic power beside
+    (:func:`sim.trials.nph_analytic.analytic_grid`)."""
     check_comparable(spec)
     # RMST and milestone at the spec's own time, else at the minimum follow-up (every
     # patient followed that long unless lost), else at 12 months
@@ -61,8 +63,15 @@ def compare_tests(spec: TrialSpec, trials: int | None = None, seed: int | None =
         power = [float(p) for p in res.power]
         rows.append({"label": label, "test": test, "weights": [list(w) for w in weights], "power": power,
                      "se": [math.sqrt(p * (1.0 - p) / sim.trials) for p in power], "analysis_seconds": elapsed})
-    return {"grid": list(base.grid), "trials": sim.trials,
+    analytic = analytic_grid(base, [Setting(test, weights, km_days) for _, test, weights in COMPARED])
+    for row, a in zip(rows, analytic, strict=True):
+        row["analytic_power"] = a["power"]
+        row["analytic_method"] = a["method"]
+    return {"grid": list(base.grid), "trials": sim.trials, "events_expected": analytic[0]["events"],
+            "average_hr": analytic[0]["average_hr"], "average_hr_power": analytic[0]["average_hr_power"],
             "rmst_tau_and_milestone_months": km_days / DAYS_PER_MONTH, "seed": sim.seed, "sides": base.sides,
             "alpha": base.alpha, "endpoint": base.endpoint, "tests": rows,
             "note": "every test analyses the same simulated trials at the final analysis (common random numbers); "
-                    f"RMST to tau and milestone survival at {km_days / DAYS_PER_MONTH:.1f} months"}
+                    f"RMST to tau and milestone survival at {km_days / DAYS_PER_MONTH:.1f} months; analytic power "
+                    "from each arm's curve (a large simulated cohort) by the tests' asymptotic normal "
+                    "approximations (sim.stats.nph_power)"}

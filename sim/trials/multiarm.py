@@ -1,5 +1,6 @@
 """Multi-arm trials: several experimental arms against one shared control, equal
-allocation, with a multiplicity adjustment.
+allocation or allocation weights per arm (``[allocation] weights``), with a
+multiplicity adjustment.
 
 Each patient is randomised to one of the ``J + 1`` arms (control = 0) from the same
 uniform draw at the patient's own address; every patient keeps the random-number
@@ -48,21 +49,27 @@ def simulate_comparisons(spec: TrialSpec, trials: int, seed: int, threads: int |
     out = []
     for e in range(1, len(spec.arms)):
         keep = (arm == 0) | (arm == e)
-        pair = dataclasses.replace(spec, design="two_arm", arms=(spec.arms[0], spec.arms[e]))
+        w = spec.arm_weights or (1.0,) * len(spec.arms)
+        pair = dataclasses.replace(spec, design="two_arm", arms=(spec.arms[0], spec.arms[e]),
+                                   allocation_ratio=w[e] / w[0], arm_weights=())
         t2 = None if t2s is None else np.where(keep, t2s[e - 1], np.inf)
         out.append(SimulatedTrials(pair, seed, np.where(keep, t1s[e - 1], np.inf), (arm == e).astype(np.int8),
                                    entry, np.where(keep, dropout, 0.0), t2))
     return arm, out
 
 
-def dunnett_correlation(j: int) -> np.ndarray:
-    """Correlation of J comparisons with a shared control under equal allocation (1/2)."""
-    r = np.full((j, j), 0.5)  # sqrt(p p / ((p + p) (p + p))) with every share p equal
+def dunnett_correlation(j: int, weights: tuple[float, ...] = ()) -> np.ndarray:
+    """Correlation of J comparisons with a shared control: ``sqrt(w_e w_f / ((w_e + w_0)
+    (w_f + w_0)))`` for allocation weights ``w`` (control first; 1/2 when equal)."""
+    w = np.asarray(weights if weights else (1.0,) * (j + 1), float)
+    share = w[1:] / (w[1:] + w[0])
+    r = np.sqrt(np.outer(share, share))
     np.fill_diagonal(r, 1.0)
     return r
 
 
-def adjust(z_fav: np.ndarray, p: np.ndarray, method: str, alpha: float, sides: int) -> np.ndarray:
+def adjust(z_fav: np.ndarray, p: np.ndarray, method: str, alpha: float, sides: int,
+           weights: tuple[float, ...] = ()) -> np.ndarray:
     """Rejections (trials, J) after the multiplicity adjustment; ``z_fav`` the favourable
     statistics, ``p`` the unadjusted p-values of the spec's test."""
     k, j = p.shape
@@ -76,7 +83,7 @@ def adjust(z_fav: np.ndarray, p: np.ndarray, method: str, alpha: float, sides: i
         out = np.zeros_like(step)
         np.put_along_axis(out, order, step, axis=1)
         return out
-    corr = dunnett_correlation(j)
+    corr = dunnett_correlation(j, weights)
     adj = np.ones((k, j))
     for i in range(k):
         for e in range(j):
@@ -99,7 +106,7 @@ def power_multi(spec: TrialSpec, method: str, trials: int | None = None, seed: i
     for g, n in enumerate(spec.grid):
         p = np.column_stack([r.p[:, g] for r in results])
         z = np.column_stack([spec.direction * r.z[:, g] for r in results])
-        rej = adjust(z, p, method, spec.alpha, spec.sides)
+        rej = adjust(z, p, method, spec.alpha, spec.sides, spec.arm_weights)
 
         def share(x: Any) -> dict[str, float]:
             v = float(np.mean(x))

@@ -93,7 +93,7 @@ class SimulatedTrials:
                  _TEST[spec.test], spec.sides, spec.direction, float(spec.historical_hazard_per_day or 0.0),
                  float(spec.p0 or 0.5), z, p, est, aux, oe, var, counts, dur, done, reached,
                  np.array([w[0] for w in spec.fh_weights]), np.array([w[1] for w in spec.fh_weights]),
-                 float(spec.km_days))
+                 float(spec.km_days), decision_levels(spec))
         return TrialResults(spec, sizes, z, p, est, aux, oe, var, counts, dur, done, reached)
 
 
@@ -163,17 +163,24 @@ class TrialResults:
         K, G, L = self.z_looks.shape
         c = self.counts_looks
         info = (c[..., 1] + c[..., 3] if self.rate_looks else c[..., 0] + c[..., 2]).astype(np.float64)
+        # a weighted log-rank spends at its event fraction, its looks correlated as its variances
+        weighted = self.spec.test == "fh"
         b = np.full((K, G, L), math.inf)
         a = np.full((K, G, L), -math.inf)
         for g in range(G):
             plan = sequential_plan(self.spec, float(self.sizes[g])) if self.rate_looks else self.plan
             rows = np.where(self.done[:, g], info[:, g], -1.0)
+            if weighted:
+                rows = np.concatenate([rows, np.where(self.done[:, g], self.aux_looks[:, g], -1.0)], axis=1)
             uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
-            bu = np.full(uniq.shape, math.inf)
-            au = np.full(uniq.shape, -math.inf)
+            bu = np.full((uniq.shape[0], L), math.inf)
+            au = np.full((uniq.shape[0], L), -math.inf)
             for u, row in enumerate(uniq):
-                at = np.flatnonzero(row >= 0.0)
-                bu[u, at], au[u, at] = plan.bounds(row[at])
+                at = np.flatnonzero(row[:L] >= 0.0)
+                if weighted:
+                    bu[u, at], au[u, at] = plan.bounds(row[L:][at], spend_at=row[:L][at])
+                else:
+                    bu[u, at], au[u, at] = plan.bounds(row[at])
             inverse = inverse.reshape(-1)
             b[:, g], a[:, g] = bu[inverse], au[inverse]
         return b, a
@@ -259,6 +266,13 @@ class TrialResults:
     @property
     def power(self) -> np.ndarray:
         return self.reject.mean(axis=0)
+
+
+def decision_levels(spec: TrialSpec) -> np.ndarray:
+    """The levels a p-value of the spec is compared with: alpha, and for several
+    comparisons with a shared control also alpha / j (Bonferroni, Holm's steps)."""
+    j = len(spec.arms) - 1 if spec.design == "multi_arm" else 1
+    return np.array([spec.alpha / i for i in range(1, j + 1)])
 
 
 def sequential_plan(spec: TrialSpec, planned: float | None = None) -> SequentialPlan:

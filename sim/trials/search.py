@@ -23,6 +23,7 @@ from sim.trials.designs import (
     two_proportions_n,
 )
 from sim.trials.gsdesign import GroupSequentialDesign, max_events, solve_design
+from sim.trials.nph_analytic import Setting, analytic_grid
 from sim.trials.predictive import monitor, operating_characteristics, summarise
 from sim.trials.results import SimulatedTrials, TrialResults
 from sim.trials.simon import simon_two_stage
@@ -437,6 +438,8 @@ def power_curve(spec: TrialSpec, trials: int | None = None, seed: int | None = N
     extra["design"] = spec.design
     extra["sides"] = spec.sides
     extra["follow_up_rule"] = spec.followup_rule
+    if spec.design == "two_arm" and spec.survival and res.looks == 1 and spec.adaptive is None:
+        extra["analytic_power"] = analytic_grid(spec, [Setting(spec.test, spec.fh_weights, spec.km_days)])[0]
     if res.looks > 1:
         b = res.boundaries()
         extra["interim"] = _interim_block(spec, res, b)

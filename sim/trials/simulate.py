@@ -45,17 +45,23 @@ def _accrual_step(day: float, e: float, rates: np.ndarray, ends: np.ndarray) -> 
 @nb.njit(parallel=True, cache=True)
 def _trial_draws(k0: np.uint64, k1: np.uint64, first_trial: int, n_max: int, p_b: float, rates_per_day: np.ndarray,
                  ends_days: np.ndarray, dropout_per_day: float, arm: np.ndarray, entry: np.ndarray,
-                 dropout: np.ndarray, n_arms: int = 2) -> None:
+                 dropout: np.ndarray, n_arms: int = 2, cum_shares: np.ndarray | None = None) -> None:
     """Arm (1 = experimental; with ``n_arms`` > 2 the arm index 0 .. n_arms - 1, equal
-    allocation), randomisation day and dropout time of every patient of trials
-    first_trial .. first_trial + len(arm) - 1, each at the patient's own address."""
+    allocation, or by the cumulative allocation shares ``cum_shares``), randomisation day
+    and dropout time of every patient of trials first_trial .. first_trial + len(arm) - 1,
+    each at the patient's own address."""
     for k in nb.prange(arm.shape[0]):
         base = (first_trial + k) * n_max
         day = 0.0
         for j in range(n_max):
             key = patient_key(k0, k1, base + j)
             u = uniform(key, TRIAL_DECISION, 0, 0, 0)
-            if n_arms > 2:
+            if n_arms > 2 and cum_shares is not None:
+                a = 0
+                while a < n_arms - 1 and u >= cum_shares[a]:
+                    a += 1
+                arm[k, j] = a
+            elif n_arms > 2:
                 arm[k, j] = min(int(u * n_arms), n_arms - 1)
             else:
                 arm[k, j] = 1 if u < p_b else 0
@@ -129,8 +135,12 @@ def _trial_layout(spec: TrialSpec, trials: int, seed: int, n: int
     entry = np.empty((trials, n))
     dropout = np.empty((trials, n))
     rates, ends = _rates_per_day(spec)
+    cum = None
+    if spec.design == "multi_arm" and spec.arm_weights:
+        w = np.asarray(spec.arm_weights, float)
+        cum = np.cumsum(w / w.sum())
     _trial_draws(k0, k1, 0, n, spec.p_experimental, rates, ends, spec.dropout_rate_per_year / 365.25, arm, entry,
-                 dropout, len(spec.arms) if spec.design == "multi_arm" else 2)
+                 dropout, len(spec.arms) if spec.design == "multi_arm" else 2, cum)
     follow = max(spec.min_followup_days, spec.max_followup_days, spec.cutoff_days)
     horizon = max(MIN_HORIZON_DAYS, float(entry[:, -1].max()) + follow + 1.0)
     return arm, entry, dropout, horizon

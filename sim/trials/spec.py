@@ -46,7 +46,7 @@ SECTIONS = ("trial", "arms", "arm", "allocation", "accrual", "dropout", "follow_
             "run")
 KEYS: dict[str, tuple[str, ...]] = {
     "trial": ("name", "description", "scenario", "design"),
-    "allocation": ("ratio",),
+    "allocation": ("ratio", "weights"),
     "accrual": ("per_month", "period_months"),
     "dropout": ("rate_per_year",),
     "follow_up": ("rule", "min_followup_days", "cutoff_days", "events", "max_followup_days", "design_hr"),
@@ -124,6 +124,7 @@ class TrialSpec:
     adaptive: AdaptiveOptions | None = None  # interim event re-estimation (weighted inverse normal)
     fh_weights: tuple[tuple[float, float], ...] = ((0.0, 0.0),)  # (rho, gamma): fh one pair, maxcombo several
     multiplicity: str = "dunnett"  # multi-arm: the adjustment over the comparisons with control
+    arm_weights: tuple[float, ...] = ()  # multi-arm allocation weights, control first (empty: equal)
     km_days: float = 0.0  # rmst: the restriction time tau; milestone: the landmark (days from randomisation)
     historical_hazard_per_day: float | None = None  # one-sample log-rank: exponential historical curve
     historical_note: str = ""
@@ -131,11 +132,13 @@ class TrialSpec:
 
     @property
     def p_experimental(self) -> float:
-        """Probability that a patient is randomised to the experimental arm."""
+        """Probability that a patient is randomised to the experimental arm (multi-arm:
+        within the comparison of the last arm with control)."""
         if self.design == "single_arm":
             return 1.0
-        if self.design == "multi_arm":  # equal allocation: one half within each comparison
-            return 0.5
+        if self.design == "multi_arm":
+            w = self.arm_weights or (1.0,) * len(self.arms)
+            return w[-1] / (w[-1] + w[0])
         return self.allocation_ratio / (1.0 + self.allocation_ratio)
 
     @property
@@ -215,11 +218,13 @@ def _positive(value: Any, key: str, file: str, zero_ok: bool = False) -> float:
 
 
 def _multi_arms(doc: dict[str, Any], file: str, base: Scenario) -> tuple[Arm, ...]:
-    """[arms.control] and two or more experimental [arms.NAME] (equal allocation)."""
-    for section in ("arm", "allocation"):
-        if section in doc:
-            raise InputError(file, section, "a multi-arm trial has [arms.control] and [arms.NAME] per experimental "
-                             "arm, allocated equally", "[arms.control], [arms.NAME], ...")
+    """[arms.control] and two or more experimental [arms.NAME]."""
+    if "arm" in doc:
+        raise InputError(file, "arm", "a multi-arm trial has [arms.control] and [arms.NAME] per experimental "
+                         "arm", "[arms.control], [arms.NAME], ...")
+    if "ratio" in doc.get("allocation", {}):
+        raise InputError(file, "allocation.ratio", "a multi-arm trial takes one weight per arm",
+                         "allocation.weights = [control, then each [arms.NAME] in order]")
     table = doc.get("arms", {})
     if not isinstance(table, dict) or "control" not in table or len(table) < 3:
         raise InputError(file, "arms", "a multi-arm trial needs [arms.control] and at least two experimental arms",
@@ -347,9 +352,20 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
                 raise InputError(file, f"arms.{name}", "missing arm", "[arms.control] and [arms.experimental]")
         arms: tuple[Arm, ...] = tuple(_parse_arm(n, f"arms.{n}", arms_table[n], file, base_scenario)
                                       for n in ARM_NAMES)
+        if "weights" in doc.get("allocation", {}):
+            raise InputError(file, "allocation.weights", "a two-arm trial takes the ratio experimental : control",
+                             "allocation.ratio")
         ratio = _positive(doc.get("allocation", {}).get("ratio", 1.0), "allocation.ratio", file)
     elif design == "multi_arm":
         arms, ratio = _multi_arms(doc, file, base_scenario), 1.0
+        weights = doc.get("allocation", {}).get("weights")
+        if weights is not None:
+            if not isinstance(weights, list) or len(weights) != len(arms):
+                raise InputError(file, "allocation.weights", f"expected {len(arms)} weights (control, then "
+                                 f"{', '.join(a.name for a in arms[1:])}), got {weights!r}", "positive numbers")
+            extra_weights = tuple(_positive(w, "allocation.weights", file) for w in weights)
+        else:
+            extra_weights = ()
     else:
         for section in ("arms", "allocation"):
             if section in doc:
@@ -403,6 +419,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         if test == "predictive":
             extra["predictive"] = parse_options(an, file)
     if design == "multi_arm":
+        extra["arm_weights"] = extra_weights
         used.add("multiplicity")
         extra["multiplicity"] = check_choice(an.get("multiplicity", "dunnett"), MULTIPLICITY, file,
                                              "analysis.multiplicity")
@@ -427,9 +444,12 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
 
     interim = doc.get("interim")
     if interim is not None:
-        if test in ("simon", "binomial", "predictive", "chisq_yates", "fisher", *NPH_TESTS):
+        if test in ("simon", "binomial", "predictive", "chisq_yates", "fisher", "maxcombo", "rmst", "milestone"):
             raise InputError(file, "interim", f"no interim analyses with the {test} test",
-                             "a survival test, or chisq for a rate")
+                             "logrank, cox, cox_score, fh or logrank1, or chisq for a rate")
+        if test == "fh" and interim.get("futility") is not None:
+            raise InputError(file, "interim.futility", "beta spending protects a hazard ratio, which a weighted "
+                             "log-rank's drift is not", "interim.futility_z (fixed thresholds) with test fh")
         if endpoint in SURVIVAL and fu["followup_rule"] != "events":
             raise InputError(file, "interim", "interim analyses of a survival endpoint need the event-driven rule "
                              "(follow_up.rule = 'events')", "follow_up.rule = 'events'")

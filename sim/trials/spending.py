@@ -245,29 +245,38 @@ class SequentialPlan:
             steps.append(max(float(x), steps[-1] + self.MIN_INFO_STEP))
         return steps
 
-    def bounds(self, info: tuple[float, ...] | list[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def bounds(self, info: tuple[float, ...] | list[float] | np.ndarray,
+               spend_at: tuple[float, ...] | list[float] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(efficacy, futility) boundaries at looks with observed information ``info``,
-        the last look being the final analysis."""
+        the last look being the final analysis. ``spend_at`` (one per look): the
+        spending functions' argument on the ``planned`` scale when it is not the
+        information itself (a weighted log-rank spends at its event fraction while its
+        looks correlate as its variances, ``sqrt(V_j / V_k)``); each look's boundary still
+        uses only what is known at that look."""
         steps = self.information(info)
-        b, a, state0, _ = self._prefix(tuple(steps[:-1]))
+        when = tuple(float(x) for x in (steps if spend_at is None else spend_at))
+        b, a, state0, _ = self._prefix(tuple(steps[:-1]), when[:-1])
         if len(steps) == 1:
             return np.array([_solve_upper(steps[0], self.alpha, None)]), np.array([-math.inf])
-        spent_before = float(spent(min(steps[-2] / self.planned, 1.0), self.alpha, self.kind))
+        spent_before = float(spent(min(when[-2] / self.planned, 1.0), self.alpha, self.kind))
         b_final = _solve_upper(steps[-1], max(self.alpha - spent_before, 0.0), state0)
         return np.array([*b, b_final]), np.array([*a, -math.inf])
 
-    def _prefix(self, info: tuple[float, ...]) -> tuple[list[float], list[float], State, State | None]:
-        """Boundaries of the interim looks at ``info`` and the H0 / H1 continuation states."""
+    def _prefix(self, info: tuple[float, ...], when: tuple[float, ...]
+                ) -> tuple[list[float], list[float], State, State | None]:
+        """Boundaries of the interim looks at ``info`` (spending at ``when``) and the H0 /
+        H1 continuation states."""
         if not info:
             return [], [], (0.0, np.zeros(0), np.zeros(0), np.zeros(0)), None
-        hit = self._cache.get(info)
+        key = info + when
+        hit = self._cache.get(key)
         if hit is not None:
             return hit
-        b, a, s0, s1 = self._prefix(info[:-1])
+        b, a, s0, s1 = self._prefix(info[:-1], when[:-1])
         first = len(info) == 1
         k = len(info) - 1
         t = info[-1]
-        frac, frac0 = min(t / self.planned, 1.0), (min(info[-2] / self.planned, 1.0) if not first else 0.0)
+        frac, frac0 = min(when[-1] / self.planned, 1.0), (min(when[-2] / self.planned, 1.0) if not first else 0.0)
         target = float(spent(frac, self.alpha, self.kind) - (spent(frac0, self.alpha, self.kind) if not first else 0.0))
         bk = _solve_upper(t, target, None if first else s0)
         ak = -math.inf
@@ -281,5 +290,5 @@ class SequentialPlan:
         s1n = (_carry(t, bk, ak, self.drift_per_sqrt_info, None if first else s1)
                if self.futility is not None and not self.futility_z else None)
         out = ([*b, bk], [*a, ak], s0n, s1n)
-        self._cache[info] = out
+        self._cache[key] = out
         return out

@@ -108,6 +108,39 @@ def test_mvn_rectangle_against_scipy():
             assert abs(mc.mvn_rectangle(lower, np.full(4, t), corr) - ref) < 5e-4
 
 
+def test_mvn_rectangle_singular_maxcombo_correlation():
+    # the default four statistics have rank 3 (weight 1 - S = 1 - S): the singular
+    # factor integrates over two lattice dimensions; against scipy's Genz-Bretz with
+    # allow_singular, within 5e-4 on the full lattice and 2e-3 on the coarse one (the
+    # COARSE_BAND of 5e-3 that decides refinement is 2.5x that)
+    rng = np.random.default_rng(11)
+    for rep in range(4):
+        n = 300
+        g = (np.arange(n) % 2).astype(np.int8)
+        t = rng.exponential(1.0, n) * np.where(g == 1, 1.0 + 0.2 * rep, 1.0)
+        c = rng.uniform(0.5, 3.0, n)
+        _, corr = mc.fh_correlation(np.minimum(t, c), t <= c, g)
+        assert np.linalg.eigvalsh(corr)[0] < 1e-12  # singular
+        for tt in (1.8, 2.2, 2.6):
+            for lower in (np.full(4, -tt), np.full(4, -np.inf)):
+                ref = stats.multivariate_normal.cdf(np.full(4, tt), cov=corr, lower_limit=lower, maxpts=4_000_000,
+                                                    abseps=1e-8, releps=0, allow_singular=True)
+                assert abs(mc.mvn_rectangle(lower, np.full(4, tt), corr) - ref) < 5e-4
+                assert abs(mc.mvn_rectangle(lower, np.full(4, tt), corr, mc.COARSE_POINTS) - ref) < 2e-3
+
+
+def test_decision_levels_refine_near_the_level():
+    time, event, group = _shared_data()
+    r0, r1, d0, d1, m = mc._table(time, event, group)
+    rho, gamma = np.array([0.0, 0.0, 1.0, 1.0]), np.array([0.0, 1.0, 0.0, 1.0])
+    _, p_full = mc.maxcombo_from_table(r0, r1, d0, d1, m, rho, gamma, 2, -1, np.empty(0))
+    # a level next to the p-value: the full integral; a level far away: the coarse one
+    _, p_near = mc.maxcombo_from_table(r0, r1, d0, d1, m, rho, gamma, 2, -1, np.array([p_full + 1e-3]))
+    _, p_far = mc.maxcombo_from_table(r0, r1, d0, d1, m, rho, gamma, 2, -1, np.array([0.5]))
+    assert p_near == pytest.approx(p_full, abs=1e-13)
+    assert p_far != p_full and abs(p_far - p_full) < 2e-3
+
+
 def test_maxcombo_of_one_statistic_is_its_normal_test():
     time, event, group = _shared_data()
     z, p = mc.maxcombo_test(time, event, group, ((1.0, 0.0), (1.0, 0.0)), sides=2)
@@ -147,11 +180,12 @@ R_KM = {0: (8.780446650124, 0.775003024878, 0.200470497245, 0.054831726928),
 def test_rmst_and_milestone_contrasts_match_r():
     time, event, group = _shared_data()
     n = len(time)
-    buf = (np.empty(n), np.empty(n, np.int8), np.empty(n), np.empty(n, np.int8))
-    z, diff = analyse._km_contrast(time, event, group, n, True, 20.0, *buf)
+    buf = (np.empty(n), np.empty(n, np.int8), np.empty((n, 2), np.uint8), np.arange(n),
+           np.empty((2, analyse._WIDTH)))
+    z, diff = analyse._km_contrast(time, event, group, np.argsort(time, kind="mergesort"), n, True, 20.0, *buf)
     (ra, sa, ma, qa), (rb, sb, mb, qb) = R_KM[0], R_KM[1]
     assert diff == pytest.approx(rb - ra, abs=1e-10)
     assert z == pytest.approx((ra - rb) / math.hypot(sa, sb), abs=1e-9)
-    z, diff = analyse._km_contrast(time, event, group, n, False, 15.0, *buf)
+    z, diff = analyse._km_contrast(time, event, group, np.argsort(time, kind="mergesort"), n, False, 15.0, *buf)
     assert diff == pytest.approx(mb - ma, abs=1e-10)
     assert z == pytest.approx((ma - mb) / math.hypot(qa, qb), abs=1e-9)

@@ -50,17 +50,33 @@ def null_sim(base):
     return simulate.simulate_trials(spec, trials=K_NULL, seed=51)
 
 
-@pytest.mark.parametrize("rule", adaptive.RULES)
-def test_type_one_error_holds_for_every_rule(base, null_sim, rule):
+@pytest.mark.parametrize(("rule", "efficacy"), [(r, None) for r in adaptive.RULES]
+                         + [("promising_zone", "obf"), ("cp_target", "pocock")])
+def test_type_one_error_holds_for_every_rule(base, null_sim, rule, efficacy):
     # identical arms through the pathway, one-sided 0.025: the rejection rate is within
     # 4 SE (4 * sqrt(0.025 * 0.975 / 2000) = 0.014) of alpha, with events raised up to 2x
-    spec = tspec.parse_trial(_doc(rule=rule, cp_min=0.1), "test.toml", base)
+    # (and, with an efficacy look, stopping early at its boundary)
+    extra = {"efficacy": efficacy} if efficacy else {}
+    spec = tspec.parse_trial(_doc(rule=rule, cp_min=0.1, **extra), "test.toml", base)
     rows = adaptive.simulate_adaptive(dataclasses.replace(null_sim, spec=spec), spec.adaptive, spec.grid)
     p = rows[0]["power"]
     assert abs(p - 0.025) < 4 * math.sqrt(0.025 * 0.975 / K_NULL), (rule, p)
     if rule != "none":
         assert rows[0]["increased"] > 0.05  # the rule did re-estimate
         assert rows[0]["events_mean"] > 60
+    if efficacy:
+        assert rows[0]["efficacy_at_interim"] > 0.0
+
+
+def test_efficacy_look_critical_values():
+    # no efficacy look: z_alpha at the end; with an O'Brien-Fleming-type look at half the
+    # events the two-look Lan-DeMets boundaries (rpact 3.3.4, getDesignGroupSequential(
+    # typeOfDesign = "asOF", informationRates = c(0.5, 1), alpha = 0.025): 2.9626, 1.9686)
+    opts = adaptive.AdaptiveOptions()
+    assert adaptive.critical_values(opts, 50, 100, 0.025) == (math.inf, pytest.approx(1.959964, abs=1e-6))
+    b1, c = adaptive.critical_values(dataclasses.replace(opts, efficacy="obf"), 50, 100, 0.025)
+    assert b1 == pytest.approx(2.9626, abs=1e-4)
+    assert c == pytest.approx(1.9686, abs=1e-4)
 
 
 def _exponential(spec, k, n, hr, seed):
@@ -100,6 +116,7 @@ def test_conditional_power_formula():
 
 @pytest.mark.parametrize(("change", "key"), [
     ({"rule": "bigger"}, "adaptive.rule"),
+    ({"efficacy": "haybittle"}, "adaptive.efficacy"),
     ({"cp_min": 0.9, "cp_target": 0.8}, "adaptive.cp_min"),
     ({"max_factor": 0.5}, "adaptive.max_factor"),
     ({"fraction": 1.0}, "adaptive.fraction"),

@@ -85,7 +85,9 @@ def test_shared_control_and_family_wise_error(base):
 @pytest.mark.parametrize(("change", "key"), [
     ({"analysis": {"multiplicity": "tukey"}}, "analysis.multiplicity"),
     ({"arms": {"control": CD19, "one": CD19}}, "arms"),
-    ({"allocation": {"ratio": 2.0}}, "allocation"),
+    ({"allocation": {"ratio": 2.0}}, "allocation.ratio"),
+    ({"allocation": {"weights": [2.0, 1.0]}}, "allocation.weights"),
+    ({"allocation": {"weights": [2.0, 1.0, 0.0, 1.0]}}, "allocation.weights"),
     ({"follow_up": {"rule": "events", "events": 100, "max_followup_days": 1000.0}}, "trial.design"),
 ])
 def test_bad_input_names_the_key(base, change, key):
@@ -98,3 +100,30 @@ def test_bad_input_names_the_key(base, change, key):
     with pytest.raises(InputError) as exc:
         tspec.parse_trial(d, "test.toml", base)
     assert exc.value.key == key
+
+
+def test_dunnett_correlation_unequal_allocation():
+    # weights 2 : 1 : 1: each comparison's share of the experimental arm is 1/3, so the
+    # shared-control correlation is sqrt(1/3 * 1/3) = 1/3 (equal weights: 1/2)
+    r = multiarm.dunnett_correlation(2, (2.0, 1.0, 1.0))
+    np.testing.assert_allclose(r, [[1.0, 1 / 3], [1 / 3, 1.0]], atol=1e-15)
+    np.testing.assert_allclose(multiarm.dunnett_correlation(3), np.where(np.eye(3) == 1, 1.0, 0.5))
+
+
+def test_unequal_allocation_shares_and_family_wise_error(base):
+    # control weight 2, three arms of weight 1: shares 0.4, 0.2, 0.2, 0.2 within 4 SE of
+    # the 1500 x 240 draws, and Dunnett's family-wise error 0.05 within 4 SE with the
+    # 2 : 1 correlation (1/3) under identical arms
+    d = _doc(same=True)
+    d["allocation"] = {"weights": [2.0, 1.0, 1.0, 1.0]}
+    spec = tspec.parse_trial(d, "test.toml", base)
+    assert spec.arm_weights == (2.0, 1.0, 1.0, 1.0)
+    assert spec.p_experimental == pytest.approx(1 / 3)
+    k = 1500
+    arm, comps = multiarm.simulate_comparisons(spec, k, 14)
+    shares = np.bincount(arm.ravel(), minlength=4) / arm.size
+    np.testing.assert_allclose(shares, [0.4, 0.2, 0.2, 0.2], atol=4 * math.sqrt(0.4 * 0.6 / arm.size))
+    assert comps[0].spec.allocation_ratio == pytest.approx(0.5)
+    out = multiarm.power_multi(spec, "dunnett", trials=k, seed=14)
+    fwer = out["grid"][0]["disjunctive"]["power"]
+    assert abs(fwer - 0.05) < 4 * math.sqrt(0.05 * 0.95 / k), fwer

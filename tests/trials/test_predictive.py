@@ -32,6 +32,23 @@ def test_lee_liu_table_1():
     assert pp.success_threshold(40, 0.6, 0.4, 0.6, 0.9) == 28
 
 
+# ph2bayes 0.0.2 (Nagashima; CRAN), stopbound_pred(0.05, "futility", 40, 0.6, 1.4, 0.3, 0.85),
+# its documented example output (rdrr.io/cran/ph2bayes/man/stopbound_pred.html): Lee & Liu's
+# futility boundary L_n for Nmax = 40, Beta(0.6, 1.4), p0 = 0.3, theta_T = 0.85, theta_L =
+# 0.05 -- stop at n if responses <= L_n; listed where L_n changes (none before n = 4)
+PH2BAYES_FUTILITY = {4: 0, 8: 1, 11: 2, 14: 3, 17: 4, 20: 5, 22: 6, 25: 7, 27: 8, 29: 9}
+
+
+def test_futility_boundary_reproduces_reference_package():
+    r = pp.rules(40, 0.6, 1.4, 0.3, 0.85, 0.05, 1.0, min_n=1, cohort=1)
+    bound = dict(zip(r.looks, r.futility, strict=True))
+    assert all(bound[n] == -1 for n in (1, 2, 3))
+    changes = [n for n in range(2, 30) if bound[n] != bound[n - 1]]
+    assert changes == sorted(PH2BAYES_FUTILITY)
+    for n, b in PH2BAYES_FUTILITY.items():
+        assert bound[n] == b
+
+
 def _pp_direct(x, n, n_max, a, b, p0, theta_t):
     """PP from its definition: beta-binomial weights from beta functions, posterior by
     scipy's beta distribution (no threshold shortcut)."""

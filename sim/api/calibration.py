@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import textwrap
+import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,9 @@ from sim.io.files import (
 )
 from sim.model.errors import InputError
 from sim.model.limits import check_option
+from sim.model.parameter_set import ParameterSet
 from sim.model.posterior import POSTERIOR_PATH, load_posterior
+from sim.model.scenario import Scenario, build_scenario
 
 DEFAULTS_PATH = PARAMS_DIR / "defaults.toml"
 CALIBRATED_PATH = PARAMS_DIR / "calibrated.toml"
@@ -59,11 +62,43 @@ DEFAULT_VALIDATION_PATIENTS = 600
 Progress = Callable[[int, int], None]
 
 
-def load_targets(path: Path | str | None = None) -> TargetSet:
+#: where ``--set`` values come from, as error messages and parameter origins name it
+SET_SOURCE = "command line --set"
+
+
+def load_targets(path: Path | str | None = None, params: ParameterSet | None = None,
+                 overrides: dict[str, Any] | None = None) -> TargetSet:
     """Read and validate ``params/targets.toml`` (or ``path``) and its study scenarios
-    (their ``scenario`` paths are relative to the targets file)."""
+    (their ``scenario`` paths are relative to the targets file). With ``params`` every
+    study scenario is built on that parameter set instead of its own ``base`` file (the
+    study's cohort, policy and overrides still apply); ``overrides`` (parameter name ->
+    value) are applied last, to every study."""
     p = TARGETS_PATH if path is None else Path(path)
-    return parse_targets(read_toml(p), str(p), lambda ref: load_scenario(p.parent / ref))
+
+    def load_study(ref: str) -> Scenario:
+        where = p.parent / ref
+        sc = load_scenario(where) if params is None else build_scenario(read_toml(where), str(where), params)
+        return replace(sc, params=sc.params.with_values(overrides, SET_SOURCE)) if overrides else sc
+
+    return parse_targets(read_toml(p), str(p), load_study)
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``--set NAME=VALUE`` items as a dict; VALUE is read as a TOML value (``0.3``,
+    ``[0.7, 0, 0.3, 0]``). Names and values are checked when they are applied."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        name, eq, text = item.partition("=")
+        name = name.strip()
+        try:
+            if not eq or not name:
+                raise ValueError
+            out[name] = tomllib.loads(f"v = {text.strip()}")["v"]
+        except (ValueError, tomllib.TOMLDecodeError):
+            raise InputError("command line", "--set", f"{item!r} is not NAME=VALUE with a number or list as VALUE",
+                             "e.g. --set nrm.p_year1=0.3 or --set 'policy.target_shares=[0.7, 0, 0.3, 0]'"
+                             ) from None
+    return out
 
 
 @dataclass
@@ -181,35 +216,99 @@ def posterior_slots(posterior_file: Path | str | None, transform: PriorTransform
     return post.values[:, cols]
 
 
-def _validation_inputs(draws: int, patients_per_draw: int, seed: int, posterior: Path | str | None,
-                       targets: Path | str | None) -> tuple[TargetSet, PriorTransform, np.ndarray]:
+#: where the calibrated parameters of the checked model come from (``ValidationInputs.draws_from``)
+DRAWS_FROM = ("posterior", "prior", "point")
+
+
+@dataclass(frozen=True)
+class ValidationInputs:
+    """The model ``cartsim validate`` checks: the targets with their study scenarios (built
+    on ``params_file`` when one is given, with the ``--set`` overrides), the prior
+    transform of the calibrated parameters the overrides leave free, and one row of their
+    values per validation draw (``draws_from``: a posterior sample, the parameter file's
+    priors, or its point values repeated)."""
+
+    targets: TargetSet
+    transform: PriorTransform
+    values: np.ndarray
+    draws_from: str
+    params_file: str
+    posterior_file: str | None
+    overrides: dict[str, Any]
+
+    def describe(self) -> dict[str, Any]:
+        return {"draws_from": self.draws_from, "params": _relative(self.params_file),
+                "posterior": None if self.posterior_file is None else _relative(self.posterior_file),
+                "overrides": self.overrides, "calibrated_free": list(dict.fromkeys(
+                    b.name for b in self.transform.blocks))}
+
+
+def validation_inputs(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
+                      seed: int = DEFAULT_SEED, posterior: Path | str | None = None,
+                      targets: Path | str | None = None, params: Path | str | None = None, prior: bool = False,
+                      overrides: dict[str, Any] | None = None) -> ValidationInputs:
+    """What :func:`validate` checks, read and checked without simulating (InputErrors).
+
+    * no ``params``: the committed model: study scenarios on their own base
+      (params/calibrated.toml), the calibrated parameters from ``posterior`` (default
+      params/posterior.parquet) or, with ``prior``, from the priors of params/defaults.toml;
+    * ``params`` (a parameter file such as params/defaults.toml): every study scenario is
+      built on it; the calibrated parameters are its point values in every draw (the
+      predictive interval is then the sampling noise of a study of that size at those
+      values), or drawn from its priors with ``prior``, or from ``posterior`` when given
+      (laid over the file's other values);
+    * ``overrides`` apply to every study and fix any calibrated parameter they name.
+    """
     check_option("--draws", draws, "draws")
     check_option("--patients", patients_per_draw, "patients")
     check_option("--seed", seed, "seed")
-    target_set = load_targets(targets)
-    transform = PriorTransform(load_parameter_set(DEFAULTS_PATH))
-    values = posterior_slots(posterior, transform)
-    if draws > len(values):  # each draw is simulated once: more than the sample holds would repeat draws
-        raise InputError("command line", "--draws", f"{draws:,} draws asked for, the posterior "
-                         f"{posterior or POSTERIOR_PATH} holds {len(values):,}", f"1 to {len(values):,}")
-    return target_set, transform, values
+    if prior and posterior is not None:
+        raise InputError("command line", "--prior", "cannot be combined with --posterior",
+                         "one of --posterior FILE (a posterior sample), --prior (the parameter file's priors) or "
+                         "neither")
+    overrides = dict(overrides or {})
+    base = load_parameter_set(DEFAULTS_PATH if params is None else params)
+    if overrides:
+        base.with_values(overrides, SET_SOURCE)  # names and values checked once, before the studies are read
+    target_set = load_targets(targets, None if params is None else base, overrides)
+    transform = PriorTransform(base, [n for n in CALIBRATED if n not in overrides])
+    if prior:
+        draws_from, post_file = "prior", None
+        values = transform.values(np.random.default_rng(seed).standard_normal((draws, transform.dims)))
+    elif params is not None and posterior is None:
+        draws_from, post_file = "point", None
+        values = np.tile(base.theta()[transform.slots], (draws, 1))
+    else:
+        draws_from, post_file = "posterior", str(posterior or POSTERIOR_PATH)
+        values = posterior_slots(posterior, transform)
+        if draws > len(values):  # each draw is simulated once: more than the sample holds would repeat draws
+            raise InputError("command line", "--draws", f"{draws:,} draws asked for, the posterior "
+                             f"{post_file} holds {len(values):,}", f"1 to {len(values):,}")
+    return ValidationInputs(target_set, transform, values, draws_from, str(params or DEFAULTS_PATH), post_file,
+                            overrides)
 
 
 def check_validation(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
                      posterior: Path | str | None = None, targets: Path | str | None = None,
-                     seed: int = DEFAULT_SEED) -> None:
+                     seed: int = DEFAULT_SEED, params: Path | str | None = None, prior: bool = False,
+                     overrides: dict[str, Any] | None = None) -> ValidationInputs:
     """What :func:`validate` reads and checks, without simulating (InputErrors): a command
     validates everything before it takes its output folder."""
-    _validation_inputs(draws, patients_per_draw, seed, posterior, targets)
+    return validation_inputs(draws, patients_per_draw, seed, posterior, targets, params, prior, overrides)
 
 
 def validate(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
              seed: int = DEFAULT_SEED, posterior: Path | str | None = None, targets: Path | str | None = None,
-             threads: int | None = None, progress: Progress | None = None) -> tuple[ValidationResult, TargetSet]:
-    """Posterior-predictive check of every target (``posterior`` default: params/posterior.parquet)."""
-    target_set, transform, values = _validation_inputs(draws, patients_per_draw, seed, posterior, targets)
-    model = TargetModel(target_set, transform, patients_per_draw, seed, threads)
-    return _validate(target_set, model, values, draws, patients_per_draw, seed, progress), target_set
+             threads: int | None = None, progress: Progress | None = None, params: Path | str | None = None,
+             prior: bool = False, overrides: dict[str, Any] | None = None,
+             inputs: ValidationInputs | None = None) -> tuple[ValidationResult, TargetSet]:
+    """Predictive check of every target (see :func:`validation_inputs` for what is
+    checked; default: the committed posterior). ``inputs``: already checked inputs."""
+    if inputs is None:
+        inputs = validation_inputs(draws, patients_per_draw, seed, posterior, targets, params, prior, overrides)
+    model = TargetModel(inputs.targets, inputs.transform, patients_per_draw, seed, threads)
+    return (_validate(inputs.targets, model, inputs.values, draws, patients_per_draw, seed, progress),
+            inputs.targets)
 
 
 @dataclass
@@ -222,12 +321,13 @@ class PosteriorLearning:
     posterior: np.ndarray
 
 
-def posterior_learning(posterior: Path | str | None = None, seed: int = DEFAULT_SEED) -> PosteriorLearning:
+def posterior_learning(posterior: Path | str | None = None, seed: int = DEFAULT_SEED,
+                       transform: PriorTransform | None = None) -> PosteriorLearning:
     """What the abstracts taught each calibrated parameter: prior and posterior medians and
     95% intervals, the interval ratio and shift on the prior's quantile scale, and the
     moderate-or-strong posterior correlations (``posterior`` default:
-    params/posterior.parquet)."""
-    transform = PriorTransform(load_parameter_set(DEFAULTS_PATH))
+    params/posterior.parquet; ``transform`` default: the priors of params/defaults.toml)."""
+    transform = PriorTransform(load_parameter_set(DEFAULTS_PATH)) if transform is None else transform
     values = posterior_slots(posterior, transform)
     prior = prior_draws(transform, seed=seed)
     return PosteriorLearning(learning(transform.labels, prior, values), prior, values)

@@ -172,7 +172,7 @@ class TargetModel:
         self.base_thetas = {sid: st.scenario.params.theta() for sid, st in self.targets.studies.items()}
         for st in self.targets.studies.values():
             for name in (b.name for b in self.transform.blocks):
-                if not _from_parameter_file(st.scenario.params, name):
+                if st.scenario.params.entries[name].origin == st.scenario.file:
                     raise InputError(st.scenario.file, name, "a study scenario must not set a calibrated parameter")
 
     def simulate(self, slot_values: np.ndarray, patients: int | None = None, seed: int | None = None
@@ -190,12 +190,6 @@ class TargetModel:
 
     def loglik(self, slot_values: np.ndarray) -> float:
         return float(self.target_logliks(slot_values).sum())
-
-
-def _from_parameter_file(params: ParameterSet, name: str) -> bool:
-    from pathlib import Path  # noqa: PLC0415 - tiny helper
-
-    return Path(params.entries[name].origin).parent.name == "params"
 
 
 # ------------------------------------------------------------------ IMIS

@@ -96,10 +96,19 @@ def _fmt(x: Any, metric: str) -> str:
 
 
 def validate(
-    draws: Annotated[int, typer.Option(help="posterior draws simulated")] = api.DEFAULT_VALIDATION_DRAWS,
+    draws: Annotated[int, typer.Option(help="draws simulated (posterior or prior draws; with --params alone, "
+                                       "repeats of its point values)")] = api.DEFAULT_VALIDATION_DRAWS,
     patients: Annotated[int, typer.Option(help="patients per study and draw")] = api.DEFAULT_VALIDATION_PATIENTS,
     seed: Annotated[int, typer.Option(help="root seed")] = api.DEFAULT_SEED,
     posterior: Annotated[Path | None, typer.Option(help="posterior sample (default params/posterior.parquet)")] = None,
+    params: Annotated[Path | None, typer.Option(help="check the model of this parameter file (e.g. "
+                                                "params/defaults.toml): every study built on it, at its point "
+                                                "values unless --prior or --posterior is given")] = None,
+    prior: Annotated[bool, typer.Option("--prior", help="draw the calibrated parameters from the priors (of "
+                                        "--params, default params/defaults.toml): a prior-predictive check")] = False,
+    set_values: Annotated[list[str] | None, typer.Option("--set", metavar="NAME=VALUE", help="override a parameter "
+                                                         "in every study (repeatable; a calibrated parameter is "
+                                                         "then fixed), e.g. --set nrm.p_year1=0.3")] = None,
     targets: Annotated[Path | None, typer.Option(help="targets file (default params/targets.toml)")] = None,
     threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
     out: Annotated[Path, typer.Option(help="output folder (validation.json, validation.png, posterior.png)")] = Path(
@@ -108,26 +117,36 @@ def validate(
                                         "committed validation files)")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
 ) -> None:
-    """Posterior-predictive check of every target for a cohort of the study's size and follow-up."""
+    """Predictive check of every target for a cohort of the study's size and follow-up: of the committed
+    posterior, or of another model (--posterior, --params, --prior, --set)."""
     from sim.report.posterior_figure import posterior_figure  # noqa: PLC0415 - matplotlib only when needed
     from sim.report.validation_figure import validation_figure  # noqa: PLC0415
 
-    api.check_validation(draws, patients, posterior, targets, seed)  # bad input is reported before the folder is taken
-    outs = OutputSet(out, force=force, force_option="--force").open()  # locked and checked before simulating
+    # bad input is reported before the folder is taken
+    inputs = api.check_validation(draws, patients, posterior, targets, seed, params, prior,
+                                  api.parse_overrides(set_values))
+    # a check without a posterior writes no posterior.png: an earlier run's would sit beside it
+    outs = OutputSet(out, force=force, force_option="--force", retire=("posterior.png",)).open()
     result, target_set = _with_bar("draws", "validating", lambda tick: api.validate(
-        draws=draws, patients_per_draw=patients, seed=seed, posterior=posterior, targets=targets, threads=threads,
-        progress=tick))
-    taught = api.posterior_learning(posterior, seed=seed)
-    payload = {**result.to_json(), "learning": taught.learning.to_json()}
+        draws=draws, patients_per_draw=patients, seed=seed, threads=threads, progress=tick, inputs=inputs))
+    payload = {**result.to_json(), "model": inputs.describe()}
+    taught = None
+    if inputs.draws_from == "posterior":
+        taught = api.posterior_learning(posterior, seed=seed, transform=inputs.transform)
+        payload["learning"] = taught.learning.to_json()
     write_json(outs.stage("validation.json"), payload)
     validation_figure(result, target_set, outs.stage("validation.png"))
-    posterior_figure(taught.learning, taught.prior, taught.posterior, outs.stage("posterior.png"))
+    if taught is not None:
+        posterior_figure(taught.learning, taught.prior, taught.posterior, outs.stage("posterior.png"))
     outs.commit()
     if json_out:
         sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
         return
-    table = Table(title=f"cartsim validate: posterior predictive for each study's size and follow-up "
-                  f"({result.draws} posterior draws)", title_justify="left")
+    what = {"posterior": f"{result.draws} posterior draws", "prior": f"{result.draws} prior draws",
+            "point": f"the point values of {inputs.params_file}"}[inputs.draws_from]
+    sets = "".join(f"; {k} = {v}" for k, v in inputs.overrides.items())
+    table = Table(title=f"cartsim validate: predictive check for each study's size and follow-up ({what}{sets})",
+                  title_justify="left")
     for col in ("target", "metric", "reported", "predicted median", "95% interval", "inside"):
         table.add_column(col, justify="left" if col in ("target", "metric") else "right")
     for r in payload["targets"]:
@@ -141,7 +160,8 @@ def validate(
                   f"predictive interval ({100 * payload['inside_fraction']:.0f}%); qualitative statements "
                   f"reproducible: {payload['qualitative_inside']}/{payload['qualitative_targets']}.")
     _print_joint(console, payload["joint"])
-    _print_learning(console, payload["learning"])
+    if "learning" in payload:
+        _print_learning(console, payload["learning"])
     console.print("wrote " + ", ".join(map(str, outs.written)))
 
 

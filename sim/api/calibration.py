@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import textwrap
 import tomllib
 from collections.abc import Callable
@@ -23,6 +25,7 @@ import numpy as np
 from sim.calibration.identifiability import Learning, learning, prior_draws
 from sim.calibration.imis import CALIBRATED, CalibrationResult, PriorTransform, TargetModel, check_settings
 from sim.calibration.imis import calibrate as _calibrate
+from sim.calibration.scoring import min_patients_per_study
 from sim.calibration.targets import TargetSet, parse_targets
 from sim.calibration.validation import ValidationResult
 from sim.calibration.validation import validate as _validate
@@ -32,6 +35,7 @@ from sim.io.files import (
     PROJECT_ROOT,
     TARGETS_PATH,
     OutputSet,
+    atomic_write,
     load_parameter_set,
     load_scenario,
     read_toml,
@@ -202,6 +206,105 @@ def _write_calibration(result: CalibrationResult, post_path: Path, cal_path: Pat
         + f" after {result.convergence.components} components."
     )
     write_calibrated(DEFAULTS_PATH, cal_path, points, header, notes)
+
+
+#: leave-one-study-out: posterior draws simulated as the held-out study, and patients per draw
+DEFAULT_HOLDOUT_DRAWS = 200
+DEFAULT_HOLDOUT_PATIENTS = 600
+LOSO_FILES = ("loso.json", "loso.txt")
+
+
+def _fold_file(study_id: str) -> str:
+    return f"loso_fold_{study_id}.json"
+
+
+def leave_one_out(samples: int = DEFAULT_SAMPLES, seed: int = DEFAULT_SEED,
+                  patients_per_study: int = DEFAULT_PATIENTS_PER_STUDY, n_initial: int = DEFAULT_N_INITIAL,
+                  iterations: int = DEFAULT_ITERATIONS, batch: int = DEFAULT_BATCH, targets: Path | str | None = None,
+                  out: Path | str = DEFAULT_CALIBRATION_DIR, studies: list[str] | None = None,
+                  holdout_draws: int = DEFAULT_HOLDOUT_DRAWS, holdout_patients: int = DEFAULT_HOLDOUT_PATIENTS,
+                  min_ess: float | None = None, threads: int | None = None, force: bool = False,
+                  progress: Progress | None = None) -> dict[str, Any]:
+    """Leave-one-study-out validation (:mod:`sim.calibration.loso`) with the calibration's
+    settings; writes ``loso.json`` and ``loso.txt`` in ``out``.
+
+    Resumable in chunks: each fold is written to ``out/loso_fold_<study>.json`` as soon as
+    it is done, and a later run with the same settings, targets and priors reuses it
+    (``studies`` limits a run to some folds; the summary covers every fold found)."""
+    from sim.calibration import loso  # noqa: PLC0415 - only this command needs it
+
+    for key, value, limit in (("--samples", samples, "samples"), ("--seed", seed, "seed"),
+                              ("--holdout-draws", holdout_draws, "draws"),
+                              ("--holdout-patients", holdout_patients, "patients"), ("--threads", threads, "threads")):
+        check_option(key, value, limit)
+    check_settings(samples, patients_per_study, n_initial, iterations, batch)
+    min_ess = samples / 2 if min_ess is None else min_ess
+    if not 1 <= min_ess <= samples:
+        raise InputError("command line", "--min-ess", f"expected an effective sample size in [1, --samples = "
+                         f"{samples}], got {min_ess}", f"1 to {samples}")
+    target_set = load_targets(targets)
+    known = list(target_set.studies)
+    chosen = studies or known
+    for sid in chosen:
+        if sid not in known:
+            raise InputError("command line", "--studies", f"no study {sid!r} in {target_set.file}", ", ".join(known))
+    if len(known) < 2:
+        raise InputError(target_set.file, "study", "leave-one-study-out needs at least two studies")
+    params = load_parameter_set(DEFAULTS_PATH)
+    transform = PriorTransform(params)
+    need = min_patients_per_study(target_set)
+    if patients_per_study < need:
+        raise InputError("command line", "--patients-per-study", f"{patients_per_study} simulated patients cannot "
+                         "form the cohorts the synthetic likelihoods need", f">= {need}")
+    settings = {"samples": samples, "seed": seed, "patients_per_study": patients_per_study, "n_initial": n_initial,
+                "iterations": iterations, "batch": batch, "min_ess": min_ess, "holdout_draws": holdout_draws,
+                "holdout_patients": holdout_patients, "targets": _relative(target_set.file),
+                "inputs_sha256": _inputs_digest(target_set, params)}
+    with OutputSet(out, force=force, force_option="--force") as outs:
+        model = TargetModel(target_set, transform, patients_per_study, seed, threads)
+        likelihoods = loso.StudyLikelihoods(target_set, model)
+        for k, sid in enumerate(chosen):
+            path = outs.target(_fold_file(sid))
+            if _reusable(path, settings) is not None:
+                continue
+
+            def tick(done: int, total: int, k: int = k) -> None:
+                if progress is not None:
+                    progress(k * total + done, len(chosen) * total)
+
+            fold = loso.run_fold(target_set, transform, likelihoods, sid, seed=seed, n_initial=n_initial,
+                                 iterations=iterations, batch=batch, samples=samples, min_ess=min_ess,
+                                 holdout_draws=holdout_draws, holdout_patients=holdout_patients, threads=threads,
+                                 progress=tick)
+            write_json(path, {"settings": settings, "fold": fold})  # kept even if a later fold fails
+        folds = [f for sid in known if (f := _reusable(outs.target(_fold_file(sid)), settings)) is not None]
+        result = {"settings": settings, "summary": loso.summarise(folds), "folds": folds}
+        write_json(outs.stage("loso.json"), result)
+        text = loso.text_report(result)
+        atomic_write(outs.stage("loso.txt"), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return result
+
+
+def _inputs_digest(target_set: TargetSet, params: ParameterSet) -> str:
+    """What a saved fold depends on besides the settings: the targets file, the priors and
+    every study's parameter values."""
+    h = hashlib.sha256(Path(target_set.file).read_bytes())
+    h.update(Path(params.file).read_bytes())
+    for st in target_set.studies.values():
+        h.update(st.scenario.params.theta().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _reusable(path: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """A saved fold made with these settings, or None (missing, other settings, unreadable)."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or saved.get("settings") != settings:
+        return None
+    fold = saved.get("fold")
+    return fold if isinstance(fold, dict) else None
 
 
 def posterior_slots(posterior_file: Path | str | None, transform: PriorTransform) -> np.ndarray:

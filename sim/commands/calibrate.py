@@ -16,6 +16,7 @@ from rich.table import Table
 from sim.api import calibration as api
 from sim.commands.common import err, progress_bar, stdout_console
 from sim.io.files import OutputSet, write_json
+from sim.model.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
@@ -56,10 +57,27 @@ def calibrate(
     force: Annotated[bool, typer.Option("--force", help="allow writing into the package's params/ (replaces the "
                                         "committed posterior and calibrated values)")] = False,
     threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
+    loso: Annotated[bool, typer.Option("--loso", help="leave-one-study-out validation instead: calibrate on all "
+                                       "studies but one and predict that one, for each study; writes loso.json and "
+                                       "loso.txt in --out (one fold file each: a re-run with the same settings "
+                                       "resumes)")] = False,
+    studies: Annotated[str | None, typer.Option(help="--loso: only these held-out studies, comma-separated "
+                                                "(e.g. 001,004; default: all)")] = None,
+    holdout_draws: Annotated[int, typer.Option(help="--loso: fold posterior draws simulated as the held-out "
+                                               "study")] = api.DEFAULT_HOLDOUT_DRAWS,
+    holdout_patients: Annotated[int, typer.Option(help="--loso: patients per held-out draw")] = (
+        api.DEFAULT_HOLDOUT_PATIENTS),
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
 ) -> None:
     """Calibrate to params/targets.toml by IMIS; write the posterior sample and calibrated point values (both or
-    neither) in --out; the committed files in the package's params/ are replaced only with --force."""
+    neither) in --out; the committed files in the package's params/ are replaced only with --force. With --loso:
+    leave-one-study-out validation of the calibration (the IMIS options set each fold's budget)."""
+    if loso:
+        _loso(samples, seed, patients_per_study, initial, iterations, batch, targets, out, studies, holdout_draws,
+              holdout_patients, min_ess, threads, force, json_out, posterior, calibrated)
+        return
+    if studies is not None:
+        raise InputError("command line", "--studies", "only used with --loso", "add --loso, or leave --studies out")
     run = _with_bar("parameter sets", "calibrating", lambda tick: api.calibrate(
         samples=samples, seed=seed, patients_per_study=patients_per_study, n_initial=initial, iterations=iterations,
         batch=batch, targets=targets, out=out, posterior_path=posterior, calibrated_path=calibrated, force=force,
@@ -83,6 +101,28 @@ def calibrate(
                   f"of distinct draws needed {conv['unique_fraction_needed']:.2f})")
     console.print(f"wrote {summary['posterior']} and {summary['calibrated']}; "
                   f"{len(summary['prior_only'])} parameters keep their external priors")
+
+
+def _loso(samples: int, seed: int, patients_per_study: int, initial: int, iterations: int, batch: int,
+          targets: Path | None, out: Path, studies: str | None, holdout_draws: int, holdout_patients: int,
+          min_ess: float | None, threads: int | None, force: bool, json_out: bool, posterior: Path | None,
+          calibrated: Path | None) -> None:
+    from sim.calibration.loso import text_report  # noqa: PLC0415 - only this mode needs it
+
+    for option, given in (("--posterior", posterior), ("--calibrated", calibrated)):
+        if given is not None:
+            raise InputError("command line", option, "not used with --loso (it writes no posterior)",
+                             "--out for the folder of loso.json and loso.txt")
+    chosen = None if studies is None else [s.strip() for s in studies.split(",") if s.strip()]
+    result = _with_bar("parameter sets", "leave-one-study-out", lambda tick: api.leave_one_out(
+        samples=samples, seed=seed, patients_per_study=patients_per_study, n_initial=initial, iterations=iterations,
+        batch=batch, targets=targets, out=out, studies=chosen, holdout_draws=holdout_draws,
+        holdout_patients=holdout_patients, min_ess=min_ess, threads=threads, force=force, progress=tick))
+    if json_out:
+        sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
+        return
+    sys.stdout.write(text_report(result))
+    sys.stdout.write(f"wrote {out / 'loso.json'} and {out / 'loso.txt'}\n")
 
 
 def _fmt(x: Any, metric: str) -> str:

@@ -338,12 +338,27 @@ class ValidationInputs:
     params_file: str
     posterior_file: str | None
     overrides: dict[str, Any]
+    posterior_meta: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"draws_from": self.draws_from, "params": _relative(self.params_file),
                 "posterior": None if self.posterior_file is None else _relative(self.posterior_file),
                 "overrides": self.overrides, "calibrated_free": list(dict.fromkeys(
-                    b.name for b in self.transform.blocks))}
+                    b.name for b in self.transform.blocks)), "sampler": self.sampler()}
+
+    def sampler(self) -> dict[str, Any] | None:
+        """How the posterior checked was sampled, from its metadata: the IMIS budget, ESS,
+        distinct draws and the stopping rule's verdict (``converged`` None when the file
+        records no convergence test: made before the rule existed)."""
+        if self.posterior_meta is None:
+            return None
+        m = self.posterior_meta
+        conv = m.get("convergence")
+        return {"method": m.get("method"), "evaluations": m.get("evaluations"), "ess": m.get("ess"),
+                "unique_draws": m.get("unique_draws"), "samples": m.get("samples"),
+                "converged": None if not isinstance(conv, dict) else conv.get("converged"),
+                "components": None if not isinstance(conv, dict) else conv.get("components"),
+                "min_ess": None if not isinstance(conv, dict) else conv.get("min_ess")}
 
 
 def validation_inputs(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,
@@ -375,6 +390,7 @@ def validation_inputs(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: 
         base.with_values(overrides, SET_SOURCE)  # names and values checked once, before the studies are read
     target_set = load_targets(targets, None if params is None else base, overrides)
     transform = PriorTransform(base, [n for n in CALIBRATED if n not in overrides])
+    meta: dict[str, Any] | None = None  # the posterior file's record of how it was made
     if prior:
         draws_from, post_file = "prior", None
         values = transform.values(np.random.default_rng(seed).standard_normal((draws, transform.dims)))
@@ -384,11 +400,13 @@ def validation_inputs(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: 
     else:
         draws_from, post_file = "posterior", str(posterior or POSTERIOR_PATH)
         values = posterior_slots(posterior, transform)
+        loaded = load_posterior(posterior, required=True)
+        meta = None if loaded is None else loaded.meta
         if draws > len(values):  # each draw is simulated once: more than the sample holds would repeat draws
             raise InputError("command line", "--draws", f"{draws:,} draws asked for, the posterior "
                              f"{post_file} holds {len(values):,}", f"1 to {len(values):,}")
     return ValidationInputs(target_set, transform, values, draws_from, str(params or DEFAULTS_PATH), post_file,
-                            overrides)
+                            overrides, meta)
 
 
 def check_validation(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,

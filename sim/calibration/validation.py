@@ -13,7 +13,8 @@ difference" that it lies within 1.96 SEs, the SE being the contrast's spread ove
 draw's cohorts. The statement is *inside* when the predictive probability of the
 reported event (``p_reported``) is at least 5%: a model without the reported effect
 puts "significantly greater" at 2.5% and fails. ``inside_fraction`` counts quantitative
-targets only.
+targets only. A value the abstract gives only as an upper bound (it contradicts itself:
+``binomial_at_most``) is inside when the bound is at least the predictive 2.5% quantile.
 
 Per-target intervals alone prove little (a prior passes them too): ``joint`` holds a
 joint predictive p-value per study and overall, a discrepancy over all of a study's
@@ -106,7 +107,9 @@ def validate(targets: TargetSet, model: TargetModel, posterior: np.ndarray, draw
         if t.quantitative:
             # a count is compared exactly (the file's percentages are rounded: 1/7 = 0.1429)
             reported = t.count / t.n if t.count is not None and t.n else float(t.reported)
-            row["inside"] = bool(low <= reported <= high)
+            # an upper bound is contradicted only when nearly every prediction exceeds it
+            row["inside"] = bool(low <= reported) if t.upper_bound else bool(low <= reported <= high)
+            row["upper_bound"] = t.upper_bound
         else:
             happened = np.concatenate(events[t.target_id])
             p_reported = float(happened.mean()) if happened.size else 0.0

@@ -200,9 +200,23 @@ def validate(
                   f"predictive interval ({100 * payload['inside_fraction']:.0f}%); qualitative statements "
                   f"reproducible: {payload['qualitative_inside']}/{payload['qualitative_targets']}.")
     _print_joint(console, payload["joint"])
+    _print_sampler(console, payload["model"]["sampler"])
     if "learning" in payload:
         _print_learning(console, payload["learning"])
     console.print("wrote " + ", ".join(map(str, outs.written)))
+
+
+def _print_sampler(console: Console, sampler: dict[str, Any] | None) -> None:
+    """Whether the posterior checked came from a converged sampler (its file's record)."""
+    if sampler is None:
+        return
+    verdict = {True: f"converged after {sampler['components']} IMIS components",
+               False: f"[red]NOT converged[/red] after {sampler['components']} IMIS components",
+               None: "[red]no convergence test recorded[/red] (a posterior made before the stopping rule)"}
+    ess = sampler["ess"]
+    console.print(f"posterior: {escape(str(sampler['method']))}, {sampler['evaluations']} parameter sets, "
+                  f"ESS {'-' if ess is None else f'{ess:.0f}'}, {sampler['unique_draws']} distinct draws; "
+                  + verdict[sampler["converged"]])
 
 
 def _print_joint(console: Console, joint: dict[str, Any]) -> None:

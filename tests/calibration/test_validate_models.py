@@ -98,3 +98,11 @@ def test_parse_overrides_reads_toml_values() -> None:
     assert got == {"nrm.p_year1": 0.3, "policy.target_shares": [0.7, 0, 0.3, 0]}
     with pytest.raises(InputError, match="--set"):
         api.parse_overrides(["=0.3"])
+
+
+def test_the_posteriors_sampler_record_is_reported() -> None:
+    sampler = api.validation_inputs(draws=2).describe()["sampler"]
+    assert sampler["method"].startswith("IMIS")
+    assert sampler["evaluations"] > 0 and sampler["ess"] > 0
+    assert sampler["converged"] in (True, False, None)  # None: a file made before the stopping rule
+    assert api.validation_inputs(draws=2, prior=True).describe()["sampler"] is None

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.calibration.cannot_tell import cannot_tell as _cannot_tell
 from sim.calibration.identifiability import Learning, learning, prior_draws
 from sim.calibration.imis import CALIBRATED, CalibrationResult, PriorTransform, TargetModel, check_settings
 from sim.calibration.imis import calibrate as _calibrate
@@ -452,6 +453,12 @@ def posterior_learning(posterior: Path | str | None = None, seed: int = DEFAULT_
     values = posterior_slots(posterior, transform)
     prior = prior_draws(transform, seed=seed)
     return PosteriorLearning(learning(transform.labels, prior, values), prior, values)
+
+
+def cannot_tell(taught: PosteriorLearning) -> dict[str, Any]:
+    """For the decision-relevant parameters, the values the abstracts cannot reject
+    (:mod:`sim.calibration.cannot_tell`), from a posterior and its priors."""
+    return _cannot_tell(taught.learning.labels, taught.prior, taught.posterior)
 
 
 def write_validation(result: ValidationResult, path: Path | str) -> Path:

@@ -174,6 +174,7 @@ def validate(
     if inputs.draws_from == "posterior":
         taught = api.posterior_learning(posterior, seed=seed, transform=inputs.transform)
         payload["learning"] = taught.learning.to_json()
+        payload["cannot_tell"] = api.cannot_tell(taught)
     write_json(outs.stage("validation.json"), payload)
     validation_figure(result, target_set, outs.stage("validation.png"))
     if taught is not None:
@@ -203,6 +204,7 @@ def validate(
     _print_sampler(console, payload["model"]["sampler"])
     if "learning" in payload:
         _print_learning(console, payload["learning"])
+        _print_cannot_tell(console, payload["cannot_tell"])
     console.print("wrote " + ", ".join(map(str, outs.written)))
 
 
@@ -232,6 +234,25 @@ def _print_joint(console: Console, joint: dict[str, Any]) -> None:
         ks = j["uniformity_ks_p"]
         table.add_row(name, str(j["targets"]), p, escape(worst), "-" if ks is None else f"{ks:.2f}")
     console.print(table)
+
+
+def _print_cannot_tell(console: Console, told: dict[str, Any]) -> None:
+    """The values of the decision-relevant parameters the abstracts cannot reject."""
+    table = Table(title="what the abstracts cannot tell: values of the decision-relevant parameters the data cannot "
+                  "reject (integrated likelihood within the chi-square(1) 95% cut of its maximum; '<=' or '>=': the "
+                  "region reaches the prior's 0.5% or 99.5% quantile, so the data exclude nothing on that side)",
+                  title_justify="left")
+    for col in ("group", "parameter", "prior 95%", "posterior 95%", "cannot reject", "best supported"):
+        table.add_column(col, justify="left" if col in ("group", "parameter") else "right")
+    for r in told["parameters"]:
+        lo = ("<= " if r["open_low"] else "") + f"{r['cannot_reject_low']:.3g}"
+        hi = ("" if not r["open_high"] else ">= ") + f"{r['cannot_reject_high']:.3g}"
+        table.add_row(r["group"], escape(r["parameter"]), f"{r['prior_low']:.3g} - {r['prior_high']:.3g}",
+                      f"{r['posterior_low']:.3g} - {r['posterior_high']:.3g}",
+                      f"{lo} - {hi}" + ("" if r["connected"] else " (in pieces)"), f"{r['best']:.3g}")
+    console.print(table)
+    for group, patterns in told["not_calibrated"].items():
+        console.print(f"{group}: no calibrated parameter matches {', '.join(patterns)} (its prior is all there is)")
 
 
 def _print_learning(console: Console, learned: dict[str, Any]) -> None:

@@ -94,3 +94,14 @@ def test_joint_p_values_are_uniform_for_data_from_the_simulator() -> None:
     assert all(p is not None and p > 1e-3 for p in ks.values()), ks
     for j in (*result.joint["studies"].values(), result.joint["overall"]):
         assert 0.0 < j["p_value"] <= 1.0
+
+
+def test_an_upper_bound_is_inside_unless_every_prediction_exceeds_it(targets: TargetSet) -> None:
+    from sim.calibration.validation import inside
+
+    bound = next(t for t in targets.targets if t.upper_bound)  # at most 1 of 8 = 0.125
+    point = next(t for t in targets.targets if t.target_id == "s000_icans_g3plus")  # 0 of 8
+    assert inside(bound, 0.0, 0.0)  # the model never shows grade >= 3: consistent with "at most 1"
+    assert inside(bound, 0.125, 0.5)
+    assert not inside(bound, 0.25, 0.75)  # nearly every prediction above the bound
+    assert inside(point, 0.0, 0.0) and not inside(point, 0.125, 0.5)

@@ -19,7 +19,9 @@ only. Two things are then asked of the held-out study:
   learning from the other four studies predicts the fifth better than the external
   priors alone. The additive constants the likelihood drops are the same in both, so
   the difference is exact up to Monte Carlo error; ``score_ess`` (the effective number
-  of points behind the fold's score, (sum w L)^2 / sum (w L)^2) says how far to trust it.
+  of points behind the fold's score, (sum w L)^2 / sum (w L)^2) says how far to trust it,
+  and ``prior_score_ess`` the same for the prior's (a study the prior rarely reproduces
+  rests on a few of the initial draws).
 
 Every study's log-likelihood is computed at every point (the held-out one is needed for
 the score anyway), and points are cached by value: the folds share the IMIS initial
@@ -57,6 +59,7 @@ class FoldFit:
     prior_log_score: float  # log p(y_held)
     score_ess: float
     ess: float
+    prior_score_ess: float = 0.0
 
 
 def fit_fold(per_study: Callable[[np.ndarray], np.ndarray], dims: int, n_studies: int, held: int, seed: int,
@@ -71,10 +74,17 @@ def fit_fold(per_study: Callable[[np.ndarray], np.ndarray], dims: int, n_studies
     held_ll = np.array([per_study(row)[held] for row in z])
     terms = lw + held_ll
     log_score = float(special.logsumexp(terms))
-    score_ess = float(np.exp(2 * log_score - special.logsumexp(2 * terms))) if np.isfinite(log_score) else 0.0
+    score_ess = _points_behind(terms)
     prior_log_score = float(special.logsumexp(held_ll[:n_initial]) - math.log(n_initial))
     w = np.exp(lw)
-    return FoldFit(z, lw, conv, log_score, prior_log_score, score_ess, float(1.0 / np.sum(w**2)))
+    return FoldFit(z, lw, conv, log_score, prior_log_score, score_ess, float(1.0 / np.sum(w**2)),
+                   _points_behind(held_ll[:n_initial]))
+
+
+def _points_behind(terms: np.ndarray) -> float:
+    """The effective number of points behind log sum exp(terms): (sum e^t)^2 / sum e^2t."""
+    total = special.logsumexp(terms)
+    return float(np.exp(2 * total - special.logsumexp(2 * terms))) if np.isfinite(total) else 0.0
 
 
 class StudyLikelihoods:
@@ -131,8 +141,8 @@ def run_fold(targets: TargetSet, transform: PriorTransform, likelihoods: StudyLi
             "qualitative_targets": check["qualitative_targets"], "qualitative_inside": check["qualitative_inside"],
             "log_score": _finite(fit.log_score), "prior_log_score": _finite(fit.prior_log_score),
             "log_score_gain": _finite(diff), "better_than_prior": bool(math.isfinite(diff) and diff > 0),
-            "score_ess": round(fit.score_ess, 1), "joint_p_value": check["joint"]["studies"].get(study_id, {}).get(
-                "p_value"),
+            "score_ess": round(fit.score_ess, 1), "prior_score_ess": round(fit.prior_score_ess, 1),
+            "joint_p_value": check["joint"]["studies"].get(study_id, {}).get("p_value"),
             "fit": {"evaluations": int(fit.z.shape[0]), "new_evaluations": likelihoods.evaluations - before,
                     "ess": round(fit.ess, 1), "convergence": fit.convergence.to_json(),
                     "seconds": round(fit_seconds, 1)},
@@ -169,7 +179,7 @@ def text_report(result: dict[str, Any]) -> str:
     s = result["summary"]
     lines = ["Leave-one-study-out: calibrate on the other studies, predict the held-out one", "",
              f"{'held out':<9}{'inside 95%':>12}{'qualitative':>13}{'log score':>11}{'prior':>9}{'gain':>8}"
-             f"{'score ESS':>11}{'joint p':>9}{'evals':>8}{'conv.':>7}{'seconds':>9}"]
+             f"{'score ESS':>11}{'prior ESS':>11}{'joint p':>9}{'evals':>8}{'conv.':>7}{'seconds':>9}"]
     for f in result["folds"]:
         gain = "-" if f["log_score_gain"] is None else f"{f['log_score_gain']:+.2f}"
         score = "-" if f["log_score"] is None else f"{f['log_score']:.2f}"
@@ -177,7 +187,8 @@ def text_report(result: dict[str, Any]) -> str:
         jp = "-" if f["joint_p_value"] is None else f"{f['joint_p_value']:.3f}"
         lines.append(f"{f['study']:<9}{f['inside']:>5}/{f['quantitative_targets']:<6}"
                      f"{f['qualitative_inside']:>7}/{f['qualitative_targets']:<5}{score:>11}{prior:>9}{gain:>8}"
-                     f"{f['score_ess']:>11.1f}{jp:>9}{f['fit']['evaluations']:>8}"
+                     f"{f['score_ess']:>11.1f}{f.get('prior_score_ess', float('nan')):>11.1f}{jp:>9}"
+                     f"{f['fit']['evaluations']:>8}"
                      f"{'yes' if f['fit']['convergence']['converged'] else 'NO':>7}{f['seconds']:>9.0f}")
     lo, hi = s["nominal_count_range"]
     lines += ["", f"held-out quantitative targets inside their 95% predictive interval: {s['inside']}/"

@@ -39,6 +39,7 @@ def test_held_out_scores_match_the_conjugate_answer(held: int) -> None:
     assert fit.log_score == pytest.approx(exact, abs=0.15)
     assert fit.prior_log_score == pytest.approx(exact_prior, abs=0.5)
     assert fit.convergence.converged
+    assert 1.0 <= fit.score_ess <= fit.z.shape[0] and 1.0 <= fit.prior_score_ess <= 1000
     # the sign of the gain is the known one: the outlier is predicted worse after learning from the others
     assert (fit.log_score > fit.prior_log_score) == (exact > exact_prior)
 

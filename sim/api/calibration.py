@@ -1,8 +1,13 @@
-"""The public API of calibration and validation (re-exported by ``sim.api``):
+"""The public API of calibration and validation (``calibrate``, ``validate`` and
+``posterior_learning`` are re-exported by ``sim.api``):
 ``calibrate`` writes ``posterior.parquet`` and ``calibrated.toml`` (by default in
 ``cartsim_calibration/`` of the current folder; the committed pair in the package's
 ``params/`` is replaced only when asked with ``force``);
-``validate`` compares every target with its posterior-predictive interval.
+``validate`` compares every target with its predictive interval, for the committed
+posterior or any other model (a posterior sample, a parameter file at its point values
+or with its priors, overrides); ``cannot_tell`` gives the values of the
+decision-relevant parameters the abstracts cannot reject; ``leave_one_out`` calibrates
+on all studies but one and predicts that one, for each study.
 
 >>> import sim
 >>> v = sim.validate(draws=50)                    # doctest: +SKIP

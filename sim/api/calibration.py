@@ -345,6 +345,8 @@ class ValidationInputs:
     posterior_file: str | None
     overrides: dict[str, Any]
     posterior_meta: dict[str, Any] | None = None
+    #: whether the posterior was made under the priors checked against (None: its file does not say)
+    priors_match: bool | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"draws_from": self.draws_from, "params": _relative(self.params_file),
@@ -361,6 +363,7 @@ class ValidationInputs:
         m = self.posterior_meta
         conv = m.get("convergence")
         return {"method": m.get("method"), "evaluations": m.get("evaluations"), "ess": m.get("ess"),
+                "priors_match": self.priors_match,
                 "unique_draws": m.get("unique_draws"), "samples": m.get("samples"),
                 "converged": None if not isinstance(conv, dict) else conv.get("converged"),
                 "components": None if not isinstance(conv, dict) else conv.get("components"),
@@ -397,6 +400,7 @@ def validation_inputs(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: 
     target_set = load_targets(targets, None if params is None else base, overrides)
     transform = PriorTransform(base, [n for n in CALIBRATED if n not in overrides])
     meta: dict[str, Any] | None = None  # the posterior file's record of how it was made
+    priors_match: bool | None = None
     if prior:
         draws_from, post_file = "prior", None
         values = transform.values(np.random.default_rng(seed).standard_normal((draws, transform.dims)))
@@ -408,11 +412,24 @@ def validation_inputs(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: 
         values = posterior_slots(posterior, transform)
         loaded = load_posterior(posterior, required=True)
         meta = None if loaded is None else loaded.meta
+        priors_match = _priors_match(base, meta or {})
         if draws > len(values):  # each draw is simulated once: more than the sample holds would repeat draws
             raise InputError("command line", "--draws", f"{draws:,} draws asked for, the posterior "
                              f"{post_file} holds {len(values):,}", f"1 to {len(values):,}")
     return ValidationInputs(target_set, transform, values, draws_from, str(params or DEFAULTS_PATH), post_file,
-                            overrides, meta)
+                            overrides, meta, priors_match)
+
+
+def _priors_match(base: ParameterSet, meta: dict[str, Any]) -> bool | None:
+    """Were the posterior's parameters calibrated under ``base``'s priors? (its recorded
+    ``prior_digest`` against the same parameters' priors now; None when not recorded)"""
+    recorded, names = meta.get("prior_digest"), meta.get("calibrated")
+    if not isinstance(recorded, str) or not isinstance(names, list):
+        return None
+    try:
+        return PriorTransform(base, [str(n) for n in names]).digest() == recorded
+    except InputError:  # a parameter the priors no longer have, or no longer give a distribution
+        return False
 
 
 def check_validation(draws: int = DEFAULT_VALIDATION_DRAWS, patients_per_draw: int = DEFAULT_VALIDATION_PATIENTS,

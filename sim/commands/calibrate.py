@@ -174,7 +174,8 @@ def validate(
     if inputs.draws_from == "posterior":
         taught = api.posterior_learning(posterior, seed=seed, transform=inputs.transform)
         payload["learning"] = taught.learning.to_json()
-        payload["cannot_tell"] = api.cannot_tell(taught)
+        payload["cannot_tell"] = {**api.cannot_tell(taught), "posterior_made_under_these_priors": (
+            inputs.priors_match)}
     write_json(outs.stage("validation.json"), payload)
     validation_figure(result, target_set, outs.stage("validation.png"))
     if taught is not None:
@@ -219,6 +220,12 @@ def _print_sampler(console: Console, sampler: dict[str, Any] | None) -> None:
     console.print(f"posterior: {escape(str(sampler['method']))}, {sampler['evaluations']} parameter sets, "
                   f"ESS {'-' if ess is None else f'{ess:.0f}'}, {sampler['unique_draws']} distinct draws; "
                   + verdict[sampler["converged"]])
+    if sampler["priors_match"] is not True:
+        console.print("[red]the posterior was not made under the priors it is compared with[/red]"
+                      if sampler["priors_match"] is False else
+                      "[red]the posterior does not record its priors[/red] (made before they were recorded)",
+                      "- prior against posterior and the cannot-reject ranges below hold only for a posterior made "
+                      "under these priors: re-run `cartsim calibrate`")
 
 
 def _print_joint(console: Console, joint: dict[str, Any]) -> None:

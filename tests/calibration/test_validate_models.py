@@ -106,3 +106,20 @@ def test_the_posteriors_sampler_record_is_reported() -> None:
     assert sampler["evaluations"] > 0 and sampler["ess"] > 0
     assert sampler["converged"] in (True, False, None)  # None: a file made before the stopping rule
     assert api.validation_inputs(draws=2, prior=True).describe()["sampler"] is None
+
+
+def test_a_posterior_made_under_other_priors_is_flagged(tmp_path: Path) -> None:
+    from sim.api.calibration import _priors_match
+    from sim.calibration.imis import PriorTransform
+    from sim.io.files import load_parameter_set
+
+    defaults = load_parameter_set(DEFAULTS)
+    meta = {"prior_digest": PriorTransform(defaults).digest(), "calibrated": list(CALIBRATED)}
+    assert _priors_match(defaults, meta) is True
+    text = DEFAULTS.read_text()
+    old = "uncertainty = { dist = \"beta\", a = 7.0, b = 93.0 }"
+    assert old in text  # nrm.p_year1's prior
+    other = tmp_path / "other_priors.toml"
+    other.write_text(text.replace(old, old.replace("a = 7.0", "a = 8.0")))
+    assert _priors_match(load_parameter_set(other), meta) is False
+    assert _priors_match(defaults, {}) is None  # a posterior that does not record its priors

@@ -185,9 +185,10 @@ def text_report(result: dict[str, Any]) -> str:
         score = "-" if f["log_score"] is None else f"{f['log_score']:.2f}"
         prior = "-" if f["prior_log_score"] is None else f"{f['prior_log_score']:.2f}"
         jp = "-" if f["joint_p_value"] is None else f"{f['joint_p_value']:.3f}"
+        prior_ess = "-" if f.get("prior_score_ess") is None else f"{f['prior_score_ess']:.1f}"  # older fold files
         lines.append(f"{f['study']:<9}{f['inside']:>5}/{f['quantitative_targets']:<6}"
                      f"{f['qualitative_inside']:>7}/{f['qualitative_targets']:<5}{score:>11}{prior:>9}{gain:>8}"
-                     f"{f['score_ess']:>11.1f}{f.get('prior_score_ess', float('nan')):>11.1f}{jp:>9}"
+                     f"{f['score_ess']:>11.1f}{prior_ess:>11}{jp:>9}"
                      f"{f['fit']['evaluations']:>8}"
                      f"{'yes' if f['fit']['convergence']['converged'] else 'NO':>7}{f['seconds']:>9.0f}")
     lo, hi = s["nominal_count_range"]

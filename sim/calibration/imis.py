@@ -27,6 +27,8 @@ Everything is keyed by ``seed``: the same seed gives the same posterior, bit for
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 import zlib
@@ -111,6 +113,12 @@ class PriorTransform:
         self.slots = np.concatenate([np.arange(b.slot0, b.slot0 + b.length) for b in blocks])
         self.labels = [_label(b.name, i) for b in blocks for i in range(b.length)]
 
+    def digest(self) -> str:
+        """SHA-256 (hex, 16 chars) of the calibrated parameters and their priors: a posterior
+        records it, so a check against other priors can say so."""
+        text = json.dumps([[b.name, b.dist, b.value] for b in self.blocks], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
     def values(self, z: np.ndarray) -> np.ndarray:
         """Calibrated slot values, shape (rows, len(slots))."""
         z = np.atleast_2d(z)
@@ -172,7 +180,7 @@ class TargetModel:
         self.base_thetas = {sid: st.scenario.params.theta() for sid, st in self.targets.studies.items()}
         for st in self.targets.studies.values():
             for name in (b.name for b in self.transform.blocks):
-                if not _from_parameter_file(st.scenario.params, name):
+                if st.scenario.params.entries[name].origin == st.scenario.file:
                     raise InputError(st.scenario.file, name, "a study scenario must not set a calibrated parameter")
 
     def simulate(self, slot_values: np.ndarray, patients: int | None = None, seed: int | None = None
@@ -190,12 +198,6 @@ class TargetModel:
 
     def loglik(self, slot_values: np.ndarray) -> float:
         return float(self.target_logliks(slot_values).sum())
-
-
-def _from_parameter_file(params: ParameterSet, name: str) -> bool:
-    from pathlib import Path  # noqa: PLC0415 - tiny helper
-
-    return Path(params.entries[name].origin).parent.name == "params"
 
 
 # ------------------------------------------------------------------ IMIS
@@ -385,5 +387,5 @@ def calibrate(targets: TargetSet, params: ParameterSet, samples: int = 1000, see
         ess=float(1.0 / np.sum(w**2)), unique=int(np.unique(idx).size), evaluations=int(z.shape[0]),
         seconds=time.perf_counter() - t0,
         settings={"seed": seed, "samples": samples, "patients_per_study": patients_per_study,
-                  "n_initial": n_initial, "iterations": iterations, "batch": batch},
+                  "n_initial": n_initial, "iterations": iterations, "batch": batch, "prior_digest": transform.digest()},
         prior_only=[n for n in uncertain_names(params) if n not in calibrated], convergence=conv)

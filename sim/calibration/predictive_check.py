@@ -9,7 +9,11 @@ ties: counts are discrete), and the discrepancy of a study is
 
     D = - sum over its targets of log(tail probability),
 
-large when several statistics sit in the tails together. The p-value is the share of
+large when several statistics sit in the tails together. A target reported only as an
+upper bound ("at most", :attr:`CalibrationTarget.upper_bound`) contributes its lower
+tail alone, min(1, 2 P(X <= x)): a bound is contradicted only by predictions above it.
+Replicates are scored by the same function of their own values, so the p-value keeps
+its reference distribution. The p-value is the share of
 replicates whose D is at least the reported data's D. Overall, D sums over every
 study. Because the replicates come from the model, their own p-values (each replicate
 against the others) must be uniform: :func:`joint_check` reports the Kolmogorov-Smirnov
@@ -44,6 +48,17 @@ def tail_probability(pool: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.maximum(2.0 * np.minimum(f, 1.0 - f), 0.5 / n)
 
 
+def target_tail(t: CalibrationTarget, pool: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The tail probability a target contributes: two-sided, or for an upper bound the
+    doubled lower mid-p tail (capped at 1, floored like :func:`tail_probability`)."""
+    if not t.upper_bound:
+        return tail_probability(pool, x)
+    n = pool.size
+    lo = np.searchsorted(pool, x, side="left")
+    hi = np.searchsorted(pool, x, side="right")
+    return np.clip(2.0 * (lo + 0.5 * (hi - lo)) / n, 0.5 / n, 1.0)
+
+
 def _replicates(ts: list[CalibrationTarget], stats: dict[str, list[np.ndarray]], draws: np.ndarray
                 ) -> np.ndarray:
     """Rows (draw k in ``draws``, cohort r) x targets; rows with a missing statistic dropped."""
@@ -69,7 +84,7 @@ def _discrepancy(ts: list[CalibrationTarget], x: np.ndarray, pools: dict[str, np
     """D of each row of ``x`` (rows x targets)."""
     d = np.zeros(x.shape[0])
     for j, t in enumerate(ts):
-        d -= np.log(tail_probability(pools[t.target_id], x[:, j]))
+        d -= np.log(target_tail(t, pools[t.target_id], x[:, j]))
     return d
 
 
@@ -134,4 +149,4 @@ def _finite(x: float) -> float | None:
 def tail_probability_each(ts: list[CalibrationTarget], obs: np.ndarray, pools: dict[str, np.ndarray]
                           ) -> list[tuple[str, float]]:
     """Each reported value's two-sided predictive tail probability."""
-    return [(t.target_id, float(tail_probability(pools[t.target_id], obs[j:j + 1])[0])) for j, t in enumerate(ts)]
+    return [(t.target_id, float(target_tail(t, pools[t.target_id], obs[j:j + 1])[0])) for j, t in enumerate(ts)]

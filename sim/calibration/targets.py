@@ -128,6 +128,13 @@ class CalibrationTarget:
         """True when the reported value is a number (not a direction)."""
         return not isinstance(self.reported, str)
 
+    @property
+    def upper_bound(self) -> bool:
+        """True when the reported value is known only as an upper bound (an abstract that
+        contradicts itself): likelihood, validation and the joint check all read it as
+        "at most", never as a point."""
+        return self.likelihood == "binomial_at_most"
+
 
 @dataclass(frozen=True)
 class TargetSet:

@@ -16,6 +16,7 @@ from rich.table import Table
 from sim.api import calibration as api
 from sim.commands.common import err, progress_bar, stdout_console
 from sim.io.files import OutputSet, write_json
+from sim.model.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
@@ -56,10 +57,27 @@ def calibrate(
     force: Annotated[bool, typer.Option("--force", help="allow writing into the package's params/ (replaces the "
                                         "committed posterior and calibrated values)")] = False,
     threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
+    loso: Annotated[bool, typer.Option("--loso", help="leave-one-study-out validation instead: calibrate on all "
+                                       "studies but one and predict that one, for each study; writes loso.json and "
+                                       "loso.txt in --out (one fold file each: a re-run with the same settings "
+                                       "resumes)")] = False,
+    studies: Annotated[str | None, typer.Option(help="--loso: only these held-out studies, comma-separated "
+                                                "(e.g. 001,004; default: all)")] = None,
+    holdout_draws: Annotated[int, typer.Option(help="--loso: fold posterior draws simulated as the held-out "
+                                               "study")] = api.DEFAULT_HOLDOUT_DRAWS,
+    holdout_patients: Annotated[int, typer.Option(help="--loso: patients per held-out draw")] = (
+        api.DEFAULT_HOLDOUT_PATIENTS),
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
 ) -> None:
     """Calibrate to params/targets.toml by IMIS; write the posterior sample and calibrated point values (both or
-    neither) in --out; the committed files in the package's params/ are replaced only with --force."""
+    neither) in --out; the committed files in the package's params/ are replaced only with --force. With --loso:
+    leave-one-study-out validation of the calibration (the IMIS options set each fold's budget)."""
+    if loso:
+        _loso(samples, seed, patients_per_study, initial, iterations, batch, targets, out, studies, holdout_draws,
+              holdout_patients, min_ess, threads, force, json_out, posterior, calibrated)
+        return
+    if studies is not None:
+        raise InputError("command line", "--studies", "only used with --loso", "add --loso, or leave --studies out")
     run = _with_bar("parameter sets", "calibrating", lambda tick: api.calibrate(
         samples=samples, seed=seed, patients_per_study=patients_per_study, n_initial=initial, iterations=iterations,
         batch=batch, targets=targets, out=out, posterior_path=posterior, calibrated_path=calibrated, force=force,
@@ -85,6 +103,28 @@ def calibrate(
                   f"{len(summary['prior_only'])} parameters keep their external priors")
 
 
+def _loso(samples: int, seed: int, patients_per_study: int, initial: int, iterations: int, batch: int,
+          targets: Path | None, out: Path, studies: str | None, holdout_draws: int, holdout_patients: int,
+          min_ess: float | None, threads: int | None, force: bool, json_out: bool, posterior: Path | None,
+          calibrated: Path | None) -> None:
+    from sim.calibration.loso import text_report  # noqa: PLC0415 - only this mode needs it
+
+    for option, given in (("--posterior", posterior), ("--calibrated", calibrated)):
+        if given is not None:
+            raise InputError("command line", option, "not used with --loso (it writes no posterior)",
+                             "--out for the folder of loso.json and loso.txt")
+    chosen = None if studies is None else [s.strip() for s in studies.split(",") if s.strip()]
+    result = _with_bar("parameter sets", "leave-one-study-out", lambda tick: api.leave_one_out(
+        samples=samples, seed=seed, patients_per_study=patients_per_study, n_initial=initial, iterations=iterations,
+        batch=batch, targets=targets, out=out, studies=chosen, holdout_draws=holdout_draws,
+        holdout_patients=holdout_patients, min_ess=min_ess, threads=threads, force=force, progress=tick))
+    if json_out:
+        sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
+        return
+    sys.stdout.write(text_report(result))
+    sys.stdout.write(f"wrote {out / 'loso.json'} and {out / 'loso.txt'}\n")
+
+
 def _fmt(x: Any, metric: str) -> str:
     if x is None:
         return "not reached"
@@ -96,10 +136,19 @@ def _fmt(x: Any, metric: str) -> str:
 
 
 def validate(
-    draws: Annotated[int, typer.Option(help="posterior draws simulated")] = api.DEFAULT_VALIDATION_DRAWS,
+    draws: Annotated[int, typer.Option(help="draws simulated (posterior or prior draws; with --params alone, "
+                                       "repeats of its point values)")] = api.DEFAULT_VALIDATION_DRAWS,
     patients: Annotated[int, typer.Option(help="patients per study and draw")] = api.DEFAULT_VALIDATION_PATIENTS,
     seed: Annotated[int, typer.Option(help="root seed")] = api.DEFAULT_SEED,
     posterior: Annotated[Path | None, typer.Option(help="posterior sample (default params/posterior.parquet)")] = None,
+    params: Annotated[Path | None, typer.Option(help="check the model of this parameter file (e.g. "
+                                                "params/defaults.toml): every study built on it, at its point "
+                                                "values unless --prior or --posterior is given")] = None,
+    prior: Annotated[bool, typer.Option("--prior", help="draw the calibrated parameters from the priors (of "
+                                        "--params, default params/defaults.toml): a prior-predictive check")] = False,
+    set_values: Annotated[list[str] | None, typer.Option("--set", metavar="NAME=VALUE", help="override a parameter "
+                                                         "in every study (repeatable; a calibrated parameter is "
+                                                         "then fixed), e.g. --set nrm.p_year1=0.3")] = None,
     targets: Annotated[Path | None, typer.Option(help="targets file (default params/targets.toml)")] = None,
     threads: Annotated[int | None, typer.Option(help="kernel threads (default: all cores)")] = None,
     out: Annotated[Path, typer.Option(help="output folder (validation.json, validation.png, posterior.png)")] = Path(
@@ -108,26 +157,38 @@ def validate(
                                         "committed validation files)")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object to stdout")] = False,
 ) -> None:
-    """Posterior-predictive check of every target for a cohort of the study's size and follow-up."""
+    """Predictive check of every target for a cohort of the study's size and follow-up: of the committed
+    posterior, or of another model (--posterior, --params, --prior, --set)."""
     from sim.report.posterior_figure import posterior_figure  # noqa: PLC0415 - matplotlib only when needed
     from sim.report.validation_figure import validation_figure  # noqa: PLC0415
 
-    api.check_validation(draws, patients, posterior, targets, seed)  # bad input is reported before the folder is taken
-    outs = OutputSet(out, force=force, force_option="--force").open()  # locked and checked before simulating
+    # bad input is reported before the folder is taken
+    inputs = api.check_validation(draws, patients, posterior, targets, seed, params, prior,
+                                  api.parse_overrides(set_values))
+    # a check without a posterior writes no posterior.png: an earlier run's would sit beside it
+    outs = OutputSet(out, force=force, force_option="--force", retire=("posterior.png",)).open()
     result, target_set = _with_bar("draws", "validating", lambda tick: api.validate(
-        draws=draws, patients_per_draw=patients, seed=seed, posterior=posterior, targets=targets, threads=threads,
-        progress=tick))
-    taught = api.posterior_learning(posterior, seed=seed)
-    payload = {**result.to_json(), "learning": taught.learning.to_json()}
+        draws=draws, patients_per_draw=patients, seed=seed, threads=threads, progress=tick, inputs=inputs))
+    payload = {**result.to_json(), "model": inputs.describe()}
+    taught = None
+    if inputs.draws_from == "posterior":
+        taught = api.posterior_learning(posterior, seed=seed, transform=inputs.transform)
+        payload["learning"] = taught.learning.to_json()
+        payload["cannot_tell"] = {**api.cannot_tell(taught), "posterior_made_under_these_priors": (
+            inputs.priors_match)}
     write_json(outs.stage("validation.json"), payload)
     validation_figure(result, target_set, outs.stage("validation.png"))
-    posterior_figure(taught.learning, taught.prior, taught.posterior, outs.stage("posterior.png"))
+    if taught is not None:
+        posterior_figure(taught.learning, taught.prior, taught.posterior, outs.stage("posterior.png"))
     outs.commit()
     if json_out:
         sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
         return
-    table = Table(title=f"cartsim validate: posterior predictive for each study's size and follow-up "
-                  f"({result.draws} posterior draws)", title_justify="left")
+    what = {"posterior": f"{result.draws} posterior draws", "prior": f"{result.draws} prior draws",
+            "point": f"the point values of {inputs.params_file}"}[inputs.draws_from]
+    sets = "".join(f"; {k} = {v}" for k, v in inputs.overrides.items())
+    table = Table(title=f"cartsim validate: predictive check for each study's size and follow-up ({what}{sets})",
+                  title_justify="left")
     for col in ("target", "metric", "reported", "predicted median", "95% interval", "inside"):
         table.add_column(col, justify="left" if col in ("target", "metric") else "right")
     for r in payload["targets"]:
@@ -141,8 +202,30 @@ def validate(
                   f"predictive interval ({100 * payload['inside_fraction']:.0f}%); qualitative statements "
                   f"reproducible: {payload['qualitative_inside']}/{payload['qualitative_targets']}.")
     _print_joint(console, payload["joint"])
-    _print_learning(console, payload["learning"])
+    _print_sampler(console, payload["model"]["sampler"])
+    if "learning" in payload:
+        _print_learning(console, payload["learning"])
+        _print_cannot_tell(console, payload["cannot_tell"])
     console.print("wrote " + ", ".join(map(str, outs.written)))
+
+
+def _print_sampler(console: Console, sampler: dict[str, Any] | None) -> None:
+    """Whether the posterior checked came from a converged sampler (its file's record)."""
+    if sampler is None:
+        return
+    verdict = {True: f"converged after {sampler['components']} IMIS components",
+               False: f"[red]NOT converged[/red] after {sampler['components']} IMIS components",
+               None: "[red]no convergence test recorded[/red] (a posterior made before the stopping rule)"}
+    ess = sampler["ess"]
+    console.print(f"posterior: {escape(str(sampler['method']))}, {sampler['evaluations']} parameter sets, "
+                  f"ESS {'-' if ess is None else f'{ess:.0f}'}, {sampler['unique_draws']} distinct draws; "
+                  + verdict[sampler["converged"]])
+    if sampler["priors_match"] is not True:
+        console.print("[red]the posterior was not made under the priors it is compared with[/red]"
+                      if sampler["priors_match"] is False else
+                      "[red]the posterior does not record its priors[/red] (made before they were recorded)",
+                      "- prior against posterior and the cannot-reject ranges below hold only for a posterior made "
+                      "under these priors: re-run `cartsim calibrate`")
 
 
 def _print_joint(console: Console, joint: dict[str, Any]) -> None:
@@ -158,6 +241,25 @@ def _print_joint(console: Console, joint: dict[str, Any]) -> None:
         ks = j["uniformity_ks_p"]
         table.add_row(name, str(j["targets"]), p, escape(worst), "-" if ks is None else f"{ks:.2f}")
     console.print(table)
+
+
+def _print_cannot_tell(console: Console, told: dict[str, Any]) -> None:
+    """The values of the decision-relevant parameters the abstracts cannot reject."""
+    table = Table(title="what the abstracts cannot tell: values of the decision-relevant parameters the data cannot "
+                  "reject (integrated likelihood within the chi-square(1) 95% cut of its maximum; '<=' or '>=': the "
+                  "region reaches the prior's 0.5% or 99.5% quantile, so the data exclude nothing on that side)",
+                  title_justify="left")
+    for col in ("group", "parameter", "prior 95%", "posterior 95%", "cannot reject", "best supported"):
+        table.add_column(col, justify="left" if col in ("group", "parameter") else "right")
+    for r in told["parameters"]:
+        lo = ("<= " if r["open_low"] else "") + f"{r['cannot_reject_low']:.3g}"
+        hi = ("" if not r["open_high"] else ">= ") + f"{r['cannot_reject_high']:.3g}"
+        table.add_row(r["group"], escape(r["parameter"]), f"{r['prior_low']:.3g} - {r['prior_high']:.3g}",
+                      f"{r['posterior_low']:.3g} - {r['posterior_high']:.3g}",
+                      f"{lo} - {hi}" + ("" if r["connected"] else " (in pieces)"), f"{r['best']:.3g}")
+    console.print(table)
+    for group, patterns in told["not_calibrated"].items():
+        console.print(f"{group}: no calibrated parameter matches {', '.join(patterns)} (its prior is all there is)")
 
 
 def _print_learning(console: Console, learned: dict[str, Any]) -> None:

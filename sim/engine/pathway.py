@@ -38,11 +38,28 @@ SimPy engine with unlimited capacity reproduces the kernel patient by patient.
 
 Times are days from the patient's decision to treat (t = 0). Competing events: every
 latent death time drawn so far is kept as the earliest candidate ``t_dead``; a later
-stage happens only if it comes before it. Simplifications (they live here): ICU days
-are the union of the grade >= 3 CRS and ICANS episodes (CRS as managed by policy,
-``stages.manage_crs``); the non-relapse-mortality
-clock starts at the first infusion and its GVHD effect uses the first infusion's GVHD;
-a patient re-infused after relapse keeps the first CR's consolidation record.
+stage happens only if it comes before it.
+
+Failures. The first failure (no product, non-response, relapse) draws the latent death
+from leukaemia from the survival of its type (``stages.salvage_days``: never infused,
+primary refractory, relapse within ``salvage.early_relapse_days`` of the infusion that
+gave the remission, later relapse); a re-infusion keeps that clock, a new CR clears it.
+A re-infusion's response depends on why the previous infusion failed (non-response, or
+a relapse that lost the antigen of a product with the same target).
+
+Strategy. ``policy.cart`` false is the comparator without CAR-T: no infusion cycle is
+entered; each patient's survival is their salvage regimen's intention-to-treat survival
+(``stages.standard_care``), with a transplant recorded for its longest survivors.
+
+Simplifications (they live here): ICU days are the union of the grade >= 3 CRS and
+ICANS episodes (CRS as managed by policy, ``stages.manage_crs``); the non-relapse-
+mortality clock starts at the first infusion (a smooth, decaying hazard) and its GVHD
+effect uses the first infusion's GVHD; a patient re-infused after relapse keeps the
+first CR's consolidation record; a non-response to a re-infusion keeps the leukaemia
+clock of the failure before it (its type is not redrawn); under standard care event-free survival is
+overall survival (no remission sub-model for salvage), the transplant does not change
+survival (the regimens' survival already includes their transplants) and death from any
+cause but background mortality is recorded as leukaemia.
 """
 
 from __future__ import annotations

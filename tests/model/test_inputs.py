@@ -135,7 +135,10 @@ def test_calibrated_file_differs_from_the_defaults_only_in_calibrated_values():
     dft = load_parameter_set(DEFAULTS)
     changed = {n for n in dft.entries if dft.value(n) != cal.value(n)}
     assert changed <= set(CALIBRATED)
-    assert len(changed) >= len(CALIBRATED) - 2  # a posterior median may coincide with a prior value
+    # a posterior median may coincide with a prior value; the salvage medians by failure type
+    # (split from one calibrated median on 2026-11-25) hold their priors until the next calibration
+    uncalibrated = {f"salvage.{f}.median_days" for f in ("refractory", "early_relapse", "late_relapse")}
+    assert len(changed - uncalibrated) >= len(set(CALIBRATED) - uncalibrated) - 2
     for n in dft.entries:
         assert cal.entries[n].uncertainty == dft.entries[n].uncertainty  # priors are kept
 

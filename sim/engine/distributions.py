@@ -186,13 +186,18 @@ def life_table_days(cumhaz, start: int, age_years: float, multiplier: float, u: 
     k = min(int(a), n - 1)
     h0 = cumhaz[start + k] + (a - k) * (cumhaz[start + k + 1] - cumhaz[start + k])
     target = h0 - math.log(u) / multiplier
-    while k < n and cumhaz[start + k + 1] < target:
-        k += 1
-    if k == n:  # beyond the table: the last year's hazard goes on
+    if cumhaz[start + n] < target:  # beyond the table: the last year's hazard goes on
         last = cumhaz[start + n] - cumhaz[start + n - 1]
-        death_age = n + (target - cumhaz[start + n]) / last
-    else:
-        death_age = k + (target - cumhaz[start + k]) / (cumhaz[start + k + 1] - cumhaz[start + k])
+        return max(n + (target - cumhaz[start + n]) / last - a, 0.0) * 365.25
+    # bisection for the year of death: cumhaz[lo] < target <= cumhaz[hi] (or lo = k)
+    lo, hi = k, n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if cumhaz[start + mid] < target:
+            lo = mid
+        else:
+            hi = mid
+    death_age = lo + (target - cumhaz[start + lo]) / (cumhaz[start + hi] - cumhaz[start + lo])
     return max(death_age - a, 0.0) * 365.25
 
 

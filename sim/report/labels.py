@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from sim.model.endpoints import ENDPOINT_BY_NAME, label_with_unit
-from sim.model.parameters import SPEC_BY_NAME
+from sim.model.parameters import LIFE_TABLE_AGES, SPEC_BY_NAME
 
 #: words for the parts of the registry's dotted parameter names
 WORDS: dict[str, str] = {
@@ -73,6 +73,9 @@ WORDS: dict[str, str] = {
     "after_two": "after two infusions", "marrow": "marrow only", "cns": "CNS only",
     "emd_other": "other extramedullary only", "combined": "marrow and extramedullary",
 }
+
+# the life table's slots (background.life_table[male_0] ... [female_120])
+WORDS.update({f"{sex}_{age}": f"{sex}, age {age}" for sex in ("male", "female") for age in range(LIFE_TABLE_AGES)})
 
 _ELEMENT = re.compile(r"^(?P<name>[^\[]+)\[(?P<element>[^\]]+)\]$")
 #: units that a label states in other words (a probability is "P(...)")

@@ -6,8 +6,8 @@ common random numbers and an economic preset, compared on costs, QALYs and life-
 >>> r.to_dict()["frontier"]                                                               # doctest: +SKIP
 
 The default horizon is lifetime: every patient is followed to death (a century of
-follow-up, ``sim.model.limits.MAX_DAYS``); background deaths come from the model's
-Gompertz general-population mortality times an SMR (``background.*``).
+follow-up, ``sim.model.limits.MAX_DAYS``); background deaths come from the life table
+``background.life_table`` (params/life_tables, by age and sex) times an SMR.
 """
 
 from __future__ import annotations

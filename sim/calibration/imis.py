@@ -70,7 +70,9 @@ CALIBRATED: dict[str, str] = {
     "remission.relapse_hr.consolidation.hsct": "study 001 'better LFS with allo-HSCT or DAC consolidation'",
     "remission.relapse_hr.consolidation.decitabine": "study 001 'better LFS with allo-HSCT or DAC consolidation'",
     "hsct.p_eligible.after_one": "study 001 consolidation counts (4 allo-HSCT, 3 DAC of 23 CRs)",
-    "salvage.survival.median_days": "OS vs EFS of study 004 and 2-year OS of study 001",
+    "salvage.refractory.median_days": "OS vs EFS of study 004 (non-responders) and 2-year OS of study 001",
+    "salvage.early_relapse.median_days": "OS vs EFS of study 004 and 2-year OS of study 001",
+    "salvage.late_relapse.median_days": "OS vs EFS/LFS of studies 001 and 004 (relapses after 6 months)",
     "nrm.p_year1": "OS vs EFS/LFS of studies 001 and 004",
 }
 CLIP_U = 1e-12

@@ -43,7 +43,9 @@ def _summary_table(s: dict[str, Any]) -> Table:
     table.add_row(_label("nrm_m24"), *_estimate(s, "nrm_m24", band=False))
     table.add_row(_label("itt_os_m12"), *_estimate(s["itt"]["os"], "m12", band=False))
     res = s["resource_use"]
-    table.add_row(_label("icu_days_per_infused"), f"{res['icu_days_per_infused']:.2f}", "")
+    icu = res["icu_days_per_infused"]  # None: nobody infused (the comparator without CAR-T)
+    table.add_row(_label("icu_days_per_infused"), NOT_ESTIMABLE if icu is None else f"{icu:.2f}",
+                  "no patient infused" if icu is None else "")
     table.add_row(_label("infusions_per_patient"), f"{res['infusions_per_patient']:.2f}", "")
     table.add_row(_label("hsct_per_patient"), pct(res["hsct_per_patient"]), "")
     return table

@@ -7,7 +7,7 @@ derived from ``sim.model.states``, never written by hand.
 
 from __future__ import annotations
 
-from sim.model.states import Consolidation, DeathCause, RelapseAntigen, Response, Target
+from sim.model.states import Consolidation, DeathCause, FailureType, RelapseAntigen, Response, Target
 
 NOT_EVALUATED = int(Response.NOT_EVALUATED)
 NO_RESPONSE = int(Response.NO_RESPONSE)
@@ -27,3 +27,7 @@ ANTIGEN_POSITIVE = int(RelapseAntigen.POSITIVE)
 ANTIGEN_NEGATIVE = int(RelapseAntigen.NEGATIVE)
 NO_RELAPSE = int(RelapseAntigen.NONE)
 CD22 = int(Target.CD22)
+REFRACTORY = int(FailureType.REFRACTORY)
+EARLY_RELAPSE = int(FailureType.EARLY_RELAPSE)
+LATE_RELAPSE = int(FailureType.LATE_RELAPSE)
+NOT_INFUSED = int(FailureType.NOT_INFUSED)

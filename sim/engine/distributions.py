@@ -16,7 +16,7 @@ import math
 
 import numba as nb
 
-from sim.model.parameters import Family
+from sim.model.parameters import LIFE_TABLE_MAX_AGE, Family
 
 LN2 = math.log(2.0)
 _INF = math.inf
@@ -176,21 +176,45 @@ def time_to_event(
 
 
 @nb.njit(cache=True)
-def gompertz_age(rate_at_age0_per_year: float, slope_per_year: float, age_years: float,
-                 multiplier: float, u: float) -> float:
-    """Days to death under the hazard multiplier * a * exp(b * (age + t)) per year."""
-    a = multiplier * rate_at_age0_per_year * math.exp(slope_per_year * age_years)
-    years = math.log1p(slope_per_year * -math.log(u) / a) / slope_per_year
-    return years * 365.25
+def life_table_days(cumhaz, start: int, age_years: float, multiplier: float, u: float) -> float:
+    """Days to death from age ``age_years`` under a life table's hazard times
+    ``multiplier``. ``cumhaz[start + x]`` is the table's cumulative hazard at exact age x
+    (x = 0..``LIFE_TABLE_MAX_AGE``), the hazard constant within each year of age and,
+    after the last age, that of the last year."""
+    n = LIFE_TABLE_MAX_AGE
+    a = min(max(age_years, 0.0), float(n))
+    k = min(int(a), n - 1)
+    h0 = cumhaz[start + k] + (a - k) * (cumhaz[start + k + 1] - cumhaz[start + k])
+    target = h0 - math.log(u) / multiplier
+    if cumhaz[start + n] < target:  # beyond the table: the last year's hazard goes on
+        last = cumhaz[start + n] - cumhaz[start + n - 1]
+        return max(n + (target - cumhaz[start + n]) / last - a, 0.0) * 365.25
+    # bisection for the year of death: cumhaz[lo] < target <= cumhaz[hi] (or lo = k)
+    lo, hi = k, n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if cumhaz[start + mid] < target:
+            lo = mid
+        else:
+            hi = mid
+    death_age = lo + (target - cumhaz[start + lo]) / (cumhaz[start + hi] - cumhaz[start + lo])
+    return max(death_age - a, 0.0) * 365.25
 
 
 @nb.njit(cache=True)
-def weibull_by_landmark(p_by_landmark: float, landmark_days: float, shape: float,
-                        hr: float, u: float) -> float:
-    """Weibull time with P(T <= landmark_days) = p_by_landmark at hr = 1; hazard x hr."""
+def defective_gompertz_by_landmark(p_by_landmark: float, landmark_days: float, halflife_days: float,
+                                   hr: float, u: float) -> float:
+    """Time (days) under the decaying hazard hr * a * exp(-c t), c = ln 2 / halflife_days,
+    with P(T <= landmark_days) = p_by_landmark at hr = 1; inf for the share that never has
+    the event (the cumulative hazard plateaus at hr * a / c)."""
     if p_by_landmark <= 0.0:
         return _INF
     if p_by_landmark >= 1.0:
         return 0.0
-    h_landmark = -math.log1p(-p_by_landmark)
-    return landmark_days * (-math.log(u) / (hr * h_landmark)) ** (1.0 / shape)
+    c = LN2 / halflife_days
+    # H(t) = (a / c)(1 - exp(-c t)); a / c from H(landmark) = -log(1 - p)
+    plateau = -math.log1p(-p_by_landmark) / -math.expm1(-c * landmark_days)
+    x = -math.log(u) / (hr * plateau)
+    if x >= 1.0:
+        return _INF
+    return -math.log1p(-x) / c

@@ -38,11 +38,28 @@ SimPy engine with unlimited capacity reproduces the kernel patient by patient.
 
 Times are days from the patient's decision to treat (t = 0). Competing events: every
 latent death time drawn so far is kept as the earliest candidate ``t_dead``; a later
-stage happens only if it comes before it. Simplifications (they live here): ICU days
-are the union of the grade >= 3 CRS and ICANS episodes (CRS as managed by policy,
-``stages.manage_crs``); the non-relapse-mortality
-clock starts at the first infusion and its GVHD effect uses the first infusion's GVHD;
-a patient re-infused after relapse keeps the first CR's consolidation record.
+stage happens only if it comes before it.
+
+Failures. The first failure (no product, non-response, relapse) draws the latent death
+from leukaemia from the survival of its type (``stages.salvage_days``: never infused,
+primary refractory, relapse within ``salvage.early_relapse_days`` of the infusion that
+gave the remission, later relapse); a re-infusion keeps that clock, a new CR clears it.
+A re-infusion's response depends on why the previous infusion failed (non-response, or
+a relapse that lost the antigen of a product with the same target).
+
+Strategy. ``policy.cart`` false is the comparator without CAR-T: no infusion cycle is
+entered; each patient's survival is their salvage regimen's intention-to-treat survival
+(``stages.standard_care``), with a transplant recorded for its longest survivors.
+
+Simplifications (they live here): ICU days are the union of the grade >= 3 CRS and
+ICANS episodes (CRS as managed by policy, ``stages.manage_crs``); the non-relapse-
+mortality clock starts at the first infusion (a smooth, decaying hazard) and its GVHD
+effect uses the first infusion's GVHD; a patient re-infused after relapse keeps the
+first CR's consolidation record; a non-response to a re-infusion keeps the leukaemia
+clock of the failure before it (its type is not redrawn); under standard care event-free survival is
+overall survival (no remission sub-model for salvage), the transplant does not change
+survival (the regimens' survival already includes their transplants) and death from any
+cause but background mortality is recorded as leukaemia.
 """
 
 from __future__ import annotations
@@ -72,6 +89,7 @@ from sim.engine.stages import (
     sample_remission,
     sample_response,
     sample_waiting,
+    standard_care,
 )
 from sim.model.outputs import F, I
 from sim.model.parameters import P
@@ -123,7 +141,7 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
     QALYs (``economy``); None (the default) removes that code at compile time.
     """
     k = 0  # requests made so far
-    age, site, prior_hsct, prior_cart, high_risk, early = sample_covariates(theta, pkey)
+    age, site, prior_hsct, prior_cart, high_risk, early, male = sample_covariates(theta, pkey)
     source, target, dac = sample_assignment(theta, pkey)
     frow[:] = _NAN
     irow[:] = 0
@@ -140,9 +158,10 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
     if erow is not None:
         e_state, e_start = economy.begin(erow)
 
-    t_dead = background_death_days(theta, pkey, age)
+    t_dead = background_death_days(theta, pkey, age, male)
     cause = codes.OTHER_NRM
-    max_infusions = int(theta[P.POLICY_MAX_INFUSIONS])
+    # the comparator without CAR-T: no infusion cycle at all
+    max_infusions = int(theta[P.POLICY_MAX_INFUSIONS]) if theta[P.POLICY_CART] > 0.5 else 0
     max_attempts = int(theta[P.POLICY_MANUFACTURING_MAX_ATTEMPTS])
     ld_days = theta[P.LYMPHODEPLETION_DAYS]
     assessment = theta[P.RESPONSE_ASSESSMENT_DAY]
@@ -157,6 +176,19 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
     # no product), kept through re-infusion cycles, cleared by a new CR
     t_disease = _INF
     t_efs = _INF  # first event-free-survival event other than death
+    early_days = theta[P.SALVAGE_EARLY_RELAPSE_DAYS]
+    # why the previous infusion failed (sets the next one's response): non-response, or
+    # a relapse that lost the previous product's antigen; and that product's target
+    after_nonresponse = False
+    antigen_lost = False
+    last_target = target
+    if max_infusions == 0:
+        _, t_disease, t_hsct = standard_care(theta, pkey, prior_hsct)
+        if t_hsct < t_dead:
+            frow[F.T_HSCT_DAYS] = t_hsct
+            if erow is not None:
+                e_state, e_start = economy.remission(econ, erow, e_state, e_start, codes.HSCT, True, t_hsct,
+                                                     t_hsct, t_hsct, age, horizon_days)
     cycle = 0
     while cycle < max_infusions:
         # 1. collection and manufacturing, with waiting-time death and progression
@@ -197,7 +229,7 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
             t_fail = min(t + w_prog, t_end_wait)
             t_efs = min(t_efs, t_fail)
             if t_disease == _INF:
-                t_disease = t_fail + salvage_days(theta, pkey, cycle)
+                t_disease = t_fail + salvage_days(theta, pkey, cycle, codes.NOT_INFUSED)
             break
         # 3. infusion
         t_inf = t_end_wait
@@ -265,7 +297,7 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
         if min(t_dead, t_disease) <= t_resp:
             break
         resp = sample_response(theta, pkey, cycle, target, prior_cart + cycle + 1,
-                               site, high_risk, source, dac)
+                               site, high_risk, source, dac, after_nonresponse, antigen_lost and target == last_target)
         if cycle == 0:
             irow[I.RESPONSE] = resp
             if resp == codes.NO_RESPONSE:
@@ -278,10 +310,11 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
                                                   horizon_days)
         if resp == codes.NO_RESPONSE:
             if t_disease == _INF:
-                t_disease = t_resp + salvage_days(theta, pkey, cycle)
+                t_disease = t_resp + salvage_days(theta, pkey, cycle, codes.REFRACTORY)
             again, next_target = sample_reinfusion(theta, pkey, cycle, False, False, target)
             if again and cycle + 1 < max_infusions:
                 t = t_resp
+                after_nonresponse, antigen_lost, last_target = True, False, target
                 target = next_target
                 cycle += 1
                 continue
@@ -340,10 +373,12 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
             irow[I.RELAPSE_ANTIGEN] = codes.ANTIGEN_NEGATIVE if antigen_neg else codes.ANTIGEN_POSITIVE
         if t_rel <= horizon_days:
             n_rel += 1
-        t_disease = t_rel + salvage_days(theta, pkey, cycle)
+        failure = codes.EARLY_RELAPSE if t_rel - t_inf < early_days else codes.LATE_RELAPSE
+        t_disease = t_rel + salvage_days(theta, pkey, cycle, failure)
         again, next_target = sample_reinfusion(theta, pkey, cycle, True, antigen_neg, target)
         if again and cycle + 1 < max_infusions:
             t = t_rel
+            after_nonresponse, antigen_lost, last_target = False, antigen_neg, target
             target = next_target
             cycle += 1
             continue

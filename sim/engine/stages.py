@@ -16,22 +16,25 @@ import numpy as np
 from sim.engine import codes
 from sim.engine.distributions import (
     categorical,
+    defective_gompertz_by_landmark,
     exponential_rate,
-    gompertz_age,
+    life_table_days,
     logit_shift,
     lognormal,
     time_to_event,
-    weibull_by_landmark,
 )
 from sim.engine.rng import uniforms4
-from sim.model.parameters import P
-from sim.model.states import CellSource, Consolidation, Decision, RelapseSite, Response, Target
+from sim.model.parameters import LIFE_TABLE_AGES, Family, P
+from sim.model.states import CellSource, Consolidation, Decision, RelapseSite, Response, SalvageRegimen, Target
 
 _INF = math.inf
 _N_SITES = len(RelapseSite)
 _N_SOURCES = len(CellSource)
 _N_TARGETS = len(Target)
 _N_CONSOLIDATIONS = len(Consolidation)
+_N_REGIMENS = len(SalvageRegimen)
+_TTE = 3  # theta slots of one time to event (family, median, shape)
+_WEIBULL = int(Family.WEIBULL)
 #: sdlog of the time from transplant to transplant-related death (assumption, see
 #: params/defaults.toml hsct.trm_median_days)
 TRM_SDLOG = 0.8
@@ -39,9 +42,9 @@ TRM_SDLOG = 0.8
 
 @nb.njit(cache=True, inline="always")
 def sample_covariates(theta: np.ndarray, pkey: np.uint64):
-    """(age_years, relapse_site, prior_hsct, prior_cart, high_risk, early_relapse)."""
+    """(age_years, relapse_site, prior_hsct, prior_cart, high_risk, early_relapse, male)."""
     u0, u1, u2, u3 = uniforms4(pkey, Decision.COVARIATES, 0, 0)
-    v0, v1, _, _ = uniforms4(pkey, Decision.COVARIATES, 0, 1)
+    v0, v1, v2, _ = uniforms4(pkey, Decision.COVARIATES, 0, 1)
     age = lognormal(theta[P.COHORT_AGE_MEDIAN_YEARS], theta[P.COHORT_AGE_SDLOG], u0)
     age = min(max(age, theta[P.COHORT_AGE_MIN_YEARS]), theta[P.COHORT_AGE_MAX_YEARS])
     site = categorical(P.COHORT_SITE_SHARES, _N_SITES, theta, u1)
@@ -49,7 +52,8 @@ def sample_covariates(theta: np.ndarray, pkey: np.uint64):
     prior_cart = 1 if u3 < theta[P.COHORT_P_PRIOR_CART] else 0
     high_risk = 1 if v0 < theta[P.COHORT_P_HIGH_RISK] else 0
     early = 1 if v1 < theta[P.COHORT_P_EARLY_RELAPSE] else 0
-    return age, site, prior_hsct, prior_cart, high_risk, early
+    male = 1 if v2 < theta[P.COHORT_P_MALE] else 0
+    return age, site, prior_hsct, prior_cart, high_risk, early, male
 
 
 @nb.njit(cache=True, inline="always")
@@ -238,16 +242,23 @@ def sample_gvhd(theta: np.ndarray, pkey: np.uint64, cycle: int,
 @nb.njit(cache=True, inline="always")
 def sample_response(theta: np.ndarray, pkey: np.uint64, cycle: int,
                     target: int, infusion_number: int, site: int, high_risk: int, source: int,
-                    dac_ld: int) -> int:
+                    dac_ld: int, after_nonresponse: bool, antigen_lost: bool) -> int:
     """Day-28 response (a ``Response`` code). ``infusion_number`` counts CAR-T
     infusions in the patient's life (1 = first ever): later ones use the re-infusion
-    CR probabilities. Covariates act as odds ratios on CR."""
+    CR probabilities, which are those after a relapse that kept its antigen; a
+    re-infusion after non-response to the previous one, or of the same target after a
+    relapse that lost it (``antigen_lost``), multiplies the odds by its
+    ``response.or_reinfusion`` ratio. Covariates act as odds ratios on CR."""
     u0, u1, _, _ = uniforms4(pkey, Decision.RESPONSE, cycle, 0)
+    odds_ratio = theta[P.RESPONSE_OR_SOURCE + source]
     if infusion_number <= 1:
         p = theta[P.RESPONSE_P_CR_FIRST + target]
     else:
         p = theta[P.RESPONSE_P_CR_REINFUSION + target]
-    odds_ratio = theta[P.RESPONSE_OR_SOURCE + source]
+        if after_nonresponse:
+            odds_ratio *= theta[P.RESPONSE_OR_REINFUSION_AFTER_NONRESPONSE]
+        if antigen_lost:
+            odds_ratio *= theta[P.RESPONSE_OR_REINFUSION_SAME_TARGET_AFTER_ANTIGEN_LOSS]
     if site != RelapseSite.MARROW:
         odds_ratio *= theta[P.RESPONSE_OR_EXTRAMEDULLARY]
     if high_risk:
@@ -335,23 +346,23 @@ def sample_remission(theta: np.ndarray, pkey: np.uint64,
 
 @nb.njit(cache=True, inline="always")
 def background_death_days(theta: np.ndarray, pkey: np.uint64,
-                           age_years: float) -> float:
-    """Latent death from general-population mortality x SMR, days from t = 0."""
+                          age_years: float, male: int) -> float:
+    """Latent death from general-population mortality (the life table of the
+    patient's sex) x SMR, days from t = 0."""
     u0, _, _, _ = uniforms4(pkey, Decision.LATE_MORTALITY, 0, 0)
-    return gompertz_age(theta[P.BACKGROUND_GOMPERTZ_RATE_AT_AGE0_PER_YEAR],
-                        theta[P.BACKGROUND_GOMPERTZ_SLOPE_PER_YEAR], age_years,
-                        theta[P.BACKGROUND_SMR], u0)
+    start = P.BACKGROUND_LIFE_TABLE + (0 if male else LIFE_TABLE_AGES)
+    return life_table_days(theta, start, age_years, theta[P.BACKGROUND_SMR], u0)
 
 
 @nb.njit(cache=True, inline="always")
 def nrm_days(theta: np.ndarray, pkey: np.uint64,
              severe_gvhd: bool) -> float:
-    """Latent infection/other non-relapse death, days after the first infusion; the
-    hazard acts within ``nrm.window_days`` only (later, background mortality x SMR)."""
+    """Latent infection/other non-relapse death, days after the first infusion (inf:
+    none). The hazard decays smoothly (``nrm.hazard_halflife_days``), so its cumulative
+    risk plateaus; beyond it only background mortality x SMR remains."""
     _, u1, _, _ = uniforms4(pkey, Decision.LATE_MORTALITY, 0, 0)
     hr = theta[P.GVHD_NRM_HR_SEVERE] if severe_gvhd else 1.0
-    days = weibull_by_landmark(theta[P.NRM_P_YEAR1], 365.0, theta[P.NRM_SHAPE], hr, u1)
-    return days if days <= theta[P.NRM_WINDOW_DAYS] else _INF
+    return defective_gompertz_by_landmark(theta[P.NRM_P_YEAR1], 365.0, theta[P.NRM_HAZARD_HALFLIFE_DAYS], hr, u1)
 
 
 @nb.njit(cache=True, inline="always")
@@ -368,12 +379,33 @@ def sample_reinfusion(theta: np.ndarray, pkey: np.uint64,
 
 
 @nb.njit(cache=True, inline="always")
-def salvage_days(theta: np.ndarray, pkey: np.uint64, cycle: int) -> float:
-    """Survival (days) after non-response, relapse or failed manufacturing, without
-    further CAR-T."""
+def salvage_days(theta: np.ndarray, pkey: np.uint64, cycle: int, failure: int) -> float:
+    """Survival (days) without further CAR-T after a failure of type ``failure`` (a
+    ``FailureType`` code: non-response, early or late relapse, no infusion)."""
     u0, _, _, _ = uniforms4(pkey, Decision.SALVAGE, cycle, 0)
-    return time_to_event(int(theta[P.SALVAGE_SURVIVAL_FAMILY]), theta[P.SALVAGE_SURVIVAL_MEDIAN_DAYS],
-                         theta[P.SALVAGE_SURVIVAL_SHAPE], 1.0, 1.0, _INF, u0)
+    off = P.SALVAGE_REFRACTORY_FAMILY + _TTE * failure
+    return time_to_event(int(theta[off]), theta[off + 1], theta[off + 2], 1.0, 1.0, _INF, u0)
+
+
+@nb.njit(cache=True, inline="always")
+def standard_care(theta: np.ndarray, pkey: np.uint64, prior_hsct: int):
+    """The comparator without CAR-T: (regimen, survival days, transplant day or inf)
+    from the decision to treat. Survival is the regimen's intention-to-treat Weibull,
+    which includes the transplants that followed it; the transplant (share
+    ``standard_care.p_hsct`` x eligibility for another HSCT, at the consolidative
+    transplant's delay) is given to the longest survivors among the regimen's patients
+    (its survival draw below that share), and only if they are alive by then."""
+    u0, u1, u2, _ = uniforms4(pkey, Decision.SALVAGE, 0, 1)
+    regimen = categorical(P.POLICY_SALVAGE_SHARES, _N_REGIMENS, theta, u0)
+    days = time_to_event(_WEIBULL, theta[P.STANDARD_CARE_SURVIVAL_MEDIAN_DAYS + regimen],
+                         theta[P.STANDARD_CARE_SURVIVAL_SHAPE + regimen], 1.0, 1.0, _INF, u1)
+    p_eligible = theta[P.HSCT_P_ELIGIBLE_AFTER_ONE] if prior_hsct <= 1 else theta[P.HSCT_P_ELIGIBLE_AFTER_TWO]
+    hsct = _INF
+    if u1 < theta[P.STANDARD_CARE_P_HSCT + regimen] * p_eligible:
+        hsct = lognormal(theta[P.HSCT_MEDIAN_DAYS_FROM_INFUSION], theta[P.HSCT_SDLOG], u2)
+        if hsct >= days:
+            hsct = _INF
+    return regimen, days, hsct
 
 
 @nb.njit(inline="always", cache=True)

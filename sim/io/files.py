@@ -35,7 +35,7 @@ import numpy as np
 
 from sim.model.economic_inputs import EconomicInputs
 from sim.model.errors import InputError
-from sim.model.parameter_set import ParameterSet
+from sim.model.parameter_set import ParameterSet, life_table_slots
 from sim.model.scenario import Scenario, build_scenario, check_structure
 
 #: the project's top level (params/, scenarios/ sit beside the sim package)
@@ -60,8 +60,16 @@ def read_toml(path: Path | str) -> dict[str, Any]:
         raise InputError(str(path), "", "not a UTF-8 text file", "a TOML file") from None
 
 
+LIFE_TABLES_DIR = PARAMS_DIR / "life_tables"
+
+
+def load_life_tables() -> dict[str, np.ndarray]:
+    """Every life table of params/life_tables by name (file stem), as theta slots."""
+    return {path.stem: life_table_slots(read_toml(path), str(path)) for path in sorted(LIFE_TABLES_DIR.glob("*.toml"))}
+
+
 def load_parameter_set(path: Path | str) -> ParameterSet:
-    return ParameterSet.from_document(read_toml(path), str(path))
+    return ParameterSet.from_document(read_toml(path), str(path), load_life_tables())
 
 
 ECONOMICS_DIR = PARAMS_DIR / "economics"

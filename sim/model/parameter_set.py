@@ -15,7 +15,16 @@ import numpy as np
 
 from sim.model.errors import InputError, nearest, unknown_key_error
 from sim.model.limits import value_range
-from sim.model.parameters import N_THETA, OFFSETS, SPEC_BY_NAME, SPECS, Family, ParamSpec, Support
+from sim.model.parameters import (
+    LIFE_TABLE_AGES,
+    N_THETA,
+    OFFSETS,
+    SPEC_BY_NAME,
+    SPECS,
+    Family,
+    ParamSpec,
+    Support,
+)
 
 ENTRY_KEYS = ("value", "unit", "uncertainty", "source", "derivation")
 #: uncertainty distributions and their required arguments
@@ -65,6 +74,10 @@ def check_value(spec: ParamSpec, value: Any, file: str) -> None:
         if not isinstance(value, str) or value.lower() not in names:
             raise InputError(file, key, f"unknown distribution family {value!r}", ", ".join(names))
         return
+    if s is Support.LIFE_TABLE:
+        if not isinstance(value, str) or not value:
+            raise InputError(file, key, f"expected a life table name, got {value!r}", s.value)
+        return
     if s is Support.SWITCH:
         if not isinstance(value, bool):
             raise InputError(file, key, f"expected true or false, got {value!r}", s.value)
@@ -110,7 +123,7 @@ def check_uncertainty(spec: ParamSpec, unc: Any, file: str) -> None:
                          "fixed, beta, gamma, lognormal, normal, uniform")
     if spec.support is Support.PROBABILITY and dist in ("gamma", "lognormal", "normal"):
         raise InputError(file, key, f"'{dist}' can leave [0, 1] for a probability", "fixed, beta, uniform")
-    if spec.support in (Support.FAMILY, Support.SWITCH, Support.COUNT) and dist != "fixed":
+    if spec.support in (Support.FAMILY, Support.SWITCH, Support.COUNT, Support.LIFE_TABLE) and dist != "fixed":
         raise InputError(file, key, f"a {spec.support.name.lower()} parameter cannot be uncertain", "fixed")
 
 
@@ -123,6 +136,46 @@ def numeric(spec: ParamSpec, value: Any) -> list[float]:
     if spec.support is Support.SWITCH:
         return [1.0 if value else 0.0]
     return [float(value)]
+
+
+#: the fewest ages a life table must give (0 to this age, single years)
+LIFE_TABLE_MIN_LAST_AGE = 100
+
+
+def life_table_slots(doc: dict[str, Any], file: str) -> np.ndarray:
+    """The theta slots of a life table document (params/life_tables/*.toml): the
+    cumulative hazard at exact ages 0..LIFE_TABLE_MAX_AGE, male then female, with the
+    hazard constant within each year of age (-log(1 - q(x)) per year). The last age's
+    q(x) applies to every later year."""
+    table = doc.get("life_table")
+    if not isinstance(table, dict):
+        raise InputError(file, "life_table", "missing table", "[life_table] with source, first_age and qx")
+    if not isinstance(table.get("source"), str) or not table["source"].strip():
+        raise InputError(file, "life_table.source", "missing source", "the publication the q(x) values come from")
+    if table.get("first_age") != 0 or isinstance(table.get("first_age"), bool):
+        raise InputError(file, "life_table.first_age", f"expected 0, got {table.get('first_age')!r}", "0")
+    qx = table.get("qx")
+    if not isinstance(qx, dict) or set(qx) != {"male", "female"}:
+        raise InputError(file, "life_table.qx", "expected the lists male and female", "qx.male, qx.female")
+    out = []
+    for sex in ("male", "female"):
+        key = f"life_table.qx.{sex}"
+        q = qx[sex]
+        if not isinstance(q, list) or not all(_is_number(v) for v in q):
+            raise InputError(file, key, "expected a list of numbers", "probabilities of death q(x) in [0, 1)")
+        if not LIFE_TABLE_MIN_LAST_AGE + 1 <= len(q) <= LIFE_TABLE_AGES:
+            raise InputError(file, key, f"{len(q)} ages given",
+                             f"ages 0 to at least {LIFE_TABLE_MIN_LAST_AGE} (at most {LIFE_TABLE_AGES} values)")
+        bad = [i for i, v in enumerate(q) if not 0.0 <= v < 1.0]
+        if bad:
+            raise InputError(file, key, f"q({bad[0]}) = {q[bad[0]]!r} is out of range", "a probability in [0, 1)")
+        hazard = -np.log1p(-np.asarray(q, dtype=float))
+        years = LIFE_TABLE_AGES - 1  # yearly hazards of ages 0..119 give H at exact ages 0..120
+        hazard = np.concatenate([hazard, np.full(max(years - len(q), 0), hazard[-1])])[:years]
+        out.append(np.concatenate([[0.0], np.cumsum(hazard)]))
+    if len(qx["male"]) != len(qx["female"]):
+        raise InputError(file, "life_table.qx", "male and female lists differ in length", "the same ages for both")
+    return np.concatenate(out)
 
 
 def flatten(table: dict[str, Any], prefix: str = "", leaf_key: str | None = None) -> dict[str, Any]:
@@ -145,16 +198,28 @@ def _check_cross(values: dict[str, Any], file: str) -> None:
             raise InputError(file, lo, f"{values[lo]} exceeds {hi} = {values[hi]}", f"{lo} <= {hi}")
 
 
+def _check_tables(entries: dict[str, ParamEntry], tables: dict[str, np.ndarray], file: str) -> None:
+    for spec in SPECS:
+        if spec.support is Support.LIFE_TABLE and entries[spec.name].value not in tables:
+            raise InputError(file, spec.name, f"unknown life table {entries[spec.name].value!r}",
+                             ", ".join(sorted(tables)) or "a file in params/life_tables")
+
+
 @dataclass(frozen=True)
 class ParameterSet:
     """Every parameter of the pathway with a validated value."""
 
     entries: dict[str, ParamEntry] = field(repr=False)
     file: str = ""
+    #: theta slots of every life table a ``background.life_table`` value may name
+    life_tables: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_document(cls, doc: dict[str, Any], file: str) -> ParameterSet:
-        """Parse a parameter file (params/defaults.toml format) already read as a dict."""
+    def from_document(cls, doc: dict[str, Any], file: str,
+                      life_tables: dict[str, np.ndarray] | None = None) -> ParameterSet:
+        """Parse a parameter file (params/defaults.toml format) already read as a dict,
+        with the life tables (``life_table_slots``) its ``background.life_table`` may name."""
+        tables = dict(life_tables or {})
         flat = flatten(doc, leaf_key="value")
         entries: dict[str, ParamEntry] = {}
         for name, entry in flat.items():
@@ -181,7 +246,8 @@ class ParameterSet:
             raise InputError(file, missing[0], f"missing parameter ({len(missing)} missing in all)",
                              "every parameter of sim.model.parameters.SPECS")
         _check_cross({k: e.value for k, e in entries.items()}, file)
-        return cls(entries, file)
+        _check_tables(entries, tables, file)
+        return cls(entries, file, tables)
 
     def with_values(self, updates: dict[str, Any], file: str) -> ParameterSet:
         """A copy with some values replaced (scenario cohort, policy or overrides)."""
@@ -192,7 +258,8 @@ class ParameterSet:
             check_value(SPEC_BY_NAME[name], value, file)
             entries[name] = replace(entries[name], value=value, origin=file)
         _check_cross({k: e.value for k, e in entries.items()}, file)
-        return ParameterSet(entries, file)
+        _check_tables(entries, self.life_tables, file)
+        return ParameterSet(entries, file, self.life_tables)
 
     def value(self, name: str) -> Any:
         return self.entries[name].value
@@ -202,7 +269,9 @@ class ParameterSet:
         theta = np.empty(N_THETA)
         for spec in SPECS:
             off = OFFSETS[spec.name]
-            theta[off:off + spec.length] = numeric(spec, self.entries[spec.name].value)
+            value = self.entries[spec.name].value
+            theta[off:off + spec.length] = (self.life_tables[value] if spec.support is Support.LIFE_TABLE
+                                            else numeric(spec, value))
         return theta
 
     def digest(self) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.model.states import CellSource, Consolidation, RelapseSite, Target, labels
+from sim.model.states import CellSource, Consolidation, FailureType, RelapseSite, SalvageRegimen, Target, labels
 
 
 class Support(Enum):
@@ -33,6 +33,7 @@ class Support(Enum):
     COUNT = "a whole number >= 1"
     FAMILY = "one of: exponential, weibull, gompertz, lognormal, loglogistic"
     SWITCH = "true or false"
+    LIFE_TABLE = "the name of a life table in params/life_tables (e.g. us_ssa_2017)"
 
 
 class Family(IntEnum):
@@ -44,6 +45,12 @@ class Family(IntEnum):
     LOGNORMAL = 3  # shape sigma of log(t)
     LOGLOGISTIC = 4  # shape beta: S(t) = 1 / (1 + (t/alpha)^beta)
 
+
+#: background mortality: a life table's cumulative hazard at exact ages 0..LIFE_TABLE_MAX_AGE
+#: years, male then female (theta slots of ``background.life_table``)
+LIFE_TABLE_MAX_AGE = 120
+LIFE_TABLE_AGES = LIFE_TABLE_MAX_AGE + 1
+LIFE_TABLE_SLOTS = 2 * LIFE_TABLE_AGES
 
 #: families whose covariate effects act on the time scale (acceleration factors)
 AFT_FAMILIES = (Family.LOGNORMAL, Family.LOGLOGISTIC)
@@ -57,7 +64,7 @@ class ParamSpec:
     support: Support
     unit: str
     length: int = 1
-    element_labels: tuple[str, ...] = ()  # for simplex vectors
+    element_labels: tuple[str, ...] = ()  # for simplex vectors and the life table
     lower: float | None = None  # extra bounds beyond the support, inclusive
     upper: float | None = None
 
@@ -101,6 +108,7 @@ SPECS: tuple[ParamSpec, ...] = tuple(
     + _one("cohort.p_prior_cart", PR, "probability")
     + _one("cohort.p_high_risk", PR, "probability")
     + _one("cohort.p_early_relapse", PR, "probability")
+    + _one("cohort.p_male", PR, "probability")
     # --- policy: what the programme does (set by scenarios) ---------------------
     + _simplex("policy.source_shares", labels(CellSource))
     + _simplex("policy.target_shares", labels(Target))
@@ -116,6 +124,9 @@ SPECS: tuple[ParamSpec, ...] = tuple(
     # CRS grade (1-4) at which each drug is given; 5 = never (the calibrated pathway as it is)
     + _one("policy.tocilizumab_grade", Support.COUNT, "grade", upper=5)
     + _one("policy.steroid_grade", Support.COUNT, "grade", upper=5)
+    # false: the comparator without CAR-T (standard salvage from the decision to treat)
+    + _one("policy.cart", Support.SWITCH, "switch")
+    + _simplex("policy.salvage_shares", labels(SalvageRegimen))
     # --- stage 1: collection and manufacturing ---------------------------------
     + _per("manufacturing.median_days", CellSource, POS, "days")
     + _one("manufacturing.sdlog", NN, "log-days")
@@ -170,6 +181,8 @@ SPECS: tuple[ParamSpec, ...] = tuple(
     + _one("response.assessment_day", POS, "days")
     + _per("response.p_cr.first", Target, PR, "probability")
     + _per("response.p_cr.reinfusion", Target, PR, "probability")
+    + _one("response.or_reinfusion.after_nonresponse", RR, "odds ratio")
+    + _one("response.or_reinfusion.same_target_after_antigen_loss", RR, "odds ratio")
     + _one("response.p_mrd_neg_given_cr", PR, "probability")
     + _one("response.or_extramedullary", RR, "odds ratio")
     + _one("response.or_high_risk", RR, "odds ratio")
@@ -196,13 +209,17 @@ SPECS: tuple[ParamSpec, ...] = tuple(
     + _per("remission.relapse_hr.consolidation", Consolidation, RR, "hazard ratio")
     + _per("remission.p_antigen_negative", Target, PR, "probability")
     + _one("nrm.p_year1", PR, "probability")
-    + _one("nrm.shape", POS, "Weibull shape")
-    + _one("nrm.window_days", POS, "days")
-    + _one("background.gompertz_rate_at_age0_per_year", POS, "per year")
-    + _one("background.gompertz_slope_per_year", POS, "per year")
+    + _one("nrm.hazard_halflife_days", POS, "days")
+    + [ParamSpec("background.life_table", Support.LIFE_TABLE, "life table", LIFE_TABLE_SLOTS,
+                 tuple(f"{sex}_{age}" for sex in ("male", "female") for age in range(LIFE_TABLE_AGES)))]
     + _one("background.smr", RR, "ratio")
-    # --- stage 10: after non-response or relapse ----------------------------------
-    + _tte("salvage.survival")
+    # --- stage 10: after non-response or relapse, by failure type ------------------
+    + [spec for ft in labels(FailureType) for spec in _tte(f"salvage.{ft}")]
+    + _one("salvage.early_relapse_days", POS, "days")
+    # --- the comparator without CAR-T: standard salvage by regimen -----------------
+    + _per("standard_care.survival_median_days", SalvageRegimen, POS, "days")
+    + _per("standard_care.survival_shape", SalvageRegimen, POS, "Weibull shape")
+    + _per("standard_care.p_hsct", SalvageRegimen, PR, "probability")
 )
 
 

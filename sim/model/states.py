@@ -75,6 +75,23 @@ class DeathCause(IntEnum):
     BEFORE_INFUSION = 7  # died while waiting for a product (first infusion or a re-infusion)
 
 
+
+class FailureType(IntEnum):
+    """Why a patient's disease is active again, which sets survival without further CAR-T."""
+
+    REFRACTORY = 0  # no response to an infusion (primary non-response)
+    EARLY_RELAPSE = 1  # relapse within salvage.early_relapse_days of the infusion
+    LATE_RELAPSE = 2  # later relapse
+    NOT_INFUSED = 3  # failed manufacture or progression before infusion
+
+
+class SalvageRegimen(IntEnum):
+    """Standard salvage without CAR-T (the comparator strategy, policy.cart = false)."""
+
+    BLINATUMOMAB = 0
+    INOTUZUMAB = 1
+    CHEMOTHERAPY = 2
+
 #: causes that count as non-relapse mortality in competing-risk analyses
 NRM_CAUSES: tuple[DeathCause, ...] = (
     DeathCause.CRS,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from sim.model.endpoints import ENDPOINT_BY_NAME, label_with_unit
-from sim.model.parameters import SPEC_BY_NAME
+from sim.model.parameters import LIFE_TABLE_AGES, SPEC_BY_NAME
 
 #: words for the parts of the registry's dotted parameter names
 WORDS: dict[str, str] = {
@@ -19,7 +19,8 @@ WORDS: dict[str, str] = {
     "cohort": "Cohort", "policy": "Policy", "manufacturing": "Manufacturing", "waiting": "Waiting for product",
     "lymphodepletion": "Lymphodepletion", "crs": "CRS", "icans": "ICANS", "gvhd": "Acute GVHD",
     "response": "Response", "hsct": "Consolidative allo-HSCT", "remission": "Remission", "nrm": "Non-relapse mortality",
-    "background": "Background mortality", "salvage": "Salvage", "tocilizumab": "Tocilizumab for CRS",
+    "background": "Background mortality", "salvage": "Salvage",
+    "standard_care": "Standard care", "tocilizumab": "Tocilizumab for CRS",
     "steroids": "Corticosteroids for CRS",
     # quantities
     "age_median_years": "median age", "age_sdlog": "age spread (SD of log)", "age_min_years": "minimum age",
@@ -46,8 +47,14 @@ WORDS: dict[str, str] = {
     "trm_median_days": "median time to transplant-related death", "inpatient_days": "inpatient stay",
     "p_cure": "P(cure)", "or_cure": "odds ratio of cure", "relapse": "relapse", "relapse_hr": "relapse hazard ratio",
     "p_antigen_negative": "P(antigen-negative relapse)", "p_year1": "probability in year 1", "shape": "shape",
-    "window_days": "time window", "gompertz_rate_at_age0_per_year": "Gompertz rate at age 0",
-    "gompertz_slope_per_year": "Gompertz slope", "smr": "standardised mortality ratio", "survival": "survival",
+    "hazard_halflife_days": "hazard half-life", "life_table": "life table", "smr": "standardised mortality ratio",
+    "survival": "survival", "p_male": "P(male)", "cart": "CAR-T (false: standard care)",
+    "salvage_shares": "salvage regimen shares", "or_reinfusion": "odds ratio of re-infusion CR",
+    "after_nonresponse": "after non-response", "same_target_after_antigen_loss": "same target after antigen loss",
+    "refractory": "primary refractory", "late_relapse": "late relapse", "not_infused": "never infused",
+    "early_relapse_days": "early-relapse cut-off", "survival_median_days": "median survival",
+    "survival_shape": "survival shape", "p_hsct": "P(later allo-HSCT)", "blinatumomab": "blinatumomab",
+    "inotuzumab": "inotuzumab ozogamicin", "chemotherapy": "chemotherapy",
     "family": "distribution family", "tocilizumab_grade": "tocilizumab at CRS grade",
     "steroid_grade": "corticosteroids at CRS grade", "time_to_peak_fraction": "time to peak",
     "p_escalate": "P(next grade step)", "duration_factor": "factor on the remaining duration",
@@ -66,6 +73,9 @@ WORDS: dict[str, str] = {
     "after_two": "after two infusions", "marrow": "marrow only", "cns": "CNS only",
     "emd_other": "other extramedullary only", "combined": "marrow and extramedullary",
 }
+
+# the life table's slots (background.life_table[male_0] ... [female_120])
+WORDS.update({f"{sex}_{age}": f"{sex}, age {age}" for sex in ("male", "female") for age in range(LIFE_TABLE_AGES)})
 
 _ELEMENT = re.compile(r"^(?P<name>[^\[]+)\[(?P<element>[^\]]+)\]$")
 #: units that a label states in other words (a probability is "P(...)")

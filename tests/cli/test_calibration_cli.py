@@ -25,7 +25,7 @@ def test_validate_json_has_the_issue_keys_and_writes_the_figure(tmp_path: Path) 
     assert json.loads((tmp_path / "v" / "validation.json").read_text()) == out
     # what the abstracts taught: one row per calibrated slot of the committed posterior
     learned = out["learning"]
-    assert len(learned["parameters"]) == 26
+    assert len(learned["parameters"]) == 28  # 26 slots + the salvage median split in three (2026-11-25)
     assert {"parameter", "prior_median", "posterior_median", "interval_ratio", "shift", "prior_dominated"} <= set(
         learned["parameters"][0])
     assert (tmp_path / "v" / "posterior.png").read_bytes()[:8] == PNG_MAGIC

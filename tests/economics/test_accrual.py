@@ -47,7 +47,7 @@ def test_discounted_qalys_of_exponential_survival_match_the_closed_form():
     th = theta({"waiting.death_rate_per_day": lam, "waiting.progression_rate_per_day": 0.0,
                 "manufacturing.median_days.recipient": 36_000.0, "manufacturing.median_days.donor": 36_000.0,
                 "manufacturing.median_days.universal": 36_000.0, "manufacturing.sdlog": 0.0,
-                "background.gompertz_rate_at_age0_per_year": 1e-12})
+                "background.smr": 1e-6})
     u = 0.7
     vec = econ(utility_disease=u)
     n = 200_000

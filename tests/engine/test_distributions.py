@@ -24,7 +24,7 @@ import pytest
 from scipy import special, stats
 
 from sim.engine import distributions as d
-from sim.model.parameters import AFT_FAMILIES, Family
+from sim.model.parameters import AFT_FAMILIES, LIFE_TABLE_MAX_AGE, Family
 
 LN2 = math.log(2.0)
 INF = math.inf
@@ -124,18 +124,18 @@ def _invcumhaz_many(family, median, shape, h):
 
 
 @nb.njit
-def _gompertz_age_many(rate0, slope, age, multiplier, u):
+def _life_table_many(cumhaz, start, age, multiplier, u):
     out = np.empty(u.size)
     for i in range(u.size):
-        out[i] = d.gompertz_age(rate0, slope, age, multiplier, u[i])
+        out[i] = d.life_table_days(cumhaz, start, age, multiplier, u[i])
     return out
 
 
 @nb.njit
-def _weibull_landmark_many(p, landmark, shape, hr, u):
+def _defective_gompertz_many(p, landmark, halflife, hr, u):
     out = np.empty(u.size)
     for i in range(u.size):
-        out[i] = d.weibull_by_landmark(p, landmark, shape, hr, u[i])
+        out[i] = d.defective_gompertz_by_landmark(p, landmark, halflife, hr, u[i])
     return out
 
 
@@ -418,52 +418,83 @@ def test_cumulative_hazard_at_median_is_ln2_and_edges(family: Family) -> None:
 # --------------------------------------------------------------------------- other samplers
 
 
-@pytest.mark.parametrize("multiplier", [1.0, 2.5])
-def test_gompertz_age(multiplier: float) -> None:
-    """Hazard multiplier * a * exp(b (age + t)) per year: scipy gompertz in years with
-    c = A / b, scale 1/b, where A = multiplier * a * exp(b age); returned in days."""
-    a, b, age = 2e-5, 0.095, 52.0
-    big_a = multiplier * a * math.exp(b * age)
-    dist = stats.gompertz(big_a / b, scale=1.0 / b)
-    u = uniforms(80 + int(multiplier))
-    days = _gompertz_age_many(a, b, age, multiplier, u)
-    np.testing.assert_allclose(days, 365.25 * dist.isf(u), rtol=RTOL_QUANTILE)
-    assert_ks(days / 365.25, dist.cdf)
-    # the multiplier is a hazard ratio: multiplier * H_1(t) = -log(u), H_1 the multiplier-1 hazard
-    dist1 = stats.gompertz(a * math.exp(b * age) / b, scale=1.0 / b)
-    np.testing.assert_allclose(multiplier * -dist1.logsf(days / 365.25), -np.log(u), rtol=RTOL_QUANTILE)
+def _cumhaz_table(yearly: np.ndarray) -> np.ndarray:
+    """Cumulative hazard at exact ages 0..LIFE_TABLE_MAX_AGE from yearly hazards."""
+    return np.concatenate([[0.0], np.cumsum(yearly)])
 
 
-def test_gompertz_age_ages_shorten_life() -> None:
+@pytest.mark.parametrize(("age", "multiplier"), [(0.0, 1.0), (24.3, 4.0), (69.9, 1.0), (119.5, 2.0)])
+def test_life_table_days(age: float, multiplier: float) -> None:
+    """Hazard constant within each year of age: multiplier * (H(age + t) - H(age)) = -log(u)
+    with H the piecewise-linear cumulative hazard (numpy's interpolation, an independent
+    path), beyond age 120 the last year's hazard continued."""
+    yearly = 1e-4 * np.exp(0.09 * np.arange(LIFE_TABLE_MAX_AGE))
+    cumhaz = _cumhaz_table(yearly)
+    theta = np.concatenate([np.full(7, np.nan), cumhaz])  # the table at an offset, as in theta
+    u = uniforms(80 + int(age), 20_000)
+    days = _life_table_many(theta, 7, age, multiplier, u)
+    death_age = age + days / 365.25
+
+    def big_h(x: np.ndarray) -> np.ndarray:
+        return np.where(x <= LIFE_TABLE_MAX_AGE, np.interp(x, np.arange(LIFE_TABLE_MAX_AGE + 1), cumhaz),
+                        cumhaz[-1] + (x - LIFE_TABLE_MAX_AGE) * yearly[-1])
+
+    np.testing.assert_allclose(multiplier * (big_h(death_age) - big_h(np.array(age))), -np.log(u), rtol=1e-9)
+    assert (days >= 0).all()
+
+
+def test_life_table_constant_hazard_is_exponential() -> None:
+    rate = 0.02  # per year
+    cumhaz = _cumhaz_table(np.full(LIFE_TABLE_MAX_AGE, rate))
+    u = uniforms(86)
+    years = _life_table_many(cumhaz, 0, 30.0, 1.0, u) / 365.25
+    dist = stats.expon(scale=1.0 / rate)
+    np.testing.assert_allclose(years, dist.isf(u), rtol=1e-9)
+
+
+def test_life_table_older_and_higher_smr_die_sooner() -> None:
+    cumhaz = _cumhaz_table(1e-4 * np.exp(0.09 * np.arange(LIFE_TABLE_MAX_AGE)))
     u = uniforms(85, 2000)
-    young = _gompertz_age_many(2e-5, 0.095, 30.0, 1.0, u)
-    old = _gompertz_age_many(2e-5, 0.095, 70.0, 1.0, u)
-    assert np.all(old < young)
+    young = _life_table_many(cumhaz, 0, 30.0, 1.0, u)
+    assert np.all(_life_table_many(cumhaz, 0, 70.0, 1.0, u) < young)
+    assert np.all(_life_table_many(cumhaz, 0, 30.0, 4.0, u) < young)
 
 
-@pytest.mark.parametrize(("p", "shape", "hr"), [(0.2, 1.3, 1.0), (0.05, 0.7, 1.0), (0.2, 1.3, 2.0)])
-def test_weibull_by_landmark(p: float, shape: float, hr: float) -> None:
+@pytest.mark.parametrize(("p", "halflife", "hr"), [(0.07, 180.0, 1.0), (0.3, 60.0, 1.0), (0.07, 180.0, 2.5)])
+def test_defective_gompertz_by_landmark(p: float, halflife: float, hr: float) -> None:
+    """Hazard hr * a * exp(-c t): hr * H(t) = -log(u) where finite, H(t) = (a/c)(1 - exp(-c t))
+    with H(landmark) = -log(1 - p); the draws past the plateau (-log(u) >= hr * a / c) never
+    have the event."""
     landmark = 365.0
-    h_landmark = -math.log1p(-p)
-    dist = stats.weibull_min(shape, scale=landmark / (hr * h_landmark) ** (1.0 / shape))
-    u = uniforms(90 + int(100 * p) + int(hr))
-    t = _weibull_landmark_many(p, landmark, shape, hr, u)
-    np.testing.assert_allclose(t, dist.isf(u), rtol=RTOL_QUANTILE)
-    assert_ks(t, dist.cdf)
+    c = LN2 / halflife
+    plateau = -math.log1p(-p) / (1.0 - math.exp(-c * landmark))
+    u = uniforms(95 + int(100 * p) + int(hr))
+    t = _defective_gompertz_many(p, landmark, halflife, hr, u)
+    finite = np.isfinite(t)
+    np.testing.assert_allclose(hr * plateau * -np.expm1(-c * t[finite]), -np.log(u[finite]), rtol=1e-9)
+    assert (-np.log(u[~finite]) >= hr * plateau).all()
+    # the share never having the event is exp(-hr * plateau), within 4 binomial SE (n = 200,000)
+    q = math.exp(-hr * plateau)
+    assert abs(np.mean(~finite) - q) < 4 * math.sqrt(q * (1 - q) / u.size)
     if hr == 1.0:
-        # closed form at the quantile: the survival form reaches the landmark at u = 1 - p
-        assert d.weibull_by_landmark(p, landmark, shape, 1.0, 1.0 - p) == pytest.approx(landmark, rel=1e-12)
-        # and the frequency of T <= landmark is p within 4 binomial SE (n = 200,000)
         se = math.sqrt(p * (1 - p) / u.size)
         assert abs(np.mean(t <= landmark) - p) < 4 * se
+        assert d.defective_gompertz_by_landmark(p, landmark, halflife, 1.0, 1.0 - p) == pytest.approx(landmark,
+                                                                                                     rel=1e-12)
 
 
-def test_weibull_by_landmark_degenerate_probabilities() -> None:
+def test_defective_gompertz_hazard_decays_smoothly() -> None:
+    """No window: the event still happens after two years, ever more rarely (the hazard
+    halves every half-life)."""
+    t = _defective_gompertz_many(0.3, 365.0, 180.0, 1.0, uniforms(97))
+    counts = [np.sum((t > lo) & (t <= lo + 180.0)) for lo in (0.0, 180.0, 360.0, 720.0)]
+    assert counts[0] > counts[1] > counts[2] > counts[3] > 0
+
+
+def test_defective_gompertz_degenerate_probabilities() -> None:
     for u in (1e-12, 0.3, 1 - 1e-12):
-        assert d.weibull_by_landmark(0.0, 365.0, 1.3, 1.0, u) == INF
-        assert d.weibull_by_landmark(1.0, 365.0, 1.3, 1.0, u) == 0.0
-        assert d.weibull_by_landmark(0.0, 365.0, 1.3, 5.0, u) == INF
-        assert d.weibull_by_landmark(1.0, 365.0, 1.3, 0.2, u) == 0.0
+        assert d.defective_gompertz_by_landmark(0.0, 365.0, 180.0, 1.0, u) == INF
+        assert d.defective_gompertz_by_landmark(1.0, 365.0, 180.0, 1.0, u) == 0.0
 
 
 def test_categorical_frequencies() -> None:

@@ -17,7 +17,7 @@ import pytest
 from sim import api
 from sim.engine.kernel import run_kernel
 from sim.model.outputs import F, I
-from sim.model.states import CellSource, DeathCause, Response
+from sim.model.states import CellSource, DeathCause, FailureType, Response, labels
 
 HORIZON = 1826.25
 BASE = api.as_scenario(None)
@@ -40,6 +40,7 @@ def same(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> 
 
 TARGETS = ("cd19", "cd22", "tandem", "sequential")
 SOURCES = ("recipient", "donor", "universal")
+FAILURES = labels(FailureType)
 NO_TOXIC_DEATH = {"crs.p_death.g3": 0.0, "crs.p_death.g4": 0.0, "icans.p_death.g3": 0.0, "icans.p_death.g4": 0.0,
                   **{f"gvhd.p_any.{s}": 0.0 for s in SOURCES}}
 NO_WAIT_EVENTS = {"waiting.death_rate_per_day": 0.0, "waiting.progression_rate_per_day": 0.0,
@@ -190,8 +191,9 @@ def test_max_infusions_one_means_a_single_infusion():
 
 def test_certain_reinfusion_reaches_the_maximum_for_non_responders():
     over = {**NO_CR, **NO_TOXIC_DEATH, **NO_WAIT_EVENTS, **NO_BACKGROUND, "policy.max_infusions": 3,
-            "policy.p_reinfuse_after_nonresponse": 1.0, "salvage.survival.median_days": 36525.0,
-            "salvage.survival.shape": 100.0}  # a Weibull near-certain to outlast the study: no salvage death
+            "policy.p_reinfuse_after_nonresponse": 1.0,
+            # Weibulls near-certain to outlast the study: no salvage death
+            **{f"salvage.{f}.{k}": v for f in FAILURES for k, v in (("median_days", 36525.0), ("shape", 100.0))}}
     df = table(over)
     assert (df["n_infusions"] == 3).all()
 
@@ -240,8 +242,9 @@ def test_exponential_competing_risks_match_the_closed_form():
             "response.p_mrd_neg_given_cr": 1.0, "remission.p_cure.mrd_neg": 0.0,
             "policy.consolidation_shares": [1.0, 0.0, 0.0, 0.0],
             "remission.relapse.family": "exponential", "remission.relapse.median_days": m_rel,
-            "salvage.survival.family": "exponential", "salvage.survival.median_days": m_sal,
-            "nrm.p_year1": p_nrm, "nrm.shape": 1.0}
+            **{f"salvage.{f}.{k}": v for f in FAILURES for k, v in (("family", "exponential"), ("median_days", m_sal))},
+            # a half-life of a century: the NRM hazard is constant to 0.7% over the year checked
+            "nrm.p_year1": p_nrm, "nrm.hazard_halflife_days": 36525.0}
     n = 200_000
     df = api.patient_table(*simulate(over, n=n, seed=2026))
     lr, ls, ln = math.log(2) / m_rel, math.log(2) / m_sal, -math.log1p(-p_nrm) / 365.0

@@ -71,34 +71,42 @@ def summary_digest(resources: dict) -> str:
 
 
 KERNEL_PINS = {
-    "baseline": "9628d4a859d6167bbe1876fb",
-    "stress": "a79af72c9e5db1014b4acca7",
+    # re-pinned 2026-11-25 (structure): survival after failure by failure type, re-infusion
+    # response by the reason the previous infusion failed, a smooth (decaying) NRM hazard
+    # without a window, background mortality from the SSA 2017 life table by sex (a new
+    # covariate drawn from an unused lane), and the new parameters' calibrated values
+    "baseline": "88e4a5e990c7b5138a38163d",
+    "stress": "2629a047630f0f8d02352acd",
+    # the comparator without CAR-T (scenarios/standard_care.toml)
+    "standard_care": "d330e76ce829189131c61462",
 }
 DES_PINS = {
-    # case: (records, event log, resource summaries)
-    "baseline-unlimited": ("9a2b2f3e1964991d49398433",
-                          "a26d50ba00f40747a4af6a3b",
-                          "7a6b56508f5f6be176e3e1bb"),
-    "stress-unlimited": ("3d0fa8c4647198b119062545",
-                        "ea6a2b0bf066d802d378aaac",
-                        "542a193b45ced2c753b94c8d"),
-    "capacity_constrained": ("ab0ed54f315b75dd2d81bce4",
-                            "1cf91bc69daf0998434a867f",
-                            "73752c6aba2ae8fc55fef1a5"),
-    "stress-binding": ("b7e726b8b9949e58c1a0680a",
-                      "318396b82ea99acf151b97e9",
-                      "00e7282def55347a4e8d6cde"),
-    # finite manufacturing, unlimited ICU and transplant beds (pinned from the engine
+    # case: (records, event log, resource summaries); re-pinned 2026-11-25 (structure, see KERNEL_PINS)
+    "baseline-unlimited": ("7c4a2243cdf0533c94a101c6",
+                          "5dea24689a3a639e910985ba",
+                          "c0a3d5eb314bc40b608caa72"),
+    "stress-unlimited": ("f98dfd0b3a68d8163be0347a",
+                        "26e0654528a1edc516d8cc8b",
+                        "3cd7631be9fa899a4ea71b40"),
+    "capacity_constrained": ("7cf6e40a62011d8da9cd795e",
+                            "94c0239bd63f7a76936109f8",
+                            "eb29e71998f8fb69feb6a85d"),
+    "stress-binding": ("5a98dd6dd6946043450ce4a8",
+                      "8405dc1333cd9ce9836c1bd0",
+                      "cd25081c1c31f7c153aa4e6e"),
+    # finite manufacturing, unlimited ICU and transplant beds (first pinned from the engine
     # that ran one SimPy process per patient, before requests found free were made without events)
-    "stress-manufacturing-only": ("4b0ca9859eb5d3616c79e370",
-                                  "68167a50a26652ece731ceb2",
-                                  "370cf95d0004e74870630ca7"),
+    "stress-manufacturing-only": ("104a1b507801c31a6447d79b",
+                                  "b37bdb80df51e033667fa5dd",
+                                  "20a628b79ba6c1be273ae29e"),
 }
 
 
 def kernel_case(name: str) -> tuple[np.ndarray, np.ndarray]:
     if name == "baseline":
         return run_kernel(theta(), 20261125, 20_000, HORIZON, first_patient_id=17)
+    if name == "standard_care":
+        return run_kernel(api.as_scenario("standard_care").params.theta(), 20261125, 20_000, HORIZON)
     return run_kernel(theta(STRESS), 4, 50_000, HORIZON)
 
 

@@ -117,7 +117,7 @@ def _corrupt(kind: str, path: Path) -> None:
         g0 = table.column("crs.grade_probs[g0]").to_numpy()[3]
         pq.write_table(_with_value(table, "crs.grade_probs[g0]", 3, min(1.0, g0 + 0.2)), path)
     elif kind in ("flip-plus-3e307", "flip-minus-3e307"):
-        _flip_to(path, table, "salvage.survival.median_days", 3, 3e307 if kind == "flip-plus-3e307" else -3e307)
+        _flip_to(path, table, "salvage.early_relapse.median_days", 3, 3e307 if kind == "flip-plus-3e307" else -3e307)
     elif kind == "text-column":
         col = "nrm.p_year1"
         text = pa.array([f"{v:.4f}" for v in table.column(col).to_numpy()])
@@ -139,8 +139,8 @@ CORRUPTIONS = [
     ("median-1e308", ["remission.relapse.median_days (draw_id 3)", "1e+308", "<= 36,525 days"]),
     ("zero-odds-ratio", ["response.or_extramedullary (draw_id 3)", "0.0", ">= 1e-06 and <= 1,000,000"]),
     ("shares-above-1", ["crs.grade_probs (draw_id 3)", "shares sum to 1.2", "summing to 1 (within 1e-06)"]),
-    ("flip-plus-3e307", ["salvage.survival.median_days (draw_id 3)", "3e+307", "<= 36,525 days"]),
-    ("flip-minus-3e307", ["salvage.survival.median_days (draw_id 3)", "-3e+307", "> 0"]),
+    ("flip-plus-3e307", ["salvage.early_relapse.median_days (draw_id 3)", "3e+307", "<= 36,525 days"]),
+    ("flip-minus-3e307", ["salvage.early_relapse.median_days (draw_id 3)", "-3e+307", "> 0"]),
     ("text-column", ["nrm.p_year1", "string", "not numbers", "float64"]),
     ("duplicate-draw-id", ["draw_id", "more than once", "distinct"]),
     ("truncated", ["not a readable Parquet file", "written by `cartsim calibrate`"]),

@@ -4,6 +4,7 @@ monotone one-way effects, Sobol and Morris on a case with a known answer, and th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -155,12 +156,18 @@ def test_quantiles_match_scipy():
                                    for a in alpha])
         assert np.allclose(got, ref, rtol=1e-9, atol=1e-12), name  # two implementations of the same special functions
         checked.add(dist)
-    assert {"beta", "lognormal", "normal", "dirichlet"} <= checked
+    assert {"beta", "lognormal", "dirichlet"} <= checked
+    # no default parameter has a normal prior since the life table replaced the Gompertz slope
+    name = "nrm.hazard_halflife_days"
+    entries = {**PARAMS.entries, name: dataclasses.replace(PARAMS.entries[name],
+                                                           uncertainty={"dist": "normal", "mean": 180.0, "sd": 20.0})}
+    got = quantile(dataclasses.replace(PARAMS, entries=entries), name, q)
+    assert np.allclose(got, stats.norm(180.0, 20.0).ppf(q), rtol=1e-9, atol=1e-12)
 
 
 def test_quantile_of_a_bad_probability_is_an_input_error():
     with pytest.raises(InputError, match="quantile"):
-        quantile(PARAMS, "nrm.shape", [0.0, 0.5])
+        quantile(PARAMS, "nrm.hazard_halflife_days", [0.0, 0.5])
 
 
 def test_dirichlet_from_unit_is_an_exact_dirichlet():
@@ -222,7 +229,7 @@ def test_one_way_swings_are_monotone_where_the_model_says_so():
 # --- Sobol and Morris on a case with a known answer ------------------------------------------
 
 ONE_MATTERS = ["response.p_cr.first.cd19", "remission.relapse.median_days", "hsct.p_trm",
-               "salvage.survival.median_days"]
+               "salvage.refractory.median_days"]
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +269,7 @@ def test_morris_mu_star_ordering_on_the_same_case(one_matters):
 
 
 def test_sobol_groups_a_share_vector():
-    d = designs.sobol_design(SC, ["crs.grade_probs", "nrm.shape"], n=8, seed=1)
+    d = designs.sobol_design(SC, ["crs.grade_probs", "nrm.hazard_halflife_days"], n=8, seed=1)
     assert d.problem["groups"].count("crs.grade_probs") == 4
     assert d.sets == 8 * (2 + 2)
     g = OFFSETS["crs.grade_probs"]
@@ -273,8 +280,8 @@ def test_sobol_groups_a_share_vector():
 
 BAD_CASES = [
     ("unknown_param", ["oneway", "--param", "response.p_cr.frist.cd19"], ["did you mean", "response.p_cr.first.cd19"]),
-    ("vector_param", ["twoway", "--param", "crs.grade_probs", "--param", "nrm.shape"], ["crs.grade_probs[g0]"]),
-    ("grid_zero", ["twoway", "--param", "nrm.shape", "--param", "hsct.p_trm", "--grid", "0"],
+    ("vector_param", ["twoway", "--param", "crs.grade_probs", "--param", "nrm.p_year1"], ["crs.grade_probs[g0]"]),
+    ("grid_zero", ["twoway", "--param", "nrm.p_year1", "--param", "hsct.p_trm", "--grid", "0"],
      ["--grid", "from 2 to 1,000"]),
     ("draws_zero", ["psa", "--draws", "0"], ["--draws"]),
     ("unknown_outcome", ["oneway", "--outcome", "os_m13"], ["--outcome", "os_m12"]),
@@ -283,7 +290,8 @@ BAD_CASES = [
     ("unreachable", ["psa", "--draws", "2", "--patients", "100", "--cluster", "tcp://127.0.0.1:1"],
      ["--cluster", "cannot reach"]),
     ("bounds_support", ["oneway", "--param", "hsct.p_trm", "--bounds", "bounds.toml"], ["hsct.p_trm", "1.4"]),
-    ("bounds_order", ["oneway", "--param", "nrm.shape", "--bounds", "order.toml"], ["nrm.shape", "low"]),
+    ("bounds_order", ["oneway", "--param", "nrm.hazard_halflife_days", "--bounds", "order.toml"],
+     ["nrm.hazard_halflife_days", "low"]),
     ("fixed_param", ["oneway", "--param", "cohort.p_high_risk"], ["fixed"]),
     ("patients", ["psa", "--patients", "0"], ["--patients"]),
 ]
@@ -296,7 +304,7 @@ REAL_PROCESS = {"unreachable"}  # run as a real process (imports cost ~5 s)
 def bad_files(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("bad")
     (cwd / "bounds.toml").write_text('[bounds]\n"hsct.p_trm" = [0.1, 1.4]\n')
-    (cwd / "order.toml").write_text('[bounds]\n"nrm.shape" = [2.0, 1.0]\n')
+    (cwd / "order.toml").write_text('[bounds]\n"nrm.hazard_halflife_days" = [2.0, 1.0]\n')
     return cwd
 
 

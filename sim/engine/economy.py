@@ -20,14 +20,19 @@ rho = ln(1 + r) / 365.25 per day for the annual rate r (costs and outcomes apart
 whole year is discounted by exactly 1 / (1 + r). Costs per cycle or month are spread
 evenly over the time they run. Nothing after the horizon is counted.
 
-Cost of the arithmetic: exp is the expensive step (~17 ns; the walk without economics
-takes ~0.5 us per patient), so each discount factor is computed once and carried: a
-state's factor at its start is kept in the row (the life-year slots, written only at
-the end), the factor at its end is the start's times exp(-rho (b - a)), a polynomial when
-rho (b - a) is below 3e-3 (a treatment month, a toxicity episode), and costs at the same
-day share it when the two discount rates are equal. That is about 5 exp calls per patient
-instead of 23 (NUMBA_DISABLE_JIT count, baseline scenario); results differ from direct
-evaluation only by float64 rounding (relative 1e-13 at most).
+Cost of the arithmetic (the walk without economics takes ~0.5-1.3 us per patient):
+
+* a call between compiled functions that passes arrays costs ~50 ns (measured: the same
+  helper with scalar arguments is inlined and costs nothing), so only the hooks the
+  walk calls take ``econ`` and ``erow``; every helper below them takes and returns
+  scalars, and the few that touch the arrays are inlined (``inline="always"``);
+* exp costs ~10-17 ns, so each discount factor is computed once and carried: a state's
+  factor at its start is kept in the row (the life-year slots, written only at the
+  end), the factor at its end is the start's times exp(-rho (b - a)), a polynomial when
+  rho (b - a) is below 3e-3 (a treatment month, a toxicity episode), and costs at the
+  same day share it when the two discount rates are equal: 3.7 exp calls per patient
+  instead of 22.7 (NUMBA_DISABLE_JIT count, baseline scenario). Results differ from
+  direct evaluation only by float64 rounding (relative 1e-13 at most).
 
 Simplifications (they live here): apheresis is charged once per infusion cycle that
 reaches infusion; a toxicity's disutility and ICU days stop at death; the salvage
@@ -95,13 +100,26 @@ def _integral(rho: float, da: float, db: float, length: float) -> float:
 
 
 @nb.njit(cache=True)
-def _factor(econ: np.ndarray, erow: np.ndarray, rho: float, t: float) -> float:
-    """exp(-rho t); the outcome rate's factor at the current state's start comes from the row."""
+def _factor(t_seen: float, d_seen: float, rho_o: float, rho: float, t: float) -> float:
+    """exp(-rho t); the outcome rate's factor at the current state's start (t_seen) is d_seen."""
     if t == 0.0 or rho == 0.0:
         return 1.0
-    if t == erow[_T_SEEN] and rho == econ[_RHO_O]:
-        return erow[_D_SEEN]
+    if t == t_seen and rho == rho_o:
+        return d_seen
     return math.exp(-rho * t)
+
+
+@nb.njit(cache=True, inline="always")
+def _seen(econ: np.ndarray, erow: np.ndarray, rho: float, t: float) -> float:
+    """:func:`_factor` with the row's remembered factor."""
+    return _factor(erow[_T_SEEN], erow[_D_SEEN], econ[_RHO_O], rho, t)
+
+
+@nb.njit(cache=True, inline="always")
+def _add(erow: np.ndarray, category: int, amount: float, d: float) -> None:
+    """A one-off cost ``amount`` with discount factor ``d``."""
+    erow[_COST + category] += amount
+    erow[_COST_DISC + category] += amount * d
 
 
 @nb.njit(cache=True)
@@ -124,89 +142,121 @@ def _moments(length: float, r: float, e: float):
 
 
 @nb.njit(cache=True)
-def _add_cost(erow: np.ndarray, category: int, amount: float, d: float) -> None:
-    erow[_COST + category] += amount
-    erow[_COST_DISC + category] += amount * d
-
-
-@nb.njit(cache=True)
-def _stream(econ: np.ndarray, erow: np.ndarray, category: int, per_day: float, a: float, b: float, da: float,
-            horizon: float) -> float:
-    """A cost at ``per_day`` over [a, b) days (``da``: the cost factor at a); returns the
-    cost factor at the clipped end."""
+def _stream(rho: float, per_day: float, a: float, b: float, da: float, horizon: float):
+    """A cost at ``per_day`` over [a, b) days (``da``: the cost factor at a):
+    (cost, discounted cost, factor at the clipped end)."""
     b = min(b, horizon)
     if not b > a:
-        return da
-    rho = econ[_RHO_C]
+        return 0.0, 0.0, da
     db = _shift(da, rho * (b - a))
-    if per_day != 0.0:
-        erow[_COST + category] += per_day * (b - a)
-        erow[_COST_DISC + category] += per_day * _integral(rho, da, db, b - a)
-    return db
+    return per_day * (b - a), per_day * _integral(rho, da, db, b - a), db
 
 
 @nb.njit(cache=True)
-def _flow(econ: np.ndarray, erow: np.ndarray, u: float, a: float, b: float, da: float, horizon: float) -> float:
-    """QALYs of a constant utility ``u`` (negative: a disutility) over [a, b) days, ``da``
-    the outcome factor at a; returns the outcome factor at the clipped end."""
+def _flow(rho: float, u: float, a: float, b: float, da: float, horizon: float):
+    """A constant utility ``u`` (negative: a disutility) over [a, b) days, ``da`` the
+    outcome factor at a: (QALYs, discounted QALYs, factor at the clipped end)."""
     b = min(b, horizon)
     if not b > a:
-        return da
-    rho = econ[_RHO_O]
+        return 0.0, 0.0, da
     db = _shift(da, rho * (b - a))
-    if u != 0.0:
-        erow[_QALY] += u * (b - a) / DAYS_PER_YEAR
-        erow[_QALY_DISC] += u * _integral(rho, da, db, b - a) / DAYS_PER_YEAR
-    return db
+    if u == 0.0:
+        return 0.0, 0.0, db
+    return u * (b - a) / DAYS_PER_YEAR, u * _integral(rho, da, db, b - a) / DAYS_PER_YEAR, db
 
 
 @nb.njit(cache=True)
-def _norm(econ: np.ndarray, erow: np.ndarray, multiplier: float, a: float, b: float, da: float, age0_years: float,
-          horizon: float) -> float:
-    """QALYs over [a, b) days at ``multiplier`` x the general-population utility of the
-    patient's age then (exact integral of the quadratic in age); ``da`` the outcome
-    factor at a; returns the factor at the clipped end."""
+def _norm(rho: float, n0: float, c1: float, c2: float, multiplier: float, a: float, b: float, da: float,
+          age0_years: float, horizon: float):
+    """``multiplier`` x the general-population utility n0 - c1 age - c2 age^2 of the
+    patient's age then, over [a, b) days (exact integral of the quadratic in age); ``da``
+    the outcome factor at a: (QALYs, discounted QALYs, factor at the clipped end)."""
     b = min(b, horizon)
     if not b > a:
-        return da
+        return 0.0, 0.0, da
     length = (b - a) / DAYS_PER_YEAR
-    r = econ[_RHO_O] * DAYS_PER_YEAR
-    e = 1.0 if r * length < _SERIES_BELOW else math.exp(-r * length)
-    if multiplier != 0.0:
-        c1 = econ[EP.NORMS_AGE_PER_YEAR]
-        c2 = econ[EP.NORMS_AGE2_PER_YEAR2]
-        age = age0_years + a / DAYS_PER_YEAR
-        d0 = econ[EP.NORMS_INTERCEPT] + econ[EP.NORMS_MALE] * econ[EP.NORMS_P_MALE] - c1 * age - c2 * age * age
-        d1 = -(c1 + 2.0 * c2 * age)
-        d2 = -c2
-        erow[_QALY] += multiplier * (d0 * length + d1 * length ** 2 / 2.0 + d2 * length ** 3 / 3.0)
-        i0, i1, i2 = _moments(length, r, e)
-        erow[_QALY_DISC] += multiplier * da * (d0 * i0 + d1 * i1 + d2 * i2)
-    return da * e if r * length >= _SERIES_BELOW else _shift(da, r * length)
+    r = rho * DAYS_PER_YEAR
+    small = r * length < _SERIES_BELOW
+    e = 1.0 if small else math.exp(-r * length)
+    db = _shift(da, r * length) if small else da * e
+    if multiplier == 0.0:
+        return 0.0, 0.0, db
+    age = age0_years + a / DAYS_PER_YEAR
+    d0 = n0 - c1 * age - c2 * age * age
+    d1 = -(c1 + 2.0 * c2 * age)
+    d2 = -c2
+    i0, i1, i2 = _moments(length, r, e)
+    return (multiplier * (d0 * length + d1 * length ** 2 / 2.0 + d2 * length ** 3 / 3.0),
+            multiplier * da * (d0 * i0 + d1 * i1 + d2 * i2), db)
+
+
+@nb.njit(cache=True, inline="always")
+def _norms(econ: np.ndarray):
+    """(intercept at the cohort's share of men, age, age^2 coefficients)."""
+    return (econ[EP.NORMS_INTERCEPT] + econ[EP.NORMS_MALE] * econ[EP.NORMS_P_MALE], econ[EP.NORMS_AGE_PER_YEAR],
+            econ[EP.NORMS_AGE2_PER_YEAR2])
 
 
 def norm_flow(econ: np.ndarray, erow: np.ndarray, multiplier: float, a: float, b: float, age0_years: float,
               horizon: float) -> None:
-    """:func:`_norm` from day 0's factor (a reference for tests)."""
-    _norm(econ, erow, multiplier, a, b, math.exp(-econ[_RHO_O] * a), age0_years, horizon)
+    """:func:`_norm` added to a row, from day 0's factor (a reference for tests)."""
+    rho = econ[_RHO_O]
+    n0, c1, c2 = econ[EP.NORMS_INTERCEPT] + econ[EP.NORMS_MALE] * econ[EP.NORMS_P_MALE], econ[
+        EP.NORMS_AGE_PER_YEAR], econ[EP.NORMS_AGE2_PER_YEAR2]
+    q, qd, _ = _norm(rho, n0, c1, c2, multiplier, a, b, math.exp(-rho * a), age0_years, horizon)
+    erow[_QALY] += q
+    erow[_QALY_DISC] += qd
 
 
 @nb.njit(cache=True)
-def _close(econ: np.ndarray, erow: np.ndarray, state: int, a: float, b: float, age0_years: float,
-           horizon: float) -> float:
-    """Value the state held over [a, b) days (its start's factor is in the row); returns
-    the outcome factor at min(b, horizon)."""
-    da = _factor(econ, erow, econ[_RHO_O], a)
+def _close(state: int, a: float, b: float, da: float, age0_years: float, horizon: float, rho: float,
+           u_disease: float, u_treatment: float, u_remission: float, m_hsct: float, m_long: float,
+           long_days: float, n0: float, c1: float, c2: float):
+    """The state held over [a, b) days, ``da`` its factor at a: (QALYs, discounted QALYs)
+    of its first utility and of the long-term norms after a long remission (added to
+    the row in that order), and the outcome factor at min(b, horizon)."""
     if state == DISEASE:
-        return _flow(econ, erow, econ[EP.UTILITY_DISEASE], a, b, da, horizon)
+        q, qd, d = _flow(rho, u_disease, a, b, da, horizon)
+        return q, qd, 0.0, 0.0, d
     if state == TREATMENT:
-        return _flow(econ, erow, econ[EP.UTILITY_TREATMENT], a, b, da, horizon)
-    m = econ[EP.UTILITY_AFTER_HSCT_MULTIPLIER] if state == REMISSION_HSCT else 1.0
-    switch = a + econ[EP.LONG_TERM_YEARS] * DAYS_PER_YEAR
-    d = _flow(econ, erow, m * econ[EP.UTILITY_REMISSION], a, min(b, switch), da, horizon)
+        q, qd, d = _flow(rho, u_treatment, a, b, da, horizon)
+        return q, qd, 0.0, 0.0, d
+    m = m_hsct if state == REMISSION_HSCT else 1.0
+    switch = a + long_days
+    q, qd, d = _flow(rho, m * u_remission, a, min(b, switch), da, horizon)
+    q2 = qd2 = 0.0
     if b > switch:
-        d = _norm(econ, erow, m * econ[EP.UTILITY_LONG_TERM_MULTIPLIER], switch, b, d, age0_years, horizon)
+        q2, qd2, d = _norm(rho, n0, c1, c2, m * m_long, switch, b, d, age0_years, horizon)
+    return q, qd, q2, qd2, d
+
+
+@nb.njit(cache=True, inline="always")
+def _close_row(econ: np.ndarray, erow: np.ndarray, state: int, a: float, b: float, age0_years: float,
+               horizon: float) -> float:
+    """:func:`_close` of the row's current state (its start factor remembered), added
+    to the row; returns the outcome factor at min(b, horizon)."""
+    rho = econ[_RHO_O]
+    n0, c1, c2 = _norms(econ)
+    q, qd, q2, qd2, d = _close(state, a, b, _factor(erow[_T_SEEN], erow[_D_SEEN], rho, rho, a), age0_years,
+                               horizon, rho, econ[EP.UTILITY_DISEASE], econ[EP.UTILITY_TREATMENT],
+                               econ[EP.UTILITY_REMISSION], econ[EP.UTILITY_AFTER_HSCT_MULTIPLIER],
+                               econ[EP.UTILITY_LONG_TERM_MULTIPLIER], econ[EP.LONG_TERM_YEARS] * DAYS_PER_YEAR, n0, c1,
+                               c2)
+    erow[_QALY] += q
+    erow[_QALY_DISC] += qd
+    if q2 != 0.0 or qd2 != 0.0:
+        erow[_QALY] += q2
+        erow[_QALY_DISC] += qd2
     return d
+
+
+@nb.njit(cache=True, inline="always")
+def _move(econ: np.ndarray, erow: np.ndarray, state: int, start: float, new_state: int, t: float,
+          age0_years: float, horizon: float):
+    d = _close_row(econ, erow, state, start, t, age0_years, horizon)
+    erow[_T_SEEN] = t
+    erow[_D_SEEN] = d if t <= horizon else math.exp(-econ[_RHO_O] * t)
+    return new_state, t
 
 
 @nb.njit(cache=True)
@@ -221,10 +271,7 @@ def begin(erow: np.ndarray):
 def transition(econ: np.ndarray, erow: np.ndarray, state: int, start: float, new_state: int, t: float,
                age0_years: float, horizon: float):
     """The patient moves to ``new_state`` at day ``t``: value the state left; (state, start)."""
-    d = _close(econ, erow, state, start, t, age0_years, horizon)
-    erow[_T_SEEN] = t
-    erow[_D_SEEN] = d if t <= horizon else math.exp(-econ[_RHO_O] * t)
-    return new_state, t
+    return _move(econ, erow, state, start, new_state, t, age0_years, horizon)
 
 
 @nb.njit(cache=True)
@@ -233,27 +280,30 @@ def infusion(econ: np.ndarray, erow: np.ndarray, state: int, start: float, t_cyc
     """An infusion at ``t_inf`` of a cycle that started at ``t_cycle``: apheresis,
     product (by cell source), lymphodepletion and the infusion admission; the patient
     is on treatment from then on. Returns (state, start)."""
-    state, start = transition(econ, erow, state, start, TREATMENT, t_inf, age0_years, horizon)
+    state, start = _move(econ, erow, state, start, TREATMENT, t_inf, age0_years, horizon)
     rho = econ[_RHO_C]
-    d = _factor(econ, erow, rho, t_inf)
+    d = _seen(econ, erow, rho, t_inf)
     if t_cycle <= horizon:
-        _add_cost(erow, _CART, econ[EP.COST_APHERESIS], 1.0 if t_cycle == 0.0 else _shift(d, -rho * (t_inf - t_cycle)))
+        _add(erow, _CART, econ[EP.COST_APHERESIS], 1.0 if t_cycle == 0.0 else _shift(d, -rho * (t_inf - t_cycle)))
     if t_inf <= horizon:
-        _add_cost(erow, _CART, econ[EP.COST_PRODUCT + source], d)
+        _add(erow, _CART, econ[EP.COST_PRODUCT + source], d)
     if t_inf - ld_days <= horizon:
-        _add_cost(erow, _CART, econ[EP.COST_LYMPHODEPLETION], _shift(d, -rho * ld_days))
+        _add(erow, _CART, econ[EP.COST_LYMPHODEPLETION], _shift(d, -rho * ld_days))
     if t_inf <= horizon:
-        _add_cost(erow, _CART, econ[EP.COST_INFUSION_ADMISSION], d)
+        _add(erow, _CART, econ[EP.COST_INFUSION_ADMISSION], d)
     return state, start
 
 
 @nb.njit(cache=True)
-def _episode(econ: np.ndarray, erow: np.ndarray, disutility: float, d_inf: float, onset: float, days: float,
-             t_inf: float, alive_until: float, horizon: float) -> None:
-    """A disutility from ``onset`` days after the infusion for ``days`` days (to death at most)."""
+def _episode(rho: float, disutility: float, d_inf: float, onset: float, days: float, t_inf: float,
+             alive_until: float, horizon: float):
+    """A disutility from ``onset`` days after the infusion for ``days`` days (to death at
+    most): (QALYs, discounted QALYs), both negative."""
     a = t_inf + onset
-    if a < alive_until:
-        _flow(econ, erow, -disutility, a, min(a + days, alive_until), _shift(d_inf, econ[_RHO_O] * onset), horizon)
+    if not a < alive_until:
+        return 0.0, 0.0
+    q, qd, _ = _flow(rho, -disutility, a, min(a + days, alive_until), _shift(d_inf, rho * onset), horizon)
+    return q, qd
 
 
 @nb.njit(cache=True)
@@ -263,27 +313,33 @@ def toxicity(econ: np.ndarray, erow: np.ndarray, t_inf: float, crs_grade: int, c
              alive_until: float, horizon: float) -> None:
     """Costs and disutilities of one infusion's CRS, ICANS, ICU stay, CRS drugs and
     severe acute GVHD (times in days after infusion; nothing after ``alive_until``)."""
-    do = _factor(econ, erow, econ[_RHO_O], t_inf)
-    rc = econ[_RHO_C]
-    dc = _factor(econ, erow, rc, t_inf)
+    ro, rc = econ[_RHO_O], econ[_RHO_C]
+    do = _seen(econ, erow, ro, t_inf)
+    dc = _seen(econ, erow, rc, t_inf)
     if crs_grade > 0:
-        _episode(econ, erow, econ[EP.DISUTILITY_CRS_G1 + crs_grade - 1], do, crs_onset, crs_days, t_inf,
-                 alive_until, horizon)
+        q, qd = _episode(ro, econ[EP.DISUTILITY_CRS_G1 + crs_grade - 1], do, crs_onset, crs_days, t_inf,
+                         alive_until, horizon)
+        erow[_QALY] += q
+        erow[_QALY_DISC] += qd
         if toci_day < _INF and t_inf + toci_day < alive_until and t_inf + toci_day <= horizon:
-            _add_cost(erow, _TOX, econ[EP.COST_TOCILIZUMAB], _shift(dc, rc * toci_day))
+            _add(erow, _TOX, econ[EP.COST_TOCILIZUMAB], _shift(dc, rc * toci_day))
         if steroid_day < _INF and t_inf + steroid_day < alive_until and t_inf + steroid_day <= horizon:
-            _add_cost(erow, _TOX, econ[EP.COST_CORTICOSTEROIDS], _shift(dc, rc * steroid_day))
+            _add(erow, _TOX, econ[EP.COST_CORTICOSTEROIDS], _shift(dc, rc * steroid_day))
     if icans_grade > 0:
-        _episode(econ, erow, econ[EP.DISUTILITY_ICANS_G1 + icans_grade - 1], do, icans_onset, icans_days, t_inf,
-                 alive_until, horizon)
+        q, qd = _episode(ro, econ[EP.DISUTILITY_ICANS_G1 + icans_grade - 1], do, icans_onset, icans_days, t_inf,
+                         alive_until, horizon)
+        erow[_QALY] += q
+        erow[_QALY_DISC] += qd
     if icu_days > 0.0 and t_inf + icu_admit < alive_until and t_inf + icu_admit <= horizon:
         days = min(icu_days, alive_until - (t_inf + icu_admit))
-        _add_cost(erow, _TOX, days * econ[EP.COST_ICU_PER_DAY], _shift(dc, rc * icu_admit))
+        _add(erow, _TOX, days * econ[EP.COST_ICU_PER_DAY], _shift(dc, rc * icu_admit))
     if gvhd_grade >= 3 and t_inf + gvhd_onset < alive_until:
         if t_inf + gvhd_onset <= horizon:
-            _add_cost(erow, _TOX, econ[EP.COST_GVHD_SEVERE], _shift(dc, rc * gvhd_onset))
-        _episode(econ, erow, econ[EP.DISUTILITY_GVHD_SEVERE], do, gvhd_onset, econ[EP.GVHD_DISUTILITY_DAYS], t_inf,
-                 alive_until, horizon)
+            _add(erow, _TOX, econ[EP.COST_GVHD_SEVERE], _shift(dc, rc * gvhd_onset))
+        q, qd = _episode(ro, econ[EP.DISUTILITY_GVHD_SEVERE], do, gvhd_onset, econ[EP.GVHD_DISUTILITY_DAYS], t_inf,
+                         alive_until, horizon)
+        erow[_QALY] += q
+        erow[_QALY_DISC] += qd
 
 
 @nb.njit(cache=True)
@@ -291,18 +347,25 @@ def remission(econ: np.ndarray, erow: np.ndarray, state: int, start: float, cons
               hsct_done: bool, t_hsct: float, t_resp: float, t_end_cr: float, age0_years: float, horizon: float):
     """A CR assessed at ``t_resp`` that lasts until ``t_end_cr`` (relapse or death):
     transplant, maintenance cycles and immunoglobulin replacement. Returns (state, start)."""
-    d = _factor(econ, erow, econ[_RHO_C], t_resp)
+    rc = econ[_RHO_C]
+    d = _seen(econ, erow, rc, t_resp)
     cycle_days = econ[EP.MAINTENANCE_CYCLE_DAYS]
     per_cycle = econ[EP.COST_MAINTENANCE_PER_CYCLE + consolidation]
-    stop = min(t_end_cr, t_resp + econ[EP.MAINTENANCE_MAX_CYCLES] * cycle_days)
     if per_cycle != 0.0:
-        _stream(econ, erow, _MAINT, per_cycle / cycle_days, t_resp, stop, d, horizon)
-    stop = min(t_end_cr, t_resp + econ[EP.IVIG_MONTHS] * DAYS_PER_MONTH)
-    _stream(econ, erow, _BCA, econ[EP.COST_IVIG_PER_MONTH] / DAYS_PER_MONTH, t_resp, stop, d, horizon)
+        c, cd, _ = _stream(rc, per_cycle / cycle_days, t_resp,
+                           min(t_end_cr, t_resp + econ[EP.MAINTENANCE_MAX_CYCLES] * cycle_days), d, horizon)
+        erow[_COST + _MAINT] += c
+        erow[_COST_DISC + _MAINT] += cd
+    per_day = econ[EP.COST_IVIG_PER_MONTH] / DAYS_PER_MONTH
+    if per_day != 0.0:
+        c, cd, _ = _stream(rc, per_day, t_resp, min(t_end_cr, t_resp + econ[EP.IVIG_MONTHS] * DAYS_PER_MONTH), d,
+                           horizon)
+        erow[_COST + _BCA] += c
+        erow[_COST_DISC + _BCA] += cd
     if hsct_done:
-        state, start = transition(econ, erow, state, start, REMISSION_HSCT, t_hsct, age0_years, horizon)
+        state, start = _move(econ, erow, state, start, REMISSION_HSCT, t_hsct, age0_years, horizon)
         if t_hsct <= horizon:
-            _add_cost(erow, _HSCT, econ[EP.COST_HSCT], _factor(econ, erow, econ[_RHO_C], t_hsct))
+            _add(erow, _HSCT, econ[EP.COST_HSCT], _seen(econ, erow, rc, t_hsct))
     return state, start
 
 
@@ -313,23 +376,22 @@ def end(econ: np.ndarray, erow: np.ndarray, state: int, start: float, t_dead: fl
     salvage, follow-up and end-of-life costs."""
     t_end = min(t_dead, horizon)
     ro, rc = econ[_RHO_O], econ[_RHO_C]
-    d_end = _close(econ, erow, state, start, t_end, age0_years, horizon)
+    d_end = _close_row(econ, erow, state, start, t_end, age0_years, horizon)
     if start > t_end:  # the last state began after the horizon: its factor is not the end's
         d_end = math.exp(-ro * t_end)
     dc_end = d_end if rc == ro else (1.0 if t_end == 0.0 else math.exp(-rc * t_end))
     if state == DISEASE and start < t_end and cause != codes.BEFORE_INFUSION:
-        _add_cost(erow, _SALV, econ[EP.COST_SALVAGE_COURSE], _factor(econ, erow, rc, start))
+        _add(erow, _SALV, econ[EP.COST_SALVAGE_COURSE], _seen(econ, erow, rc, start))
     if not math.isnan(t_first_inf):
         stop = min(t_end, t_first_inf + econ[EP.FOLLOW_UP_MONTHS] * DAYS_PER_MONTH)
-        if t_first_inf < stop:
-            per_day = econ[EP.COST_FOLLOW_UP_PER_MONTH] / DAYS_PER_MONTH
+        per_day = econ[EP.COST_FOLLOW_UP_PER_MONTH] / DAYS_PER_MONTH
+        if t_first_inf < stop and per_day != 0.0:
             # the stream's end factor: the end of follow-up's when they coincide (no exp)
             da = 1.0 if t_first_inf == 0.0 else math.exp(-rc * t_first_inf)
             db = dc_end if stop == t_end else _shift(da, rc * (stop - t_first_inf))
-            if per_day != 0.0:
-                erow[_COST + _FU] += per_day * (stop - t_first_inf)
-                erow[_COST_DISC + _FU] += per_day * _integral(rc, da, db, stop - t_first_inf)
+            erow[_COST + _FU] += per_day * (stop - t_first_inf)
+            erow[_COST_DISC + _FU] += per_day * _integral(rc, da, db, stop - t_first_inf)
     if t_dead <= horizon:
-        _add_cost(erow, _EOL, econ[EP.COST_END_OF_LIFE], dc_end)
+        _add(erow, _EOL, econ[EP.COST_END_OF_LIFE], dc_end)
     erow[_LY] = t_end / DAYS_PER_YEAR
     erow[_LY_DISC] = _integral(ro, 1.0, d_end, t_end) / DAYS_PER_YEAR

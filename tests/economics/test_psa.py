@@ -181,3 +181,24 @@ def test_bad_options_are_one_error_line(tmp_path, capsys, monkeypatch, args, fra
     proc = cartsim_in_process(["psa", *args, "--out", tmp_path / "out"], capsys, monkeypatch)
     assert_one_error_line(proc, *fragments)
     assert not (tmp_path / "out" / "psa.json").exists()
+
+
+def test_trial_draws_are_the_psa_draws_and_evsi_runs_per_size(reference):
+    """Trial k of the EVSI is simulated under PSA draw k: every parameter both draw has
+    the same value (same posterior rows, same prior streams)."""
+    from sim.api.trials import power_spec
+    from sim.model.parameters import OFFSETS
+    from sim.trials.search import assurance_draws
+
+    spec = power_spec("two_arm_cr_rate_tandem_vs_cd19")
+    design = _design()
+    (control, _), _ = assurance_draws(spec, design.sets, 3)
+    shared = [c for c in ps.parameter_columns(design.table, []) if c in OFFSETS]
+    assert len(shared) > 5
+    for c in shared:
+        np.testing.assert_array_equal(design.table[c].to_numpy(), control[:, OFFSETS[c]])
+    nb = ps.Draws.from_table(reference, STRATEGIES).nb(300_000.0)
+    values, durations, about = ps.trial_evsi(spec, nb, 3, [40, 120], threads=2)
+    assert len(values) == 2 and durations[0] < durations[1]
+    assert all(np.isfinite(v.value) and v.se >= 0 for v in values)
+    assert about["summaries"] == "each arm's observed rate"

@@ -10,7 +10,8 @@ discounted cost, discounted QALYs and life-years with their Monte Carlo SEs, plu
 paired increments against the first strategy. The draws run as a sweep
 (``sim.sweeps.runner``: chunked, resumable, local or on Dask) whose chunk task is
 :func:`psa_chunk`; the parameter-set rows it receives pack every strategy's theta and the
-draw's economic vector side by side (:func:`pack`).
+draw's economic vector side by side (:func:`pack`); both live in ``psa_task``, whose
+source hash is part of the sweep's spec (so editing the analysis here keeps ``--resume``).
 
 :func:`analyse` turns the per-draw table into the decision: means and the frontier, the
 CE-plane cloud, acceptability curves (CEAC) and frontier (CEAF) over a willingness-to-pay
@@ -40,78 +41,21 @@ import numpy as np
 import pandas as pd
 
 from sim.economics.decision import ceac, ceaf, frontier
+from sim.economics.psa_task import _se, columns, pack, psa_chunk
 from sim.economics.voi import Value, evpi, evppi, evsi, population_value
-from sim.engine.kernel import run_kernel_economics
-from sim.model.economic_inputs import ECON_SPECS, N_ECON, EconomicInputs, to_vectors
+from sim.model.economic_inputs import ECON_SPECS, EconomicInputs, to_vectors
 from sim.model.errors import InputError
-from sim.model.outputs import CostCategory, E
-from sim.model.parameters import N_THETA
 from sim.model.scenario import Scenario
 from sim.sweeps.designs import Design, psa_design
 
-N_CATEGORIES = len(CostCategory)
-#: per-strategy quantities of the table (means per patient, discounted except life-years)
-PER_STRATEGY = ("cost", "qalys", "life_years")
-#: paired increments against the first strategy, and the covariance of the two paired means
-PER_INCREMENT = ("d_cost", "d_qalys", "d_cov")
+__all__ = ["analyse", "build_design", "columns", "enbs", "optimum", "pack", "psa_chunk", "trial_evsi"]
+
 ECON_PREFIX = "econ."
 WTP_POINTS = 61
 #: the columns of a group have interactions only up to this many (beyond, the metamodel
 #: is additive: splines of each column); a design wider than draws / MIN_ROWS_PER_COLUMN
 #: falls back to linear terms (a metamodel needs many more draws than coefficients)
 MIN_ROWS_PER_COLUMN = 10
-
-
-def columns(names: Sequence[str]) -> list[str]:
-    """The value columns of the per-draw table for strategies ``names``."""
-    out = [f"{q}:{n}" for n in names for q in PER_STRATEGY]
-    out += [f"{q}:{n}" for n in names[1:] for q in PER_INCREMENT]
-    return out
-
-
-def pack(thetas: Sequence[np.ndarray], econ_vectors: np.ndarray) -> np.ndarray:
-    """One row per draw: every strategy's theta, then the economic vector."""
-    return np.ascontiguousarray(np.hstack([*thetas, econ_vectors]), dtype=np.float64)
-
-
-def psa_chunk(packed: np.ndarray, set_ids: np.ndarray, seed: int, patients: int, horizon_days: float,
-              crn: bool, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Means and Monte Carlo SEs of :func:`columns` for the packed draws (a sweep chunk
-    task). Within a draw every strategy uses the same stream (common random numbers);
-    across draws replicate 0 (``crn``) or replicate set_id + 1. The result never depends
-    on ``threads``."""
-    packed = np.ascontiguousarray(packed, dtype=np.float64)
-    n_strat = (packed.shape[1] - N_ECON) // N_THETA
-    if n_strat < 1 or packed.shape[1] != n_strat * N_THETA + N_ECON:
-        raise ValueError(f"packed rows must hold k x {N_THETA} theta values and {N_ECON} economic inputs")
-    width = len(PER_STRATEGY) * n_strat + len(PER_INCREMENT) * (n_strat - 1)
-    out = np.empty((len(packed), width))
-    se = np.empty((len(packed), width))
-    for r, sid in enumerate(np.asarray(set_ids)):
-        econ = packed[r, n_strat * N_THETA:]
-        replicate = 0 if crn else int(sid) + 1
-        per = []
-        for s in range(n_strat):
-            _, _, e = run_kernel_economics(packed[r, s * N_THETA:(s + 1) * N_THETA], econ, int(seed), int(patients),
-                                           float(horizon_days), replicate=replicate, threads=threads)
-            per.append((e[:, E.COST_DISC:E.COST_DISC + N_CATEGORIES].sum(axis=1), e[:, E.QALY_DISC], e[:, E.LY]))
-        col = 0
-        for vals in per:
-            for v in vals:
-                out[r, col], se[r, col] = v.mean(), _se(v)
-                col += 1
-        for s in range(1, n_strat):
-            dc, dq = per[s][0] - per[0][0], per[s][1] - per[0][1]
-            out[r, col], se[r, col] = dc.mean(), _se(dc)
-            out[r, col + 1], se[r, col + 1] = dq.mean(), _se(dq)
-            out[r, col + 2] = float(np.cov(dc, dq)[0, 1]) / len(dc) if len(dc) > 1 else math.nan
-            se[r, col + 2] = math.nan
-            col += 3
-    return out, se
-
-
-def _se(x: np.ndarray) -> float:
-    return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
 
 
 def _digest(econ: EconomicInputs) -> str:
@@ -229,12 +173,31 @@ def resolve_groups(specs: Sequence[str] | None, cols: Sequence[str]) -> dict[str
     return out
 
 
+def independent_columns(phi: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """The columns of ``phi`` that are not (up to ``tol``, relative) linear combinations
+    of the ones before them and a constant: the shares of a Dirichlet vector sum to 1,
+    so one of them carries no information, and keeping it makes the metamodel singular."""
+    x = np.asarray(phi, dtype=float)
+    sd = x.std(axis=0)
+    z = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    keep: list[int] = []
+    for j in range(x.shape[1]):
+        if sd[j] == 0:
+            continue
+        trial = z[:, [*keep, j]]
+        s = np.linalg.svd(trial, compute_uv=False)
+        if s[-1] > tol * s[0] * np.sqrt(len(z)):
+            keep.append(j)
+    return x[:, keep]
+
+
 def group_evppi(nb: np.ndarray, phi: np.ndarray, seed: int) -> tuple[Value, str]:
     """EVPPI of one group by the regression metamodel, kept small enough for the draws
     (``MIN_ROWS_PER_COLUMN``): splines with pairwise interactions, else additive
     splines, else linear terms; returns the value and the metamodel used."""
     from sim.economics.voi import N_KNOTS  # noqa: PLC0415
 
+    phi = independent_columns(phi)
     rows, p = phi.shape
     full = 1 + p * (N_KNOTS - 1) + p * (p - 1) // 2
     if full * MIN_ROWS_PER_COLUMN <= rows:

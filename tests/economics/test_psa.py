@@ -202,3 +202,17 @@ def test_trial_draws_are_the_psa_draws_and_evsi_runs_per_size(reference):
     assert len(values) == 2 and durations[0] < durations[1]
     assert all(np.isfinite(v.value) and v.se >= 0 for v in values)
     assert about["summaries"] == "each arm's observed rate"
+
+
+def test_a_share_vector_loses_one_share_and_evppi_keeps_a_finite_se():
+    """Shares summing to 1 are collinear with the intercept: one is dropped, so the
+    metamodel stays regular (its SE was astronomically large with all of them)."""
+    rng = np.random.Generator(np.random.Philox(4))
+    shares = rng.dirichlet([2.0, 3.0, 5.0], 2000)
+    other = rng.standard_normal(2000)
+    phi = np.column_stack([shares, other])
+    kept = ps.independent_columns(phi)
+    assert kept.shape[1] == 3
+    nb = np.column_stack([np.zeros(2000), 1000.0 * (shares[:, 0] - 0.2) + 50.0 * other])
+    value, _ = ps.group_evppi(nb, phi, seed=2)
+    assert np.isfinite(value.se) and value.se < 0.1 * value.value

@@ -94,7 +94,7 @@ def main() -> None:
     t_evppi = time.perf_counter() - t0
     spec = power_spec(args.trial)
     sizes = list(spec.grid)
-    ps.trial_evsi(spec, nb[:8], scs[0].run.seed, sizes[:1], threads=args.threads)  # compile
+    ps.trial_evsi(spec, nb[:40], scs[0].run.seed, sizes[:1], threads=args.threads)  # compile
     t0 = time.perf_counter()
     values, _, _ = ps.trial_evsi(spec, nb, scs[0].run.seed, sizes, threads=args.threads)
     t_evsi = time.perf_counter() - t0

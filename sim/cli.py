@@ -27,7 +27,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 EXIT_BAD_INPUT = 2
 
 # modules of sim.commands, each with register(app); the order is the order of `cartsim --help`
-COMMAND_MODULES = ("run", "compare", "cea", "sweep", "trial", "calibrate", "report")
+COMMAND_MODULES = ("run", "compare", "cea", "psa", "sweep", "trial", "calibrate", "report")
 
 
 @app.callback()

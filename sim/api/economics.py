@@ -197,3 +197,149 @@ def cea(scenarios: Sequence[str | Path | Scenario], economics: str | Path | Econ
             for r in frontier(costs, qalys)]
     samples = [np.column_stack([c, b[:, E.QALY_DISC]]) for c, b in zip(cost, blocks, strict=True)]
     return CeaResult(strategies, econ, n, root, horizon, lam, increments, rows, time.perf_counter() - t0, samples)
+
+
+# --------------------------------------------------------------------------------------
+# probabilistic analysis
+# --------------------------------------------------------------------------------------
+PSA_PATIENTS = 10_000
+PSA_FILES = ("psa.parquet", "psa.json", "psa_plane.png", "ceac.png", "voi.png", "enbs.png")
+
+
+def psa(scenarios: Sequence[str | Path | Scenario], economics: str | Path | EconomicInputs = "uk_nhs", *,
+        out: str | Path = "cartsim_psa", draws: int = 1000, patients: int = PSA_PATIENTS, seed: int | None = None,
+        horizon_days: float | None = None, wtp: float | None = None, wtp_max: float | None = None,
+        wtp_points: int = 61, groups: Sequence[str] | None = None, incidence: float | None = None,
+        decision_years: float = 10.0, prior: bool = False, trial: str | Path | None = None,
+        trial_sizes: Sequence[int] | None = None, trial_cost_per_patient: float = 0.0,
+        trial_fixed_cost: float = 0.0, resume: bool = False, cluster: str | None = None,
+        workers: int | None = None, chunk_sets: int = 64, threads: int | None = None, crn: bool = True,
+        progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Probabilistic cost-effectiveness analysis of two or more strategies (scenarios).
+
+    ``draws`` joint draws of the model parameters (the calibrated posterior, or ``prior``)
+    and the preset's economic inputs, each simulated for every strategy with ``patients``
+    patients and common random numbers (``sim.economics.psa``), in resumable chunks under
+    ``out/chunks`` (``resume``; ``cluster`` runs them on Dask). Writes in ``out``:
+    ``psa.parquet`` (one row per draw: inputs, per-strategy means and SEs), ``psa.json``
+    (what this returns), ``psa_plane.png``, ``ceac.png``, ``voi.png`` and, with ``trial``,
+    ``enbs.png``. EVPI and EVPPI (``groups``: ``NAME=PREFIX,...``; default by parameter
+    name) are per patient at ``wtp`` (default the preset's), and for a population with
+    ``incidence`` patients a year over ``decision_years`` (discounted at the preset's
+    cost rate). With ``trial`` (a ``scenarios/trials`` spec): EVSI per size (default its
+    grid), the expected net benefit of sampling against ``trial_fixed_cost`` +
+    ``trial_cost_per_patient`` x n (currency of the preset), its optimum, and the
+    power-based size of the same spec. Bad input raises InputError before any work.
+    """
+    from sim.api.runs import check_threads  # noqa: PLC0415
+    from sim.economics import psa as ps  # noqa: PLC0415
+    from sim.io.chunks import write_table  # noqa: PLC0415
+    from sim.io.files import OutputSet, json_safe, write_json  # noqa: PLC0415
+    from sim.sweeps.runner import check_cluster, check_scheduler, run_sweep  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    if len(scenarios) < 2:
+        raise InputError("command line", "STRATEGIES", f"need at least 2 strategies, got {len(scenarios)}",
+                         "two or more scenario files or names")
+    check_threads(threads)
+    check_cluster(cluster)
+    for key, value, limit in (("--draws", draws, "draws"), ("--patients", patients, "patients"),
+                              ("--seed", seed, "seed"), ("--horizon-days", horizon_days, "horizon_days"),
+                              ("--wtp", wtp, "wtp"), ("--wtp-max", wtp_max, "wtp"),
+                              ("--wtp-points", wtp_points, "grid"),
+                              ("--incidence", incidence, "positive"), ("--decision-years", decision_years, "positive"),
+                              ("--trial-cost-per-patient", trial_cost_per_patient, "cost"),
+                              ("--trial-fixed-cost", trial_fixed_cost, "cost"),
+                              ("--chunk-sets", chunk_sets, "chunk_sets"),
+                              ("--workers", workers, "workers")):
+        check_option(key, value, limit)
+    if draws < 20:
+        raise InputError("command line", "--draws", f"got {draws}: too few draws for acceptability curves and "
+                         "metamodels", "at least 20 (1,000 or more for EVPPI and EVSI)")
+    for n in trial_sizes or ():
+        check_option("--trial-sizes", n, "trial_size")
+    loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
+    econ = economics if isinstance(economics, EconomicInputs) else load_economics(economics)
+    lam = float(wtp) if wtp is not None else econ.wtp_per_qaly
+    if wtp_max is not None and wtp_max <= lam:
+        raise InputError("command line", "--wtp-max", f"{wtp_max:g} is not above the willingness to pay {lam:g}",
+                         "a maximum above --wtp (default 3 x --wtp)")
+    spec = None
+    if trial is not None:
+        from sim.api.trials import power_spec  # noqa: PLC0415
+
+        spec = power_spec(trial)
+    if cluster is not None and cluster != "local":
+        check_scheduler(cluster)
+    root = seed if seed is not None else loaded[0].run.seed
+    horizon = float(horizon_days) if horizon_days is not None else LIFETIME_DAYS
+    design = ps.build_design(loaded, econ, draws, root, prior)
+    names = [sc.name for sc in loaded]
+    cols = ps.parameter_columns(design.table, [])
+    chosen = ps.resolve_groups(groups, cols)
+    sizes = sorted({int(n) for n in (trial_sizes or (spec.grid if spec is not None else ()))})
+    rate = econ.values["discount.costs_per_year"]
+    with OutputSet(Path(out), retire=PSA_FILES) as outs:
+        results, info = run_sweep(design, out, patients=patients, seed=root, horizon_days=horizon, crn=crn,
+                                  chunk_sets=chunk_sets, resume=resume, cluster=cluster, workers=workers,
+                                  threads=threads, progress=progress, task=ps.psa_chunk, names=ps.columns(names))
+        wtps = ps.wtp_grid(lam, wtp_max, wtp_points)
+        summary = ps.analyse(results, names, lam, wtps, chosen, incidence, decision_years, rate, seed=root)
+        summary |= {"strategies_files": [sc.file for sc in loaded], "patients": patients, "seed": root,
+                    "horizon_days": horizon, "crn": crn, "design": design.options,
+                    "economics": {"file": econ.file, "currency": econ.currency, "price_year": econ.price_year,
+                                  "perspective": econ.perspective, "country": econ.country},
+                    "sweep": {k: info[k] for k in ("spec_hash", "chunks", "computed_chunks", "resumed_chunks",
+                                                   "elapsed_s", "patients_per_s", "cluster")}}
+        if spec is not None:
+            summary["trial"] = _trial_block(spec, results, names, lam, root, sizes, prior, threads, incidence,
+                                            decision_years, rate, trial_fixed_cost, trial_cost_per_patient)
+        summary["elapsed_s"] = time.perf_counter() - t0
+        provenance = {"kind": "cea_psa", "sweep_spec": info["spec"], "spec_hash": info["spec_hash"],
+                      "strategies": names, "economics": econ.file, "columns": "per strategy: cost (discounted, "
+                      f"{econ.currency} per patient), qalys (discounted), life_years (undiscounted), each with its "
+                      "Monte Carlo SE (_se); d_cost, d_qalys: paired increments against the first strategy; "
+                      "d_cov: covariance of the two paired means; econ.*: drawn economic inputs"}
+        write_table(outs.stage("psa.parquet"), results, json_safe(provenance))
+        _psa_figures(summary, results, names, econ.currency, outs)
+        summary["files"] = [str(outs.target(f)) for f in PSA_FILES if f != "enbs.png" or spec is not None]
+        doc = json_safe(summary)
+        write_json(outs.stage("psa.json"), doc)
+    return doc
+
+
+def _trial_block(spec: Any, results: Any, names: list[str], lam: float, root: int, sizes: list[int], prior: bool,
+                 threads: int | None, incidence: float | None, years: float, rate: float, fixed: float,
+                 per_patient: float) -> dict[str, Any]:
+    """EVSI per size, ENBS and its optimum, beside the spec's power-based size."""
+    from sim.economics import psa as ps  # noqa: PLC0415
+    from sim.trials.search import power_curve  # noqa: PLC0415
+
+    nb = ps.Draws.from_table(results, names).nb(lam)
+    values, durations, about = ps.trial_evsi(spec, nb, root, sizes, prior, threads, seed=root)
+    block: dict[str, Any] = {**about, "sizes": sizes, "cost_fixed": fixed, "cost_per_patient": per_patient,
+                             "cost_source": "command line (--trial-fixed-cost, --trial-cost-per-patient)"}
+    if incidence:
+        rows = ps.enbs(values, sizes, durations, incidence, years, rate, fixed, per_patient)
+        block |= {"enbs": rows, "optimum": ps.optimum(rows)}
+    else:
+        block |= {"evsi": [{"n": n, "evsi": v.value, "evsi_se": v.se, "duration_years": d}
+                           for n, v, d in zip(sizes, values, durations, strict=True)],
+                  "note": "population EVSI and ENBS need --incidence"}
+    curve = power_curve(spec, threads=threads)
+    block["power"] = {"n_required": curve.n_required, "n_required_note": curve.n_required_note,
+                      "analytic_n": curve.analytic_n, "target_power": spec.power, "alpha": spec.alpha,
+                      "trials": curve.trials}
+    return block
+
+
+def _psa_figures(summary: dict[str, Any], results: Any, names: list[str], currency: str, outs: Any) -> None:
+    from sim.economics.psa import Draws  # noqa: PLC0415
+    from sim.report import economics_figures as figs  # noqa: PLC0415 - matplotlib only when writing figures
+
+    d = Draws.from_table(results, names)
+    figs.psa_plane_figure(names, d.cost, d.qalys, summary["wtp"], currency, outs.stage("psa_plane.png"))
+    figs.ceac_figure(summary, currency, outs.stage("ceac.png"))
+    figs.voi_figure(summary, currency, outs.stage("voi.png"))
+    if "trial" in summary:
+        figs.enbs_figure(summary["trial"], currency, outs.stage("enbs.png"))

@@ -59,9 +59,10 @@ def _spline_basis(x: np.ndarray, n_knots: int) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def design_matrix(phi: np.ndarray, n_knots: int = N_KNOTS) -> np.ndarray:
-    """Intercept, a natural spline of each standardised column of ``phi`` (draws, p),
-    and the pairwise products of the standardised columns."""
+def design_matrix(phi: np.ndarray, n_knots: int = N_KNOTS, interactions: bool = True) -> np.ndarray:
+    """Intercept, a natural spline of each standardised column of ``phi`` (draws, p;
+    ``n_knots`` below 3: the column alone, linear), and (``interactions``) the pairwise
+    products of the standardised columns."""
     x = np.asarray(phi, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
@@ -69,7 +70,7 @@ def design_matrix(phi: np.ndarray, n_knots: int = N_KNOTS) -> np.ndarray:
     z = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     cols = [np.ones((len(z), 1))]
     cols += [_spline_basis(z[:, j], n_knots) for j in range(z.shape[1]) if sd[j] > 0]
-    p = z.shape[1]
+    p = z.shape[1] if interactions else 0
     cols += [(z[:, i] * z[:, j])[:, None] for i in range(p) for j in range(i + 1, p)]
     return np.hstack(cols)
 
@@ -94,13 +95,14 @@ def _value(fitted_increments: np.ndarray) -> float:
     return float(g.max(axis=1).mean() - g.mean(axis=0).max())
 
 
-def evppi(nb: np.ndarray, phi: np.ndarray, n_knots: int = N_KNOTS, seed: int = 0) -> Value:
+def evppi(nb: np.ndarray, phi: np.ndarray, n_knots: int = N_KNOTS, seed: int = 0,
+          interactions: bool = True) -> Value:
     """Partial EVPI of the parameters ``phi`` (draws, p) by regression; standard error
     from ``SE_DRAWS`` redraws of the metamodel's coefficients (stream fixed by ``seed``)."""
     x = np.asarray(nb, dtype=float)
     if x.shape[1] < 2:
         return Value(0.0, 0.0)
-    design = design_matrix(phi, n_knots)
+    design = design_matrix(phi, n_knots, interactions)
     fitted, coef, unscaled, sigma2 = _fit(x, design)
     value = _value(fitted)
     rng = np.random.Generator(np.random.Philox(seed))
@@ -112,10 +114,11 @@ def evppi(nb: np.ndarray, phi: np.ndarray, n_knots: int = N_KNOTS, seed: int = 0
     return Value(value, float(redraws.std(ddof=1)))
 
 
-def evsi(nb: np.ndarray, summaries: np.ndarray, n_knots: int = N_KNOTS, seed: int = 0) -> Value:
+def evsi(nb: np.ndarray, summaries: np.ndarray, n_knots: int = N_KNOTS, seed: int = 0,
+         interactions: bool = True) -> Value:
     """Expected value of sample information: EVPPI's regression with the simulated
     study's summary statistics (draws, k) in place of the parameters."""
-    return evppi(nb, summaries, n_knots, seed)
+    return evppi(nb, summaries, n_knots, seed, interactions)
 
 
 def population_value(per_patient: float, incidence_per_year: float, years: float, rate_per_year: float) -> float:

@@ -201,11 +201,39 @@ class EconomicInputs:
     def vector(self) -> np.ndarray:
         """The float64 ``econ`` vector the walk reads (offsets in ``EP``); discount rates
         become continuous rates per day, ln(1 + r) / 365.25."""
-        out = np.array([self.values[s.name] for s in ECON_SPECS], dtype=np.float64)
-        for s in ("discount.costs_per_year", "discount.outcomes_per_year"):
-            i = ECON_SPECS.index(ECON_BY_NAME[s])
-            out[i] = math.log1p(out[i]) / DAYS_PER_YEAR
+        return to_vectors(np.array([self.values[s.name] for s in ECON_SPECS], dtype=np.float64)[None, :])[0]
+
+    def uncertain_names(self) -> list[str]:
+        """Inputs whose uncertainty distribution is not 'fixed'."""
+        return [s.name for s in ECON_SPECS if self.uncertainty[s.name].get("dist") != "fixed"]
+
+    def sample(self, n_draws: int, seed: int) -> np.ndarray:
+        """``n_draws`` rows of input values (columns in ``ECON_SPECS`` order, the units of
+        the preset: annual discount rates), each uncertain input drawn from its own
+        distribution on its own Philox stream keyed by (seed, "econ:" + name), as
+        ``sim.model.uncertainty`` draws model parameters (so draw m of an input depends only
+        on (seed, name, m)); fixed inputs keep their value. Draws outside an input's
+        admissible range (``sim.model.limits``; possible in the tails of a normal) are clipped."""
+        from sim.model.uncertainty import _draw, _stream  # noqa: PLC0415 - one sampler for every uncertain value
+
+        out = np.tile(np.array([self.values[s.name] for s in ECON_SPECS], dtype=np.float64), (n_draws, 1))
+        for j, spec in enumerate(ECON_SPECS):
+            unc = self.uncertainty[spec.name]
+            if unc.get("dist") == "fixed":
+                continue
+            x = _draw(spec.name, unc, self.values[spec.name], n_draws, _stream(seed, "econ:" + spec.name))[:, 0]
+            out[:, j] = np.clip(x, spec.limit.low, spec.limit.high)
         return out
+
+
+def to_vectors(values: np.ndarray) -> np.ndarray:
+    """Rows of input values (``ECON_SPECS`` order, annual discount rates) as the walk's
+    ``econ`` vectors: each discount rate r becomes the continuous rate ln(1 + r) / 365.25 per day."""
+    out = np.array(values, dtype=np.float64, copy=True)
+    for s in ("discount.costs_per_year", "discount.outcomes_per_year"):
+        i = ECON_SPECS.index(ECON_BY_NAME[s])
+        out[:, i] = [math.log1p(r) / DAYS_PER_YEAR for r in out[:, i]]
+    return out
 
 
 DAYS_PER_YEAR = 365.25

@@ -29,7 +29,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +54,9 @@ POLL_S = 1.0  # how often a Dask sweep looks at its workers while it waits
 _ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
 SetsProgress = Callable[[int, int], None]
 ChunkHook = Callable[[int, int], None]  # (chunk id, chunks finished so far)
+#: what a chunk computes: (theta rows, set ids, seed, patients, horizon days, crn, threads=) -> (values, SEs),
+#: each shaped (sets, len(names)); a module-level function, so that Dask can send it to workers
+ChunkTask = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 
 def code_hash() -> str:
@@ -68,10 +71,19 @@ def code_hash() -> str:
     return digest.hexdigest()[:16]
 
 
+def _task_hash(task: ChunkTask) -> str:
+    """SHA-256 (16 hex) of the source file of a chunk task other than the sweep's own."""
+    module = __import__(task.__module__, fromlist=["_"])
+    return hashlib.sha256(Path(module.__file__ or "").read_bytes()).hexdigest()[:16]
+
+
 def sweep_spec(design: Design, patients: int, seed: int, horizon_days: float, crn: bool,
-               chunk_sets: int) -> dict[str, Any]:
-    """Everything that determines a sweep's results (JSON-ready)."""
+               chunk_sets: int, task: ChunkTask | None = None,
+               names: Sequence[str] = OUTCOME_NAMES) -> dict[str, Any]:
+    """Everything that determines a sweep's results (JSON-ready); a ``task`` other than
+    :func:`compute_chunk` adds its name and the hash of its module's source."""
     sc = design.scenario
+    extra = {} if task is None else {"task": f"{task.__module__}.{task.__qualname__}", "task_hash": _task_hash(task)}
     return {
         "kind": design.kind,
         "scenario": sc.name,
@@ -85,8 +97,9 @@ def sweep_spec(design: Design, patients: int, seed: int, horizon_days: float, cr
         "sets": design.sets,
         "design": design.options,
         "thetas_hash": hashlib.sha256(np.ascontiguousarray(design.thetas).tobytes()).hexdigest()[:16],
-        "outcomes": list(OUTCOME_NAMES),
+        "outcomes": list(names),
         "code_hash": code_hash(),
+        **extra,
     }
 
 
@@ -100,11 +113,12 @@ def compute_chunk(thetas: np.ndarray, set_ids: np.ndarray, seed: int, patients: 
     return simulate_sets(thetas, set_ids, seed, patients, horizon_days, crn=crn, threads=threads)
 
 
-def outcome_frame(set_ids: np.ndarray, out: np.ndarray, se: np.ndarray) -> pd.DataFrame:
+def outcome_frame(set_ids: np.ndarray, out: np.ndarray, se: np.ndarray,
+                  names: Sequence[str] = OUTCOME_NAMES) -> pd.DataFrame:
     data: dict[str, Any] = {"set_id": np.asarray(set_ids, dtype=np.int64)}
-    for k, name in enumerate(OUTCOME_NAMES):
+    for k, name in enumerate(names):
         data[name] = out[:, k]
-    for k, name in enumerate(OUTCOME_NAMES):
+    for k, name in enumerate(names):
         data[f"{name}_se"] = se[:, k]
     return pd.DataFrame(data)
 
@@ -193,7 +207,8 @@ def dask_client(cluster: str, workers: int | None = None) -> Iterator[Any]:
 def run_sweep(design: Design, out_dir: Path | str, *, patients: int, seed: int, horizon_days: float,
               crn: bool = True, chunk_sets: int = CHUNK_SETS, resume: bool = False, cluster: str | None = None,
               workers: int | None = None, threads: int | None = None, progress: SetsProgress | None = None,
-              on_chunk: ChunkHook | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+              on_chunk: ChunkHook | None = None, task: ChunkTask | None = None,
+              names: Sequence[str] = OUTCOME_NAMES) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Simulate every parameter set of ``design`` in chunks written under ``out_dir/chunks``.
 
     Returns the results table (the design table joined with outcomes and MC SEs, one
@@ -207,7 +222,8 @@ def run_sweep(design: Design, out_dir: Path | str, *, patients: int, seed: int, 
                               ("--seed", seed, "seed"), ("--workers", workers, "workers")):
         check_option(key, value, limit)
     check_cluster(cluster)
-    spec = sweep_spec(design, patients, seed, horizon_days, crn, chunk_sets)
+    spec = sweep_spec(design, patients, seed, horizon_days, crn, chunk_sets, task, names)
+    compute = compute_chunk if task is None else task
     digest = spec_hash(spec)
     n_sets = design.sets
     n_chunks = (n_sets + chunk_sets - 1) // chunk_sets
@@ -234,7 +250,7 @@ def run_sweep(design: Design, out_dir: Path | str, *, patients: int, seed: int, 
 
     def record(cid: int, out: np.ndarray, se: np.ndarray) -> None:
         nonlocal finished, sets_done
-        store.write_chunk(cid, outcome_frame(np.array(ids[cid]), out, se), digest)
+        store.write_chunk(cid, outcome_frame(np.array(ids[cid]), out, se, names), digest)
         finished += 1
         sets_done += len(ids[cid])
         if progress is not None:
@@ -248,9 +264,9 @@ def run_sweep(design: Design, out_dir: Path | str, *, patients: int, seed: int, 
 
     if cluster is None:
         for cid in todo:
-            record(cid, *compute_chunk(*args(cid), threads=threads))
+            record(cid, *compute(*args(cid), threads=threads))
     elif todo:
-        _run_on_dask(cluster, workers, todo, args, record, digest)
+        _run_on_dask(cluster, workers, todo, args, record, digest, compute)
     elapsed = time.perf_counter() - t0
     outcomes = store.assemble(n_chunks)
     if outcomes["set_id"].tolist() != list(range(n_sets)):
@@ -264,18 +280,19 @@ def run_sweep(design: Design, out_dir: Path | str, *, patients: int, seed: int, 
 
 
 def _run_on_dask(cluster: str, workers: int | None, todo: list[int], args: Callable[[int], tuple[Any, ...]],
-                 record: Callable[[int, np.ndarray, np.ndarray], None], digest: str) -> None:
+                 record: Callable[[int, np.ndarray, np.ndarray], None], digest: str,
+                 compute: ChunkTask = compute_chunk) -> None:
     from distributed import wait  # noqa: PLC0415
 
     if cluster == "local":
         # compile (or load from the per-user numba cache) once here, so that the
         # worker processes load the serial variant from the disk cache
         first = args(todo[0])
-        compute_chunk(first[0][:1], first[1][:1], first[2], 1, first[4], first[5], threads=1)
+        compute(first[0][:1], first[1][:1], first[2], 1, first[4], first[5], threads=1)
     with dask_client(cluster, workers) as client:
         futures = {}
         for cid in todo:
-            fut = client.submit(compute_chunk, *args(cid), threads=1, key=f"cartsim-sweep-{digest}-{cid:05d}")
+            fut = client.submit(compute, *args(cid), threads=1, key=f"cartsim-sweep-{digest}-{cid:05d}")
             futures[fut] = cid
         pending = set(futures)
         last_worker = time.monotonic()

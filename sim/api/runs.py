@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from sim.io.files import TARGETS_PATH, OutputSet, json_safe, load_scenario, writ
 from sim.io.parquet import write_events, write_patients
 from sim.model.errors import InputError
 from sim.model.limits import RUN_BYTES_PER_PATIENT, check_memory, check_option
-from sim.model.outputs import COLUMNS, F, I
+from sim.model.outputs import COLUMNS, F, I, Records
 from sim.model.scenario import Scenario
 from sim.outcomes.summary import summarise
 
@@ -40,14 +42,19 @@ ENGINES = ("kernel", "des")
 
 @dataclass
 class RunResult:
-    """A simulated cohort: the patient table, its summary and where it came from."""
+    """A simulated cohort: its records, their summary and where they came from."""
 
     scenario: Scenario
-    patients: pd.DataFrame
+    records: Records
     summary: dict[str, Any]
     elapsed_s: float  # simulation wall time (engine only)
     engine: str = "kernel"
     events: pd.DataFrame | None = None  # SimPy engine: one row per event
+
+    @cached_property
+    def patients(self) -> pd.DataFrame:
+        """The patient table (built on first use: a run's outputs are written from ``records``)."""
+        return self.records.frame()
 
     def provenance(self) -> dict[str, Any]:
         return provenance(self.scenario, self.engine)
@@ -105,6 +112,23 @@ def simulate(scenario: Scenario, threads: int | None = None, chunk_patients: int
         if progress is not None:
             progress(stop, n)
     return fout, iout
+
+
+def simulate_records(scenario: Scenario, threads: int | None = None, chunk_patients: int = CHUNK_PATIENTS,
+                     progress: ProgressCallback | None = None) -> Records:
+    """The scenario's patients as :class:`~sim.model.outputs.Records`, simulated a chunk at a
+    time (memory: the records plus one chunk of kernel blocks)."""
+    n = scenario.run.patients
+    theta = scenario.params.theta()
+    records = Records.empty(n)
+    for start in range(0, n, chunk_patients):
+        stop = min(n, start + chunk_patients)
+        f, i = run_kernel(theta, scenario.run.seed, stop - start, scenario.run.horizon_days,
+                          first_patient_id=start, threads=threads)
+        records.put(start, f, i)
+        if progress is not None:
+            progress(stop, n)
+    return records
 
 
 def patient_table(fout: np.ndarray, iout: np.ndarray, first_patient_id: int = 0) -> pd.DataFrame:
@@ -176,14 +200,13 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     events = None
     resources = None
     if engine == "kernel":
-        fout, iout = simulate(sc, threads=threads, progress=progress)
+        records = simulate_records(sc, threads=threads, progress=progress)
     else:
         des = simulate_des(sc, progress=progress)
-        fout, iout, resources = des.fout, des.iout, des.resources
+        records, resources = Records.from_blocks(des.fout, des.iout), des.resources
         events = event_table(des)
     elapsed = time.perf_counter() - t0
-    table = patient_table(fout, iout)
-    summary = {"scenario": sc.name, "seed": sc.run.seed, "engine": engine, **summarise(table)}
+    summary = {"scenario": sc.name, "seed": sc.run.seed, "engine": engine, **summarise(records)}
     if resources is not None:
         summary["resources"] = resources
     # a study scenario: its abstract's targets, censored like the study
@@ -194,7 +217,7 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     summary["parameter_hash"] = sc.params.digest()
     summary["elapsed_s"] = elapsed
     summary["patients_per_s"] = sc.run.patients / elapsed if elapsed > 0 else None
-    return RunResult(sc, table, json_safe(summary), elapsed, engine, events)
+    return RunResult(sc, records, json_safe(summary), elapsed, engine, events)
 
 
 RUN_FILES = ("patients.parquet", "summary.json", "km.png", "events.parquet")
@@ -211,10 +234,16 @@ def write_outputs(result: RunResult, out_dir: Path | str | OutputSet) -> dict[st
         with OutputSet(out_dir, retire=RUN_FILES) as outs:
             return write_outputs(result, outs)
     outs = out_dir
-    write_patients(outs.stage("patients.parquet"), result.patients, result.provenance())
-    write_json(outs.stage("summary.json"), result.summary)
-    km_figure(result.patients, outs.stage("km.png"), f"{result.scenario.name}: {result.scenario.run.patients:,} "
-              f"patients, seed {result.scenario.run.seed}", result.scenario.run.horizon_days)
+    # the Parquet encoder releases the GIL: the file is written while the figure is drawn
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        parquet = pool.submit(write_patients, outs.stage("patients.parquet"), result.records, result.provenance())
+        write_json(outs.stage("summary.json"), result.summary)
+        try:
+            km_figure(result.records, outs.stage("km.png"), f"{result.scenario.name}: "
+                      f"{result.scenario.run.patients:,} patients, seed {result.scenario.run.seed}",
+                      result.scenario.run.horizon_days)
+        finally:
+            parquet.result()
     paths = {"patients": outs.target("patients.parquet"), "summary": outs.target("summary.json"),
              "km": outs.target("km.png")}
     if result.events is not None:

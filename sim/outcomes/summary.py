@@ -24,12 +24,12 @@ median is None with the reason "not reached" when the curve stays above 1/2.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from sim.model.endpoints import DAYS_PER_MONTH, LANDMARK_MONTHS, POPULATIONS, RMST_MONTHS, SUMMARY_RATES
+from sim.model.endpoints import DAYS_PER_MONTH, LANDMARK_MONTHS, POPULATIONS, RMST_MONTHS, SUMMARY_RATES, Columns
 from sim.model.states import DeathCause
 from sim.outcomes.curves import curve_from_columns
 from sim.stats.survival import beyond_reason, wilson_interval
@@ -42,9 +42,10 @@ ENDPOINTS = ("os", "efs", "lfs")
 _LANDMARKS_DAYS = np.array([m * DAYS_PER_MONTH for m in LANDMARK_MONTHS])
 _TAU_DAYS = RMST_MONTHS * DAYS_PER_MONTH
 _AT = Layout(len(LANDMARK_MONTHS))
+SUMMARY_THREADS = 2
 
 
-def endpoint_data(df: pd.DataFrame, endpoint: str, origin: str = "infusion") -> tuple[np.ndarray, np.ndarray]:
+def endpoint_data(df: Columns, endpoint: str, origin: str = "infusion") -> tuple[np.ndarray, np.ndarray]:
     """(time_days, event) of an endpoint for the patients it applies to (the curves of
     :mod:`sim.outcomes.curves`; origin ``"decision"``: the ITT curves)."""
     if endpoint not in ENDPOINTS:
@@ -101,7 +102,7 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def competing_risks(df: pd.DataFrame) -> dict[str, Any]:
+def competing_risks(df: Columns) -> dict[str, Any]:
     """CIR and NRM at the landmarks among first-infusion CRs, from infusion.
 
     Keys ``n``, ``max_followup_days``, ``cir_m6`` ... ``nrm_m24`` and
@@ -132,38 +133,62 @@ def _rate(k: int, n: int) -> dict[str, Any]:
             "ci": [lo if n else None, hi if n else None]}
 
 
-def summarise(df: pd.DataFrame) -> dict[str, Any]:
-    """Every outcome of ``cartsim run`` from a patient table (see module docstring).
+def summarise(df: Columns) -> dict[str, Any]:
+    """Every outcome of ``cartsim run`` from patient records (any mapping of column name
+    to array: :class:`sim.model.outputs.Records`, or a DataFrame; see module docstring).
 
     Survival blocks ``os``, ``efs``, ``lfs`` (from infusion), ``itt.os``, ``itt.efs``
     (from the decision to treat) have the keys of :func:`survival_summary`;
     ``competing_risks`` those of :func:`competing_risks`, whose 24-month values are
     repeated at the top level as ``cir_m24`` / ``nrm_m24`` with their reasons in the
-    top-level ``not_estimable``."""
-    infused = POPULATIONS["infused"].members(df)
-    n_inf = int(infused.sum())
-    # the first-infusion rates of the endpoint table, each over infused patients
-    rates = {e.name: _rate(int(np.sum(e.value(df) & infused)), n_inf) for e in SUMMARY_RATES if e.value is not None}
-    out: dict[str, Any] = {"patients": len(df), "infused": n_inf}
-    for key, r in rates.items():
-        out[key] = r["rate"]
-    out["rates"] = rates
-    for endpoint in ENDPOINTS:
-        out[endpoint] = survival_summary(*endpoint_data(df, endpoint, "infusion"))
-    out["itt"] = {e: survival_summary(*endpoint_data(df, e, "decision")) for e in ("os", "efs")}
-    cr = competing_risks(df)
+    top-level ``not_estimable``. The six curves are estimated in two threads (their
+    compiled passes and sorts release the GIL)."""
+    with ThreadPoolExecutor(max_workers=SUMMARY_THREADS) as pool:
+        blocks = {key: pool.submit(survival_summary, *endpoint_data(df, endpoint, origin))
+                  for key, endpoint, origin in (("os", "os", "infusion"), ("efs", "efs", "infusion"),
+                                                ("lfs", "lfs", "infusion"), ("itt_os", "os", "decision"),
+                                                ("itt_efs", "efs", "decision"))}
+        competing = pool.submit(competing_risks, df)
+        out = rates_and_resources(df)
+        resources = out.pop("resource_use")
+        for endpoint in ENDPOINTS:
+            out[endpoint] = blocks[endpoint].result()
+        out["itt"] = {e: blocks[f"itt_{e}"].result() for e in ("os", "efs")}
+        cr = competing.result()
     out["cir_m24"] = cr["cir_m24"]
     out["nrm_m24"] = cr["nrm_m24"]
     out["competing_risks"] = cr
     # the reasons for the top-level copies of cir_m24 / nrm_m24
     out["not_estimable"] = {k: cr["not_estimable"][k] for k in ("cir_m24", "nrm_m24") if k in cr["not_estimable"]}
-    causes = df["death_cause"].to_numpy()
-    out["death_causes"] = {c.name.lower(): int(np.sum(causes == c)) for c in DeathCause}
-    n = max(len(df), 1)
+    out["death_causes"] = death_causes(np.asarray(df["death_cause"]))
+    out["resource_use"] = resources
+    return out
+
+
+def death_causes(causes: np.ndarray) -> dict[str, int]:
+    """Patients per cause of death (``alive``: alive at the horizon)."""
+    counts = np.bincount(causes.astype(np.int64), minlength=max(int(c) for c in DeathCause) + 1)
+    return {c.name.lower(): int(counts[c]) for c in DeathCause}
+
+
+def rates_and_resources(df: Columns) -> dict[str, Any]:
+    """``patients``, ``infused``, the first-infusion rates (top level and ``rates``) and
+    ``resource_use`` of :func:`summarise`: everything but the curves."""
+    n = len(np.asarray(df["t_last_days"]))
+    infused = POPULATIONS["infused"].members(df)
+    n_inf = int(np.count_nonzero(infused))
+    # the first-infusion rates of the endpoint table, each over infused patients
+    rates = {e.name: _rate(int(np.count_nonzero(e.value(df) & infused)), n_inf) for e in SUMMARY_RATES
+             if e.value is not None}
+    out: dict[str, Any] = {"patients": n, "infused": n_inf}
+    for key, r in rates.items():
+        out[key] = r["rate"]
+    out["rates"] = rates
     out["resource_use"] = {
-        "icu_days_per_infused": float(df["icu_days"].to_numpy()[infused].mean()) if n_inf else None,
-        "hsct_per_patient": float(df["t_hsct_days"].notna().sum() / n),
-        "infusions_per_patient": float(df["n_infusions"].mean()) if len(df) else None,
-        "manufacturing_attempts_per_patient": float(df["mfg_attempts"].mean()) if len(df) else None,
+        "icu_days_per_infused": float(np.asarray(df["icu_days"])[infused].mean()) if n_inf else None,
+        "hsct_per_patient": float(np.count_nonzero(~np.isnan(np.asarray(df["t_hsct_days"]))) / max(n, 1)),
+        "infusions_per_patient": float(np.mean(np.asarray(df["n_infusions"]), dtype=np.float64)) if n else None,
+        "manufacturing_attempts_per_patient": (float(np.mean(np.asarray(df["mfg_attempts"]), dtype=np.float64))
+                                               if n else None),
     }
     return out

@@ -11,9 +11,9 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from sim.io.files import atomic_write
+from sim.model.endpoints import Columns
 from sim.outcomes.summary import DAYS_PER_MONTH, endpoint_data
 from sim.stats.weighted import Layout, estimate, loglog_band
 
@@ -140,7 +140,7 @@ def km_layout(rows: int, panels: int = 1, width: float = 9.0) -> tuple[Any, list
     return fig, axes, risk
 
 
-def km_figure(df: pd.DataFrame, path: Path | str, title: str, horizon_days: float) -> Path:
+def km_figure(df: Columns, path: Path | str, title: str, horizon_days: float) -> Path:
     """OS and EFS from infusion (infused patients, with 95% pointwise bands) and OS from the
     decision to treat (every patient, dashed), numbers at risk below; each curve ends at
     its longest follow-up."""

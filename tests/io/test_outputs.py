@@ -290,10 +290,10 @@ def test_failed_cli_run_leaves_outputs_and_wrote_line_lists_events(tmp_path):
 def test_patients_parquet_from_records_reads_back_as_the_patient_table(tmp_path, small_run):
     """patients.parquet is written in row groups straight from the record arrays; read back it
     is the pandas patient table (NaN as null, dtypes, provenance), with several row groups."""
-    import pyarrow.parquet as pq  # noqa: PLC0415
+    import pyarrow.parquet as pq
 
-    from sim.io import parquet  # noqa: PLC0415
-    from sim.io.parquet import read_patients, write_patients  # noqa: PLC0415
+    from sim.io import parquet
+    from sim.io.parquet import read_patients, write_patients
 
     path = write_patients(tmp_path / "p.parquet", small_run.records, small_run.provenance())
     table, prov = read_patients(path)

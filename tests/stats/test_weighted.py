@@ -121,11 +121,11 @@ def test_bucket_order_sorts(n: int) -> None:
 
 
 @pytest.mark.parametrize("exact_float32", [True, False])
-def test_large_curves_sorted_by_packed_keys_give_the_same_estimates_bit_for_bit(exact_float32: bool) -> None:
+def test_large_curves_sorted_bypacked_keys_give_the_same_estimates_bit_for_bit(exact_float32: bool) -> None:
     """Above PACKED_SORT_MIN, ``estimate`` sorts packed (time, code) keys; times from
     float32 records take that path, other doubles fall back to the bucket sort: either
     way the row equals the bucket-sort path exactly (ties included)."""
-    from sim.stats.weighted import PACKED_SORT_MIN, _pack, estimate_into  # noqa: PLC0415
+    from sim.stats.weighted import PACKED_SORT_MIN, estimate_into, pack
 
     rng = np.random.default_rng(11)
     n = PACKED_SORT_MIN + 1_234
@@ -135,7 +135,7 @@ def test_large_curves_sorted_by_packed_keys_give_the_same_estimates_bit_for_bit(
     if not exact_float32:
         time = time + rng.uniform(0.0, 1e-6, n)  # full 52-bit mantissas: the fallback
     code = rng.choice(np.array([0, 1, 2], np.int8), n, p=[0.3, 0.5, 0.2])
-    assert _pack(time, code, np.empty(n, np.int64)) is exact_float32
+    assert pack(time, code, np.empty(n, np.int64)) is exact_float32
     fast = estimate(time, code, LANDMARKS, TAU)
     slow = np.empty_like(fast)
     estimate_into(time, code, n, LANDMARKS, TAU, True, slow)

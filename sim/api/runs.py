@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -24,15 +25,18 @@ from sim.calibration.targets import TargetSet
 from sim.engine.des import EVENT_NAMES, RESOURCES, DesResult, run_des
 from sim.engine.kernel import run_kernel
 from sim.io.files import TARGETS_PATH, OutputSet, json_safe, load_scenario, write_json
-from sim.io.parquet import write_events, write_patients
+from sim.io.parquet import PatientWriter, write_events, write_patients
 from sim.model.errors import InputError
 from sim.model.limits import RUN_BYTES_PER_PATIENT, check_memory, check_option
 from sim.model.outputs import COLUMNS, F, I, Records
 from sim.model.scenario import Scenario
+from sim.outcomes.stream import StreamSummary
 from sim.outcomes.summary import summarise
 
 __version__ = "0.1.0"
 CHUNK_PATIENTS = 1_000_000  # progress granularity; results do not depend on it
+#: ``cartsim run`` streams larger runs through the summaries (:func:`run_streamed`)
+STREAM_ABOVE_PATIENTS = 20_000_000
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -90,10 +94,19 @@ def check_threads(threads: int | None) -> None:
     check_option("--threads", threads, "threads")
 
 
-def check_run_memory(sc: Scenario, patients_given: bool) -> None:
-    """Refuse up front a run whose patient table cannot fit in the memory available."""
+#: peak memory of a kernel run held in memory, per patient: 82 bytes of records, the
+#: summary's two packed curves (16) and infused mask (8), the Parquet writer's row group
+#: (measured 2026-11-25: ~1.3 GB peak for 10^7 patients with ~0.3 GB of code and libraries)
+KERNEL_RUN_BYTES_PER_PATIENT = 120
+
+
+def check_run_memory(sc: Scenario, patients_given: bool, engine: str = "kernel", streamed: bool = False) -> None:
+    """Refuse up front a run whose records cannot fit in the memory available (a streamed
+    run holds one chunk)."""
     key, file = ("--patients", "command line") if patients_given else ("run.patients", sc.file)
-    check_memory(sc.run.patients * RUN_BYTES_PER_PATIENT, file, key, f"{sc.run.patients:,} patients")
+    held = min(sc.run.patients, CHUNK_PATIENTS) if streamed else sc.run.patients
+    per = KERNEL_RUN_BYTES_PER_PATIENT if engine == "kernel" else RUN_BYTES_PER_PATIENT
+    check_memory(held * per, file, key, f"{sc.run.patients:,} patients")
 
 
 def simulate(scenario: Scenario, threads: int | None = None, chunk_patients: int = CHUNK_PATIENTS,
@@ -126,6 +139,7 @@ def simulate_records(scenario: Scenario, threads: int | None = None, chunk_patie
         f, i = run_kernel(theta, scenario.run.seed, stop - start, scenario.run.horizon_days,
                           first_patient_id=start, threads=threads)
         records.put(start, f, i)
+        del f, i  # before the next chunk is allocated
         if progress is not None:
             progress(stop, n)
     return records
@@ -193,7 +207,7 @@ def run(scenario: str | Path | Scenario | None = None, *, patients: int | None =
     check_threads(threads)
     check_engine(engine)
     sc = as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
-    check_run_memory(sc, patients is not None)
+    check_run_memory(sc, patients is not None, engine)
     if engine == "kernel":  # compile (or load the compiled code) outside the timing: patients/s is the kernel's
         run_kernel(sc.params.theta(), sc.run.seed, 1, sc.run.horizon_days, threads=threads)
     t0 = time.perf_counter()
@@ -238,8 +252,12 @@ def write_outputs(result: RunResult, out_dir: Path | str | OutputSet) -> dict[st
     with ThreadPoolExecutor(max_workers=1) as pool:
         parquet = pool.submit(write_patients, outs.stage("patients.parquet"), result.records, result.provenance())
         write_json(outs.stage("summary.json"), result.summary)
+        # the figure's curves binned as a streamed run's (StreamSummary): on its 600-point grid
+        # they equal the exact curves to far below a pixel, at a few MB instead of ~40 bytes a patient
+        curves = StreamSummary(result.scenario.run.horizon_days)
+        curves.add(result.records)
         try:
-            km_figure(result.records, outs.stage("km.png"), f"{result.scenario.name}: "
+            km_figure(curves, outs.stage("km.png"), f"{result.scenario.name}: "
                       f"{result.scenario.run.patients:,} patients, seed {result.scenario.run.seed}",
                       result.scenario.run.horizon_days)
         finally:
@@ -250,3 +268,63 @@ def write_outputs(result: RunResult, out_dir: Path | str | OutputSet) -> dict[st
         write_events(outs.stage("events.parquet"), result.events, result.provenance())
         paths["events"] = outs.target("events.parquet")
     return paths
+
+
+@dataclass
+class StreamedRun:
+    """A run streamed to its output files: the summary (with ``streamed``: chunks, bin width
+    and the curves' error bounds, :mod:`sim.outcomes.stream`) and where it came from."""
+
+    scenario: Scenario
+    summary: dict[str, Any]
+    elapsed_s: float  # simulation, summaries and patients.parquet together
+    curves: StreamSummary
+
+    def provenance(self) -> dict[str, Any]:
+        return provenance(self.scenario)
+
+
+def run_streamed(scenario: str | Path | Scenario | None, out: OutputSet | None, *, patients: int | None = None,
+                 seed: int | None = None, horizon_days: float | None = None, threads: int | None = None,
+                 chunk_patients: int = CHUNK_PATIENTS, progress: ProgressCallback | None = None) -> StreamedRun:
+    """Simulate with the kernel a chunk at a time, each chunk counted into the summary
+    (:class:`~sim.outcomes.stream.StreamSummary`) and appended to patients.parquet as it is
+    simulated: memory is one chunk plus the counts, whatever the number of patients. With
+    ``out`` (an open :class:`~sim.io.files.OutputSet`, committed by its owner) the run's
+    files are staged there (patients.parquet, summary.json, km.png); without, only the
+    summary is computed. Records are those of :func:`run`; the summary's rates equal
+    its, its curves are within the bounds it reports. A study scenario's targets are not
+    computed (run it in memory)."""
+    from sim.report.figures import km_figure  # noqa: PLC0415 - matplotlib only when figures are asked for
+
+    check_threads(threads)
+    sc = as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
+    n = sc.run.patients
+    theta = sc.params.theta()
+    run_kernel(theta, sc.run.seed, 1, sc.run.horizon_days, threads=threads)  # compile outside the timing
+    counts = StreamSummary(sc.run.horizon_days)
+    t0 = time.perf_counter()
+    names = Records.empty(0).names
+    writer = None if out is None else PatientWriter(out.stage("patients.parquet"), names, provenance(sc))
+    with writer or nullcontext():
+        for start in range(0, n, chunk_patients):
+            stop = min(n, start + chunk_patients)
+            f, i = run_kernel(theta, sc.run.seed, stop - start, sc.run.horizon_days, first_patient_id=start,
+                              threads=threads)
+            records = Records.from_blocks(f, i, start)
+            del f, i
+            counts.add(records)
+            if writer is not None:
+                writer.write(records)
+            if progress is not None:
+                progress(stop, n)
+    elapsed = time.perf_counter() - t0
+    summary = {"scenario": sc.name, "seed": sc.run.seed, "engine": "kernel", **counts.summary(),
+               "horizon_days": sc.run.horizon_days, "parameter_hash": sc.params.digest(), "elapsed_s": elapsed,
+               "patients_per_s": n / elapsed if elapsed > 0 else None}
+    result = StreamedRun(sc, json_safe(summary), elapsed, counts)
+    if out is not None:
+        write_json(out.stage("summary.json"), result.summary)
+        km_figure(counts, out.stage("km.png"), f"{sc.name}: {n:,} patients, seed {sc.run.seed} (streamed)",
+                  sc.run.horizon_days)
+    return result

@@ -308,3 +308,19 @@ def test_patients_parquet_from_records_reads_back_as_the_patient_table(tmp_path,
     assert pq.ParquetFile(grouped).num_row_groups == 4  # 200 patients in groups of 64
     assert read_patients(grouped)[0].equals(small_run.patients)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_streamed_run_writes_the_same_patients_and_a_bounded_summary(tmp_path, small_run):
+    """``run_streamed`` (what ``cartsim run`` does past STREAM_ABOVE_PATIENTS) writes the
+    run's three files as one set, chunk by chunk: patients.parquet holds the in-memory
+    run's records, the summary its counts (curves: tests/outcomes/test_stream.py)."""
+    from sim.io.parquet import read_patients  # noqa: PLC0415
+
+    with OutputSet(tmp_path / "s", retire=api.RUN_FILES) as outs:
+        streamed = api.run_streamed(small_run.scenario, outs, chunk_patients=64)
+    files = snapshot(tmp_path / "s")
+    assert set(files) == {"patients.parquet", "summary.json", "km.png"}
+    table, prov = read_patients(tmp_path / "s" / "patients.parquet")
+    assert table.equals(small_run.patients) and prov == small_run.provenance()
+    assert streamed.summary["streamed"]["chunks"] == 4
+    assert streamed.summary["rates"] == small_run.summary["rates"]

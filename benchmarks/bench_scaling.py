@@ -59,6 +59,7 @@ def child(kind: str, patients: int, threads: int, out: str) -> None:
         with tempfile.TemporaryDirectory() as warm:
             api.write_outputs(api.run(sc.with_run(patients=2000), threads=threads), warm)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     if kind == "kernel":
         for start in range(0, patients, CHUNK):
             run_kernel(theta, sc.run.seed, min(CHUNK, patients - start), sc.run.horizon_days,
@@ -70,7 +71,7 @@ def child(kind: str, patients: int, threads: int, out: str) -> None:
             api.run_streamed(sc, outs, threads=threads)
     else:
         api.write_outputs(api.run(sc, threads=threads), out)
-    print(json.dumps({"seconds": time.perf_counter() - t0}))
+    print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}))
 
 
 def measure(cmd: list[str], root: Path) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def measure(cmd: list[str], root: Path) -> dict[str, Any]:
     last = [line for line in out.splitlines() if line.startswith("{")]
     inner = json.loads(last[-1]) if last and cmd[1].endswith("bench_scaling.py") else {}
     return {"wall_s": wall, "seconds": inner.get("seconds", wall), "peak_mb": usage.ru_maxrss / 1024,
-            "load": load}
+            "cpu_s": inner.get("cpu_seconds", usage.ru_utime + usage.ru_stime), "load": load}
 
 
 def table_rows(versions: dict[str, Path], sizes: list[int], threads: list[int]) -> list[dict[str, Any]]:
@@ -106,8 +107,8 @@ def table_rows(versions: dict[str, Path], sizes: list[int], threads: list[int]) 
                     r.update(version=name, kind=kind, patients=n, threads=t, patients_per_s=n / r["seconds"])
                     rows.append(r)
                     print(f"{name:>8} {kind:>6} {n:>11,} patients {t} thread(s): {r['seconds']:7.2f} s "
-                          f"({r['patients_per_s']:>11,.0f}/s), peak {r['peak_mb']:6.0f} MB, load {r['load']:.1f}",
-                          flush=True)
+                          f"({r['patients_per_s']:>11,.0f}/s, cpu {r['cpu_s']:7.2f} s), "
+                          f"peak {r['peak_mb']:6.0f} MB, load {r['load']:.1f}", flush=True)
     return rows
 
 

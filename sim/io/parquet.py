@@ -50,7 +50,7 @@ class PatientWriter:
         n = len(np.asarray(cols[self.names[0]]))
         for start in range(0, max(n, 1), ROW_GROUP_PATIENTS):
             stop = min(n, start + ROW_GROUP_PATIENTS)
-            arrays = [pa.array(np.asarray(cols[c])[start:stop], from_pandas=True) for c in self.names]
+            arrays = [_arrow(np.asarray(cols[c])[start:stop]) for c in self.names]
             if self._writer is None:
                 schema = self._schema(cols, arrays)
                 # no dictionaries: float times are nearly all distinct, and trying a dictionary
@@ -78,6 +78,12 @@ class PatientWriter:
         finally:
             if self._tmp.exists():
                 self._tmp.unlink()
+
+
+def _arrow(values: np.ndarray) -> pa.Array:
+    """An Arrow array of a record column, NaN as null (an explicit mask: a third cheaper
+    than pandas-style conversion)."""
+    return pa.array(values, mask=np.isnan(values)) if values.dtype.kind == "f" else pa.array(values)
 
 
 def write_patients(path: Path | str, table: pd.DataFrame | Mapping[str, np.ndarray],

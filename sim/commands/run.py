@@ -146,6 +146,7 @@ def run(
     # patients.parquet as they are simulated: memory stays that of one chunk
     streamed = engine == "kernel" and sc.run.patients > api.STREAM_ABOVE_PATIENTS
     api.check_run_memory(sc, patients_given=patients is not None, engine=engine, streamed=streamed)
+    api.check_run_disk(sc, out, patients_given=patients is not None)
     outs = OutputSet(out, retire=api.RUN_FILES).open()  # inputs first, then the folder is locked and checked
     result: api.RunResult | api.StreamedRun
 

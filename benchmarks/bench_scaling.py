@@ -118,7 +118,7 @@ def workflows(root: Path) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "power10.toml"
         base = (root / "scenarios" / "trials" / "single_arm_cr_rate.toml").read_text()
-        spec.write_text(_ten_point_grid(base))
+        spec.write_text(_ten_point_grid(base).replace('"../', f'"{root / "scenarios"}/'))  # its scenario, absolute
         for name, args in (
                 ("PSA 1,000 draws x 10,000 patients", ["sweep", "psa", "--draws", "1000", "--patients", "10000"]),
                 ("power: 10 sizes x 5,000 trials", ["power", str(spec), "--trials", "5000"]),
@@ -147,7 +147,7 @@ def main() -> None:
     ap.add_argument("--out", default="", help=argparse.SUPPRESS)
     ap.add_argument("--big", action="store_true", help="add the 10^8-patient rows (streamed; current version)")
     ap.add_argument("--sizes", default="", help="comma-separated patient counts instead of 10^5,10^6,10^7")
-    ap.add_argument("--thread-counts", default="1,2")
+    ap.add_argument("--thread-counts", default="1,2", help="empty: no table rows (e.g. only --workflows)")
     ap.add_argument("--workflows", action="store_true", help="add PSA, power grid and calibration")
     ap.add_argument("--compare", default=None, help="git revision of the previous version")
     ap.add_argument("--json", dest="json_path", default=None)
@@ -163,8 +163,9 @@ def main() -> None:
     sizes = [int(float(s)) for s in args.sizes.split(",")] if args.sizes else list(SIZES)
     if args.big:
         sizes.append(BIG)
+    threads = [int(t) for t in args.thread_counts.split(",")] if args.thread_counts else []
     out: dict[str, Any] = {"cpus": os.cpu_count(), "compare": args.compare,
-                           "rows": table_rows(versions, sizes, [int(t) for t in args.thread_counts.split(",")])}
+                           "rows": table_rows(versions, sizes, threads)}
     if args.workflows:
         out["workflows"] = workflows(ROOT)
     out["self_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

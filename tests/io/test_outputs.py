@@ -314,7 +314,7 @@ def test_a_streamed_run_writes_the_same_patients_and_a_bounded_summary(tmp_path,
     """``run_streamed`` (what ``cartsim run`` does past STREAM_ABOVE_PATIENTS) writes the
     run's three files as one set, chunk by chunk: patients.parquet holds the in-memory
     run's records, the summary its counts (curves: tests/outcomes/test_stream.py)."""
-    from sim.io.parquet import read_patients  # noqa: PLC0415
+    from sim.io.parquet import read_patients
 
     with OutputSet(tmp_path / "s", retire=api.RUN_FILES) as outs:
         streamed = api.run_streamed(small_run.scenario, outs, chunk_patients=64)

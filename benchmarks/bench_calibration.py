@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
+from typing import Any
 
 import numpy as np
 
 from sim.api import calibration as api
 from sim.api.calibration import load_targets
+from sim.calibration import imis, scoring, study_metrics
 from sim.calibration.imis import PriorTransform, TargetModel
 from sim.engine.kernel import run_kernel
 from sim.io.files import load_parameter_set
@@ -37,6 +40,7 @@ def main() -> None:
     ap.add_argument("--patients-per-study", type=int, default=api.DEFAULT_PATIENTS_PER_STUDY)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", dest="json_path", default=None)
+    ap.add_argument("--skip-validate", action="store_true", help="only the likelihood evaluations")
     args = ap.parse_args()
 
     targets = load_targets()
@@ -47,23 +51,45 @@ def main() -> None:
     values = transform.values(z)
     model.loglik(values[0])  # compile / load the numba cache
 
-    t0 = time.perf_counter()
-    for row in values:
-        model.loglik(row)
-    per_eval = (time.perf_counter() - t0) / args.evaluations
-
     thetas = [st.scenario.params.theta() for st in targets.studies.values()]
     horizons = [st.scenario.study.followup_max_days + 400.0 for st in targets.studies.values()]
-    t0 = time.perf_counter()
-    for _ in range(args.evaluations):
+    # interleaved, one evaluation then the bare kernel on the same calls: on a shared machine
+    # both see the same load, so their ratio holds even when the absolute times do not.
+    # Inside an evaluation the study statistics (simulate_study less its kernel call, and
+    # every statistic) are timed by wrapping them where the calibration looks them up
+    spent = {"inside_kernel": 0.0, "statistics": 0.0}
+
+    def timed(fn: Any, key: str) -> Any:
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[key] += time.perf_counter() - t
+        return wrapper
+
+    study_metrics.run_kernel = timed(study_metrics.run_kernel, "inside_kernel")
+    imis.simulate_study = timed(imis.simulate_study, "statistics")
+    scoring.statistic = timed(scoring.statistic, "statistics")
+    evaluation_s = kernel_s = 0.0
+    for row in values:
+        t0 = time.perf_counter()
+        model.loglik(row)
+        t1 = time.perf_counter()
         for th, h in zip(thetas, horizons, strict=True):
             run_kernel(th, api.DEFAULT_SEED, args.patients_per_study, h, threads=args.threads)
-    kernel_per_eval = (time.perf_counter() - t0) / args.evaluations
+        kernel_s += time.perf_counter() - t1
+        evaluation_s += t1 - t0
+    per_eval = evaluation_s / args.evaluations
+    kernel_per_eval = kernel_s / args.evaluations
+    statistics_per_eval = (spent["statistics"] - spent["inside_kernel"]) / args.evaluations
 
     committed = api.DEFAULT_N_INITIAL + api.DEFAULT_ITERATIONS * api.DEFAULT_BATCH
-    t0 = time.perf_counter()
-    api.validate(threads=args.threads)
-    validate_s = time.perf_counter() - t0
+    validate_s = math.nan
+    if not args.skip_validate:
+        t0 = time.perf_counter()
+        api.validate(threads=args.threads)
+        validate_s = time.perf_counter() - t0
 
     patients = args.patients_per_study * len(targets.studies)
     out = {
@@ -72,6 +98,8 @@ def main() -> None:
         "seconds_per_evaluation": per_eval,
         "kernel_seconds_per_evaluation": kernel_per_eval,
         "kernel_share": kernel_per_eval / per_eval,
+        "study_statistics_seconds_per_evaluation": statistics_per_eval,
+        "study_statistics_over_kernel": statistics_per_eval / kernel_per_eval,
         "patients_per_s_in_calibration": patients / per_eval,
         "patients_per_s_kernel_alone": patients / kernel_per_eval,
         "committed_evaluations": committed,
@@ -79,7 +107,12 @@ def main() -> None:
         "validate_default_seconds": validate_s,
     }
     print(f"likelihood evaluation: {1e3 * per_eval:.1f} ms ({patients:,} patients; kernel alone "
-          f"{1e3 * kernel_per_eval:.1f} ms = {100 * out['kernel_share']:.0f}% of it)")
+          f"{1e3 * kernel_per_eval:.1f} ms = {100 * out['kernel_share']:.0f}% of it; the rest, study statistics "
+          f"and scoring, {1e3 * (per_eval - kernel_per_eval):.1f} ms = "
+          f"{(per_eval - kernel_per_eval) / kernel_per_eval:.2f}x the kernel)")
+    print("study statistics (simulate_study less its kernel call, every statistic): "
+          f"{1e3 * statistics_per_eval:.1f} ms per evaluation = "
+          f"{statistics_per_eval / kernel_per_eval:.2f}x the kernel")
     print(f"patients/s inside calibration: {out['patients_per_s_in_calibration']:,.0f}; kernel alone on the same "
           f"calls: {out['patients_per_s_kernel_alone']:,.0f}")
     print(f"committed calibration ({committed:,} evaluations): projected {out['committed_projected_minutes']:.1f} min "

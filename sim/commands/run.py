@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from sim import api
+from sim.api.runs import ProgressCallback
 from sim.calibration.study_run import MIN_COHORTS
 from sim.commands.common import NOT_ESTIMABLE, days, err, pct, progress_bar, stdout_console
 from sim.io.files import OutputSet
@@ -143,8 +144,19 @@ def run(
     api.check_threads(threads)
     api.check_engine(engine)
     sc = api.as_scenario(scenario).with_run(patients=patients, seed=seed, horizon_days=horizon_days)
-    api.check_run_memory(sc, patients_given=patients is not None)
+    # past STREAM_ABOVE_PATIENTS the kernel's chunks stream through the summaries and into
+    # patients.parquet as they are simulated: memory stays that of one chunk
+    streamed = engine == "kernel" and sc.run.patients > api.STREAM_ABOVE_PATIENTS
+    api.check_run_memory(sc, patients_given=patients is not None, engine=engine, streamed=streamed)
+    api.check_run_disk(sc, out, patients_given=patients is not None)
     outs = OutputSet(out, retire=api.RUN_FILES).open()  # inputs first, then the folder is locked and checked
+    result: api.RunResult | api.StreamedRun
+
+    def simulate(progress: ProgressCallback | None) -> api.RunResult | api.StreamedRun:
+        if streamed:
+            return api.run_streamed(sc, outs, threads=threads, progress=progress)
+        return api.run(sc, threads=threads, engine=engine, progress=progress)
+
     if err.is_terminal:
         with progress_bar() as bar:
             task = bar.add_task("simulating", total=sc.run.patients)
@@ -152,10 +164,11 @@ def run(
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = api.run(sc, threads=threads, engine=engine, progress=tick)
+            result = simulate(tick)
     else:  # no bar when stderr is a file or a pipe: it would only add blank lines
-        result = api.run(sc, threads=threads, engine=engine)
-    api.write_outputs(result, outs)
+        result = simulate(None)
+    if isinstance(result, api.RunResult):
+        api.write_outputs(result, outs)
     outs.commit()
     if json_out:
         sys.stdout.write(json.dumps(result.summary, allow_nan=False) + "\n")

@@ -11,11 +11,12 @@ import matplotlib as mpl
 mpl.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from sim.io.files import atomic_write
+from sim.model.endpoints import Columns
+from sim.outcomes.stream import StreamSummary
 from sim.outcomes.summary import DAYS_PER_MONTH, endpoint_data
-from sim.stats.weighted import Layout, estimate, loglog_band
+from sim.stats.weighted import Layout, estimate, loglog_band, sorted_curve, statistics
 
 GRID_POINTS = 600  # curves are drawn on a grid so that 10^7 patients plot as fast as 10^3
 
@@ -72,9 +73,14 @@ def time_axis(horizon_days: float) -> tuple[np.ndarray, list[str], str]:
     return ticks, [f"{t:.0f}" for t in ticks], "months"
 
 
-def numbers_at_risk(time_days: np.ndarray, at_days: np.ndarray) -> np.ndarray:
+def numbers_at_risk(time_days: np.ndarray, at_days: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     """Patients still followed and event-free at each time: follow-up time >= t (the
-    convention of published Kaplan-Meier plots; at t = 0, everyone)."""
+    convention of published Kaplan-Meier plots; at t = 0, everyone); ``weight``: patients per row."""
+    if weight is not None:
+        order = np.argsort(time_days, kind="stable")
+        before = np.concatenate(([0], np.cumsum(np.asarray(weight, np.int64)[order])))
+        idx = np.searchsorted(np.asarray(time_days, float)[order], np.asarray(at_days, float), side="left")
+        return (before[-1] - before[idx]).astype(np.int64)
     t = np.sort(np.asarray(time_days, float))
     return (len(t) - np.searchsorted(t, np.asarray(at_days, float), side="left")).astype(np.int64)
 
@@ -91,6 +97,7 @@ class Curve:
     style: str = "-"
     band: bool = True
     width: float = 1.6
+    weight: np.ndarray | None = None  # patients per row (binned curves of a streamed run)
 
 
 def km_axes(ax: Any, risk_ax: Any, curves: list[Curve], horizon_days: float) -> None:
@@ -102,7 +109,11 @@ def km_axes(ax: Any, risk_ax: Any, curves: list[Curve], horizon_days: float) -> 
             continue
         end = float(np.max(c.time_days))  # no curve past the data
         grid = np.linspace(0.0, end, GRID_POINTS)
-        est = estimate(c.time_days, np.asarray(c.event).astype(np.int8), grid, end)
+        if c.weight is None:
+            est = estimate(c.time_days, np.asarray(c.event).astype(np.int8), grid, end)
+        else:
+            est = statistics(sorted_curve(np.arange(len(c.time_days)), c.time_days, np.asarray(c.event, np.int8)),
+                             np.asarray(c.weight).reshape(-1, 1), grid, end, variance=True)[0]
         at = Layout(len(grid))
         s = est[at.survival]
         ax.step(grid / DAYS_PER_MONTH, s, where="post", color=c.colour, linestyle=c.style,
@@ -121,7 +132,7 @@ def km_axes(ax: Any, risk_ax: Any, curves: list[Curve], horizon_days: float) -> 
     risk_ax.set_xticks([])
     risk_ax.set_yticks(range(len(shown)), [c.short or c.label for c in shown][::-1], fontsize=7)
     for row, c in enumerate(shown[::-1]):
-        for t, n in zip(ticks, numbers_at_risk(c.time_days, ticks * DAYS_PER_MONTH), strict=True):
+        for t, n in zip(ticks, numbers_at_risk(c.time_days, ticks * DAYS_PER_MONTH, c.weight), strict=True):
             risk_ax.text(t, row, f"{n:,}", ha="center", va="center", fontsize=7, color=c.colour)
         risk_ax.get_yticklabels()[row].set_color(c.colour)
     risk_ax.tick_params(axis="y", length=0, pad=24)  # clear of the numbers at t = 0
@@ -140,18 +151,24 @@ def km_layout(rows: int, panels: int = 1, width: float = 9.0) -> tuple[Any, list
     return fig, axes, risk
 
 
-def km_figure(df: pd.DataFrame, path: Path | str, title: str, horizon_days: float) -> Path:
+def km_figure(df: Columns | StreamSummary, path: Path | str, title: str, horizon_days: float) -> Path:
     """OS and EFS from infusion (infused patients, with 95% pointwise bands) and OS from the
     decision to treat (every patient, dashed), numbers at risk below; each curve ends at
-    its longest follow-up."""
+    its longest follow-up. ``df``: record columns, or a streamed run's binned curves."""
     curves = []
     for endpoint, origin, label, short, colour, style in (
             ("os", "infusion", "OS from infusion", "OS", "C0", "-"),
             ("efs", "infusion", "EFS from infusion", "EFS", "C1", "-"),
             ("os", "decision", "OS from decision to treat (ITT)", "OS (ITT)", "C2", "--")):
-        time, event = endpoint_data(df, endpoint, origin)
-        curves.append(Curve(time, event, f"{label} (n={len(time):,})", colour, short, style,
-                            band=origin == "infusion"))
+        weight = None
+        if isinstance(df, StreamSummary):
+            time, code, weight = df.binned(endpoint if origin == "infusion" else f"itt_{endpoint}")
+            event, n = code > 0, int(weight.sum())
+        else:
+            time, event = endpoint_data(df, endpoint, origin)
+            n = len(time)
+        curves.append(Curve(time, event, f"{label} (n={n:,})", colour, short, style,
+                            band=origin == "infusion", weight=weight))
     fig, (ax,), (risk,) = km_layout(len(curves))
     km_axes(ax, risk, curves, horizon_days)
     ax.set_xlabel(f"{time_axis(horizon_days)[2]} from infusion (ITT curve: from the decision to treat)")

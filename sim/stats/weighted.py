@@ -352,15 +352,72 @@ def estimate_into(time: np.ndarray, code: np.ndarray, m: int, landmarks: np.ndar
     out[:] = res[0]
 
 
+#: the bits of a float64 time that carry the code in a packed sort key
+_CODE_BITS = 3
+_INF_BITS = 0x7FF0000000000000
+
+
+@nb.njit(cache=True, nogil=True)
+def pack(time: np.ndarray, code: np.ndarray, keys: np.ndarray) -> bool:
+    """keys[i] = the bits of time[i] with code[i] in the two lowest bits, which order
+    like the times (IEEE doubles >= 0 order like their bit patterns); False, leaving
+    ``keys`` partly filled, when a time is negative, NaN or uses those bits (a time
+    computed from float32 records never does: 24-bit mantissas, subtracted exactly)."""
+    bits = time.view(np.int64)
+    for i in range(bits.shape[0]):
+        b = bits[i]
+        if b < 0 or b > _INF_BITS or (b & _CODE_BITS) != 0:
+            return False
+        keys[i] = b | np.int64(code[i])
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def _unpack(keys: np.ndarray, code: np.ndarray) -> None:
+    """Split sorted packed keys in place: ``keys`` back to time bits, codes into ``code``."""
+    for i in range(keys.shape[0]):
+        b = keys[i]
+        code[i] = b & _CODE_BITS
+        keys[i] = b & ~np.int64(_CODE_BITS)
+
+
 def estimate(time_days: np.ndarray, code: np.ndarray, landmarks_days: np.ndarray, tau_days: float) -> np.ndarray:
     """The ordinary estimates of one curve (times in any order; code as the module
-    docstring, or a boolean event): one row, layout :class:`Layout`."""
+    docstring, or a boolean event): one row, layout :class:`Layout`.
+
+    Large curves (the run summary and its figure: 10^7 patients) are sorted as packed
+    (time, code) keys by :func:`estimate_packed`; other doubles than those of float32
+    records, and small curves, by the bucket sort. The estimates are the same bit for bit
+    (ties are grouped by time either way; tests/stats/test_weighted.py)."""
     time_days = np.ascontiguousarray(time_days, np.float64)
-    landmarks_days = np.ascontiguousarray(landmarks_days, np.float64)
+    code = np.ascontiguousarray(code, np.int8)
+    m = len(time_days)
+    keys = np.empty(m if m >= PACKED_SORT_MIN else 0, np.int64)
+    if m >= PACKED_SORT_MIN and pack(time_days, code, keys):
+        return estimate_packed(keys, landmarks_days, tau_days)
     out = np.empty(Layout(len(landmarks_days)).width)
-    estimate_into(time_days, np.ascontiguousarray(code, np.int8), len(time_days), landmarks_days, float(tau_days), True,
-                  out)
+    estimate_into(time_days, code, m, np.ascontiguousarray(landmarks_days, np.float64), float(tau_days), True, out)
     return out
+
+
+def estimate_packed(keys: np.ndarray, landmarks_days: np.ndarray, tau_days: float) -> np.ndarray:
+    """The ordinary estimates of one curve given as packed keys (:func:`pack`), which it
+    sorts and unpacks in place: one row, layout :class:`Layout`. numpy's vectorised sort
+    of the keys is several times faster than the bucket sort's random accesses at 10^7
+    patients and needs no index array; unit weights are a zero-stride view."""
+    landmarks_days = np.ascontiguousarray(landmarks_days, np.float64)
+    m = len(keys)
+    keys.sort()  # releases the GIL: the run summary's curves sort in parallel threads
+    sorted_code = np.empty(m, np.int8)
+    _unpack(keys, sorted_code)
+    res = np.empty((1, Layout(len(landmarks_days)).width))
+    weighted_curves(keys.view(np.float64), sorted_code, np.broadcast_to(np.zeros(1, np.int64), (m,)),
+                    np.ones((1, 1), np.uint8), 0, 1, landmarks_days, float(tau_days), True, res)
+    return res[0]
+
+
+#: curves at least this long take the packed-key sort of :func:`estimate`
+PACKED_SORT_MIN = 50_000
 
 
 @nb.njit(cache=True, nogil=True)

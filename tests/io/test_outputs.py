@@ -285,3 +285,42 @@ def test_failed_cli_run_leaves_outputs_and_wrote_line_lists_events(tmp_path):
     proc = cartsim("run", "--patients", "300", "--out", "o", cwd=tmp_path)  # a kernel run retires events.parquet
     assert proc.returncode == 0, describe(proc)
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["km.png", "patients.parquet", "summary.json"]
+
+
+def test_patients_parquet_from_records_reads_back_as_the_patient_table(tmp_path, small_run):
+    """patients.parquet is written in row groups straight from the record arrays; read back it
+    is the pandas patient table (NaN as null, dtypes, provenance), with several row groups."""
+    import pyarrow.parquet as pq
+
+    from sim.io import parquet
+    from sim.io.parquet import read_patients, write_patients
+
+    path = write_patients(tmp_path / "p.parquet", small_run.records, small_run.provenance())
+    table, prov = read_patients(path)
+    assert prov == small_run.provenance()
+    assert table.equals(small_run.patients) and list(table.dtypes) == list(small_run.patients.dtypes)
+    old = parquet.ROW_GROUP_PATIENTS
+    parquet.ROW_GROUP_PATIENTS = 64
+    try:
+        grouped = write_patients(tmp_path / "g.parquet", small_run.records, small_run.provenance())
+    finally:
+        parquet.ROW_GROUP_PATIENTS = old
+    assert pq.ParquetFile(grouped).num_row_groups == 4  # 200 patients in groups of 64
+    assert read_patients(grouped)[0].equals(small_run.patients)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_streamed_run_writes_the_same_patients_and_a_bounded_summary(tmp_path, small_run):
+    """``run_streamed`` (what ``cartsim run`` does past STREAM_ABOVE_PATIENTS) writes the
+    run's three files as one set, chunk by chunk: patients.parquet holds the in-memory
+    run's records, the summary its counts (curves: tests/outcomes/test_stream.py)."""
+    from sim.io.parquet import read_patients
+
+    with OutputSet(tmp_path / "s", retire=api.RUN_FILES) as outs:
+        streamed = api.run_streamed(small_run.scenario, outs, chunk_patients=64)
+    files = snapshot(tmp_path / "s")
+    assert set(files) == {"patients.parquet", "summary.json", "km.png"}
+    table, prov = read_patients(tmp_path / "s" / "patients.parquet")
+    assert table.equals(small_run.patients) and prov == small_run.provenance()
+    assert streamed.summary["streamed"]["chunks"] == 4
+    assert streamed.summary["rates"] == small_run.summary["rates"]

@@ -118,3 +118,25 @@ def test_bucket_order_sorts(n: int) -> None:
     order = order_by_time(time, n)
     assert sorted(order.tolist()) == list(range(n))
     np.testing.assert_array_equal(time[order], np.sort(time))
+
+
+@pytest.mark.parametrize("exact_float32", [True, False])
+def test_large_curves_sorted_bypacked_keys_give_the_same_estimates_bit_for_bit(exact_float32: bool) -> None:
+    """Above PACKED_SORT_MIN, ``estimate`` sorts packed (time, code) keys; times from
+    float32 records take that path, other doubles fall back to the bucket sort: either
+    way the row equals the bucket-sort path exactly (ties included)."""
+    from sim.stats.weighted import PACKED_SORT_MIN, estimate_into, pack
+
+    rng = np.random.default_rng(11)
+    n = PACKED_SORT_MIN + 1_234
+    t32 = np.round(rng.exponential(150.0, n), 1).astype(np.float32)  # many ties
+    origin = rng.uniform(20.0, 60.0, n).astype(np.float32)
+    time = np.float64(t32) + np.float64(origin) - np.float64(origin)  # a record difference, as curves compute
+    if not exact_float32:
+        time = time + rng.uniform(0.0, 1e-6, n)  # full 52-bit mantissas: the fallback
+    code = rng.choice(np.array([0, 1, 2], np.int8), n, p=[0.3, 0.5, 0.2])
+    assert pack(time, code, np.empty(n, np.int64)) is exact_float32
+    fast = estimate(time, code, LANDMARKS, TAU)
+    slow = np.empty_like(fast)
+    estimate_into(time, code, n, LANDMARKS, TAU, True, slow)
+    assert np.array_equal(fast, slow, equal_nan=True)

@@ -29,7 +29,7 @@ def _write(tmp_path: Path, name: str, extra: str, replace: tuple[str, str] = (""
     ("two_arm_tandem_vs_cd19", '[adaptive]\nefficacy = "haybittle"\n',
      (FIXED_FOLLOW_UP, 'rule = "events"\nevents = 100\nmax_followup_days = 3000.0'),
      ("adaptive.efficacy", "haybittle")),
-    ("event_driven_os_interims", "", ('test = "cox"', 'test = "maxcombo"'), ("interim", "maxcombo")),
+    ("event_driven_os_interims", "", ('test = "cox"', 'test = "maxcombo"'), ("interim.futility", "futility_z", "maxcombo")),
     ("event_driven_os_interims", "", ('test = "cox"', 'test = "fh"\nrho = 0.0\ngamma = 1.0'),
      ("interim.futility", "futility_z")),
     ("multi_arm_products_vs_cd19", "[allocation]\nweights = [2.0, 1.0]\n", ("", ""), ("allocation.weights", "4")),

@@ -308,10 +308,10 @@ def look_correlation(cov: np.ndarray, done: np.ndarray) -> tuple[np.ndarray, np.
     corr = np.empty((n, n))
     for a in range(n):
         for b in range(n):
-            k, i, l, j = look[a], stat[a], look[b], stat[b]
-            if l < k:
-                k, i, l, j = l, j, k, i
-            corr[a, b] = cov[k, i, j] / math.sqrt(cov[k, i, i] * cov[l, j, j])
+            k, i, k2, j = look[a], stat[a], look[b], stat[b]
+            if k2 < k:
+                k, i, k2, j = k2, j, k, i
+            corr[a, b] = cov[k, i, j] / math.sqrt(cov[k, i, i] * cov[k2, j, j])
     return corr, look, stat
 
 

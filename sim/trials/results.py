@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from sim.stats import maxcombo
 from sim.trials.analyse import _analyse
 from sim.trials.spec import _RULE, _TEST, TrialSpec
-from sim.stats import maxcombo
 from sim.trials.spending import SequentialPlan, spent
 
 

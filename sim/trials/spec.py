@@ -13,8 +13,8 @@ from sim.model.errors import InputError
 from sim.model.limits import check_choice, check_keys, check_number, is_number
 from sim.model.parameter_set import flatten
 from sim.model.scenario import Scenario
-from sim.stats.maxcombo import MAX_RANK
 from sim.outcomes.summary import DAYS_PER_MONTH
+from sim.stats.maxcombo import MAX_RANK
 from sim.trials.adaptive import KEYS as ADAPTIVE_KEYS
 from sim.trials.adaptive import AdaptiveOptions
 from sim.trials.adaptive import parse_options as parse_adaptive
@@ -450,7 +450,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
                              "logrank, cox, cox_score, fh, maxcombo or logrank1, or chisq for a rate")
         if test in ("fh", "maxcombo") and interim.get("futility") is not None:
             raise InputError(file, "interim.futility", "beta spending protects a hazard ratio, which a weighted "
-                             f"log-rank's drift is not", f"interim.futility_z (fixed thresholds) with test {test}")
+                             "log-rank's drift is not", f"interim.futility_z (fixed thresholds) with test {test}")
         fr = interim.get("fractions")
         if test == "maxcombo" and isinstance(fr, list) and len(extra["fh_weights"]) * (len(fr) + 1) > MAX_RANK:
             raise InputError(file, "interim.fractions", f"{len(fr)} interims with {len(extra['fh_weights'])} "

@@ -161,7 +161,7 @@ def test_type_one_error_with_looks(base, spending, futility_z):
     else:
         assert res.futility_stop[:, 0].mean() > 0.2  # about half the null trials are behind at the interim
     assert (res.reject[:, 0] & (res.stop_look[:, 0] == 0)).any()  # some trials stop at the interim
-    b, a = res.look_boundaries
+    b, _ = res.look_boundaries
     assert np.all(b[:, 0, 1] > 1.96)  # a maximum of four statistics needs more than one's quantile
 
 

@@ -221,6 +221,15 @@ def maxcombo_from_table(r0: np.ndarray, r1: np.ndarray, d0: np.ndarray, d1: np.n
     u = np.empty(c)
     cov = np.empty((c, c))
     cox.fh_combo_from_table(r0, r1, d0, d1, m, rho, gamma, u, cov)
+    return maxcombo_from_cov(u, cov, sides, direction, levels)
+
+
+@nb.njit(cache=True)
+def maxcombo_from_cov(u: np.ndarray, cov: np.ndarray, sides: int, direction: int,
+                      levels: np.ndarray) -> tuple[float, float]:
+    """:func:`maxcombo_from_table` given the statistics' weighted O - E ``u`` and null
+    covariance ``cov`` (from :func:`sim.stats.cox.fh_combo_from_table`)."""
+    c = u.size
     keep = np.zeros(c, np.int64)
     kept = 0
     for i in range(c):
@@ -259,6 +268,136 @@ def maxcombo_from_table(r0: np.ndarray, r1: np.ndarray, d0: np.ndarray, d1: np.n
         total += _lattice_sum(lower, upper, coef, level, rank, COARSE_POINTS, LATTICE_POINTS)
         p = 1.0 - total / LATTICE_POINTS
     return signed, min(max(p, 0.0), 1.0)
+
+
+# --------------------------------------------------------------------------- #
+# group-sequential looks
+
+SEQUENTIAL_POINTS = 4096  # lattice points of the boundary integrals (one per trial and look)
+MAX_RANK = _PRIMES.size + 1  # statistics x looks the lattice integrates (its dimension is the rank - 1)
+
+
+@nb.njit(cache=True)
+def look_correlation(cov: np.ndarray, done: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(correlation, look, statistic) of the FH statistics of every look that happened
+    (``done``), look-major, each look's statistics with zero variance left out.
+
+    ``cov[k]`` is look k's :func:`sim.stats.cox.fh_combo_from_table` covariance. The
+    weighted scores have independent increments under H0, so for looks k <= l the
+    covariance of statistic i at k and j at l is look k's ``sum w_i w_j v`` and the
+    correlation ``cov[k, i, j] / sqrt(cov[k, i, i] cov[l, j, j])``: identical
+    statistics correlate as ``sqrt(V(k) / V(l))``, the log-rank as the square root of
+    its information fraction."""
+    L, c, _ = cov.shape
+    n = 0
+    for k in range(L):
+        if done[k]:
+            for i in range(c):
+                if cov[k, i, i] > 0.0:
+                    n += 1
+    look = np.empty(n, np.int64)
+    stat = np.empty(n, np.int64)
+    a = 0
+    for k in range(L):
+        if done[k]:
+            for i in range(c):
+                if cov[k, i, i] > 0.0:
+                    look[a] = k
+                    stat[a] = i
+                    a += 1
+    corr = np.empty((n, n))
+    for a in range(n):
+        for b in range(n):
+            k, i, k2, j = look[a], stat[a], look[b], stat[b]
+            if k2 < k:
+                k, i, k2, j = k2, j, k, i
+            corr[a, b] = cov[k, i, j] / math.sqrt(cov[k, i, i] * cov[k2, j, j])
+    return corr, look, stat
+
+
+@nb.njit(cache=True)
+def _continuing(rows: np.ndarray, lower: np.ndarray, upper: np.ndarray, corr: np.ndarray, c: float, sides: int,
+                points: int) -> float:
+    """P(no earlier look crosses and every statistic of ``rows`` lies within ``c``): the
+    rectangle of :func:`mvn_rectangle` (``c`` inf: this look left open)."""
+    for a in rows:
+        upper[a] = c
+        lower[a] = -c if sides == 2 and c < math.inf else -math.inf
+    coef, level, rank, feasible = _prepare(lower, upper, corr)
+    return _lattice_sum(lower, upper, coef, level, rank, 0, points) / points if feasible else 0.0
+
+
+@nb.njit(cache=True)
+def _solve_look(rows: np.ndarray, lower: np.ndarray, upper: np.ndarray, corr: np.ndarray, target: float, sides: int,
+                points: int, lo: float, hi: float) -> float:
+    """The boundary c of one look: P(no earlier crossing) - P(no crossing up to this
+    look) = ``target``, both on the same lattice points (their difference is the
+    integrand of the crossing itself), by Illinois regula falsi within [lo, hi]; lo or
+    hi when the root lies outside."""
+    before = _continuing(rows, lower, upper, corr, math.inf, sides, points)
+    f_lo = before - _continuing(rows, lower, upper, corr, lo, sides, points) - target
+    f_hi = before - _continuing(rows, lower, upper, corr, hi, sides, points) - target
+    if f_lo <= 0.0:
+        return lo
+    if f_hi >= 0.0:
+        return hi
+    x = hi
+    side = 0
+    for _ in range(100):
+        x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        fx = before - _continuing(rows, lower, upper, corr, x, sides, points) - target
+        if fx > 0.0:
+            lo, f_lo = x, fx
+            if side == 1:
+                f_hi *= 0.5
+            side = 1
+        else:
+            hi, f_hi = x, fx
+            if side == -1:
+                f_lo *= 0.5
+            side = -1
+        if hi - lo < 1e-6 or abs(fx) < 1e-7 * target:
+            break
+    return x
+
+
+@nb.njit(cache=True)
+def sequential_bounds(cov: np.ndarray, done: np.ndarray, spend: np.ndarray, sides: int, points: int,
+                      out: np.ndarray) -> None:
+    """Efficacy boundaries of MaxCombo at the looks that happened: ``out[k]`` (on the
+    scale of the largest favourable statistic, or the largest absolute one when
+    ``sides`` is 2) solves P(no crossing before look k and a statistic at k reaches
+    it) = ``spend[k]`` under the joint normal of :func:`look_correlation`, by the
+    lattice integral of :func:`mvn_rectangle` with ``points`` points (located first on
+    an eighth of them); inf where nothing is spent or the look has no statistic."""
+    corr, look, _ = look_correlation(cov, done)
+    n = look.size
+    lower = np.full(n, -math.inf)
+    upper = np.full(n, math.inf)
+    out[:] = math.inf
+    coarse = max(points // 8, 64)
+    for k in range(cov.shape[0]):
+        rows = np.flatnonzero(look == k)
+        if not done[k] or rows.size == 0 or spend[k] <= 1e-12:
+            continue
+        x = _solve_look(rows, lower, upper, corr, spend[k], sides, coarse, 0.0, 12.0)
+        lo, hi = max(x - 0.05, 0.0), x + 0.05
+        x = _solve_look(rows, lower, upper, corr, spend[k], sides, points, lo, hi)
+        if (x == lo and lo > 0.0) or x == hi:  # the coarse root was off by more than 0.05
+            x = _solve_look(rows, lower, upper, corr, spend[k], sides, points, 0.0, 12.0)
+        out[k] = x
+        for a in rows:  # later looks continue only within this boundary
+            upper[a] = x
+            lower[a] = -x if sides == 2 else -math.inf
+
+
+@nb.njit(parallel=True, cache=True)
+def sequential_bounds_many(cov: np.ndarray, done: np.ndarray, spend: np.ndarray, sides: int, points: int,
+                           out: np.ndarray) -> None:
+    """:func:`sequential_bounds` of every row (trial) of ``cov`` (T, L, c, c),
+    ``done`` and ``spend`` (T, L) into ``out`` (T, L)."""
+    for t in nb.prange(cov.shape[0]):
+        sequential_bounds(cov[t], done[t], spend[t], sides, points, out[t])
 
 
 def _table(time: np.ndarray, event: np.ndarray, group: np.ndarray

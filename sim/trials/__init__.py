@@ -74,7 +74,11 @@ How one simulated trial is built (every random number has an address)
 * The ``fh`` weighted log-rank takes interims too: alpha is spent at the event fraction
   and the looks correlate as the trial's own weighted variances, ``sqrt(V_j / V_k)``
   (futility only as fixed ``futility_z``: beta spending protects a hazard ratio).
-  MaxCombo, RMST and milestone tests have no interims here.
+  MaxCombo takes interims the same way: its FH statistics at every look are jointly
+  normal (look k's ``sum w_i w_j v`` over ``sqrt(V_i(k) V_j(l))`` for looks k <= l),
+  and each look's boundary on the largest statistic spends its alpha under that joint
+  normal (``sim.stats.maxcombo.sequential_bounds``; at most 13 statistics over all
+  looks). RMST and milestone tests have no interims here.
 * ``[adaptive]`` (rule ``events``, log-rank): one interim, conditional power and event
   re-estimation with a weighted inverse-normal test, optionally an efficacy stop at the
   interim (``efficacy`` = "obf" or "pocock"; ``sim.trials.adaptive``).

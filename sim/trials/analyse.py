@@ -156,7 +156,7 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
              direction: int, hazard0: float, p0: float, z_out: np.ndarray, p_out: np.ndarray, est: np.ndarray,
              aux: np.ndarray, oe_out: np.ndarray, var_out: np.ndarray, counts: np.ndarray, dur: np.ndarray,
              done_out: np.ndarray, reached: np.ndarray, fh_rho: np.ndarray, fh_gamma: np.ndarray,
-             km_days: float, p_levels: np.ndarray) -> None:
+             km_days: float, p_levels: np.ndarray, combo_cov: np.ndarray) -> None:
     """Every trial (rows) at every size (axis 1) and look (axis 2): censoring at the
     look's cut-off and at dropout, then the test. Outputs per (k, g, look): z, p,
     est (log HR for Cox, log OR for Fisher, rate difference or rate, O/E for logrank1),
@@ -164,7 +164,9 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
     O - E and E), counts (events or numerator, patients or denominator, per arm A, B),
     duration (days), whether the look happened; reached[k, g]: D events reached. The
     fh test uses ``(fh_rho[0], fh_gamma[0])``, MaxCombo every pair; rmst and milestone
-    the time ``km_days``; ``p_levels`` are the levels MaxCombo's p-values decide at."""
+    the time ``km_days``; ``p_levels`` are the levels MaxCombo's p-values decide at.
+    ``combo_cov`` (K, G, L, c, c), when its first axis has K rows: MaxCombo's covariance
+    of its statistics at every look (its group-sequential boundaries)."""
     K, n_max = t1.shape
     L = look_events.size
     for k in nb.prange(K):
@@ -183,6 +185,8 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
         arms = np.empty((n_max, 2), np.uint8)
         pid = np.arange(n_max)
         km_out = np.empty((2, _WIDTH))
+        c_u = np.empty(fh_rho.size)
+        c_cov = np.empty((fh_rho.size, fh_rho.size))
         for g in range(sizes.size):
             n = sizes[g]
             reached[k, g] = _cutoffs(t1[k], t2[k] if t2.shape[0] == K else t1[k], entry[k], dropout[k], n, rule,
@@ -247,8 +251,10 @@ def _analyse(t1: np.ndarray, t2: np.ndarray, arm: np.ndarray, entry: np.ndarray,
                                                pid, km_out)
                         est[k, g, look] = diff
                     elif test == T_MAXCOMBO:
-                        z, pc = maxcombo.maxcombo_from_table(r0, r1, d0, d1, mm, fh_rho, fh_gamma, sides,
-                                                             direction, p_levels)
+                        coxmod.fh_combo_from_table(r0, r1, d0, d1, mm, fh_rho, fh_gamma, c_u, c_cov)
+                        z, pc = maxcombo.maxcombo_from_cov(c_u, c_cov, sides, direction, p_levels)
+                        if combo_cov.shape[0] == K:
+                            combo_cov[k, g, look] = c_cov
                         est[k, g, look] = o / v if v > 0.0 else 0.0
                     elif test == T_LOGRANK:
                         z = o / math.sqrt(v) if v > 0.0 else 0.0

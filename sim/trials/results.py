@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from sim.stats import maxcombo
 from sim.trials.analyse import _analyse
 from sim.trials.spec import _RULE, _TEST, TrialSpec
-from sim.trials.spending import SequentialPlan
+from sim.trials.spending import SequentialPlan, spent
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class SimulatedTrials:
         counts = np.zeros((*shape, 4), np.int64)
         done = np.zeros(shape, np.bool_)
         reached = np.zeros(shape[:2], np.bool_)
+        c = len(spec.fh_weights)
+        combo_cov = np.zeros((*shape, c, c) if spec.test == "maxcombo" and looks.size > 1 else (1, 1, 1, c, c))
         rule = _RULE[spec.followup_rule]
         fu = {0: spec.min_followup_days, 1: spec.cutoff_days, 2: spec.max_followup_days}[rule]
         t2 = self.t_denominator if self.t_denominator is not None else self.t_event
@@ -93,8 +96,9 @@ class SimulatedTrials:
                  _TEST[spec.test], spec.sides, spec.direction, float(spec.historical_hazard_per_day or 0.0),
                  float(spec.p0 or 0.5), z, p, est, aux, oe, var, counts, dur, done, reached,
                  np.array([w[0] for w in spec.fh_weights]), np.array([w[1] for w in spec.fh_weights]),
-                 float(spec.km_days), decision_levels(spec))
-        return TrialResults(spec, sizes, z, p, est, aux, oe, var, counts, dur, done, reached)
+                 float(spec.km_days), decision_levels(spec), combo_cov)
+        return TrialResults(spec, sizes, z, p, est, aux, oe, var, counts, dur, done, reached,
+                            combo_cov if spec.test == "maxcombo" and looks.size > 1 else None)
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ class TrialResults:
     duration_looks: np.ndarray
     done: np.ndarray
     reached: np.ndarray  # D events reached (event-driven rule; True otherwise)
+    combo_cov_looks: np.ndarray | None = None  # MaxCombo with looks: (..., c, c) its statistics' covariance per look
 
     @property
     def alpha(self) -> float:
@@ -146,6 +151,11 @@ class TrialResults:
         planned information; each trial's own are recomputed at its observed information)."""
         if self.plan is None:
             return np.array([math.nan])
+        if self.combo_cov_looks is not None:  # no planned covariance: the trials' median (first size)
+            b = np.where(self.done[:, 0], self.look_boundaries[0][:, 0], np.nan)
+            b[~np.isfinite(b)] = np.nan
+            with np.errstate(all="ignore"):
+                return np.array([np.nanmedian(col) if np.isfinite(col).any() else math.inf for col in b.T])
         return self.plan.bounds(self._planned_info())[0]
 
     def futility_boundaries(self) -> np.ndarray:
@@ -160,6 +170,8 @@ class TrialResults:
         information each trial observed at its looks (events; for a rate endpoint the
         patients in the denominator, of n planned); inf / -inf where a look did not happen."""
         assert self.plan is not None
+        if self.combo_cov_looks is not None:
+            return self._combo_boundaries()
         K, G, L = self.z_looks.shape
         c = self.counts_looks
         info = (c[..., 1] + c[..., 3] if self.rate_looks else c[..., 0] + c[..., 2]).astype(np.float64)
@@ -183,6 +195,32 @@ class TrialResults:
                     bu[u, at], au[u, at] = plan.bounds(row[at])
             inverse = inverse.reshape(-1)
             b[:, g], a[:, g] = bu[inverse], au[inverse]
+        return b, a
+
+    def _combo_boundaries(self) -> tuple[np.ndarray, np.ndarray]:
+        """MaxCombo's (efficacy, futility) boundaries per trial, size and look: alpha spent
+        at each look's event fraction of D (the final look spending what is left; two
+        sides: twice the one-sided spending of alpha / 2), each boundary solved under the
+        joint normal of every look's statistics (:func:`sim.stats.maxcombo.sequential_bounds`);
+        futility: the fixed thresholds, capped at the efficacy boundary."""
+        assert self.combo_cov_looks is not None
+        spec = self.spec
+        K, G, L = self.z_looks.shape
+        events = (self.counts_looks[..., 0] + self.counts_looks[..., 2]).astype(np.float64)
+        cum = spec.sides * spent(np.minimum(events / spec.events, 1.0), spec.alpha / spec.sides, spec.spending)
+        cum[..., L - 1] = spec.alpha
+        cum = np.where(self.done, cum, 0.0)
+        before = np.concatenate([np.zeros((K, G, 1)), np.maximum.accumulate(cum, axis=2)[..., :-1]], axis=2)
+        spend = np.where(self.done, np.maximum(cum - before, 0.0), 0.0)
+        c = self.combo_cov_looks.shape[-1]
+        b = np.empty(K * G * L)
+        maxcombo.sequential_bounds_many(self.combo_cov_looks.reshape(K * G, L, c, c), self.done.reshape(K * G, L),
+                                        spend.reshape(K * G, L), spec.sides, maxcombo.SEQUENTIAL_POINTS,
+                                        b.reshape(K * G, L))
+        b = b.reshape(K, G, L)
+        a = np.full((K, G, L), -math.inf)
+        for k, f in enumerate(spec.futility_z):
+            a[:, :, k] = np.where(self.done[:, :, k], np.minimum(f, b[:, :, k]), -math.inf)
         return b, a
 
     @cached_property

@@ -320,6 +320,10 @@ def _interim_block(spec: TrialSpec, res: TrialResults, b: np.ndarray) -> dict[st
         "boundaries_note": "planned, at the planned information; every simulated trial's boundaries are "
                            "recomputed at the information it observed at its looks (events, or for a rate the "
                            "patients in the denominator of n), its final look spending the alpha left"}
+    if spec.test == "maxcombo":
+        out["boundaries_note"] = ("MaxCombo: the median over the simulated trials (first grid size) of the "
+                                  "boundaries each trial's own looks give, under the joint normal of its FH "
+                                  "statistics at every look; no canonical single-statistic design applies")
     if spec.futility is None and not spec.futility_z:
         return out
     a = res.futility_boundaries()
@@ -327,6 +331,8 @@ def _interim_block(spec: TrialSpec, res: TrialResults, b: np.ndarray) -> dict[st
     assert plan is not None
     out.update(futility=spec.futility or "fixed z", futility_hr=spec.futility_hr, futility_binding=False,
                futility_z=[None if not math.isfinite(x) else float(x) for x in a])
+    if spec.test == "maxcombo":
+        return out
     info = np.asarray(ev, float)
     oc: dict[str, Any] = {}
     cases = [("h0", 0.0)] + ([("design_alternative", plan.drift_per_sqrt_info)] if spec.futility_hr else [])

@@ -14,6 +14,7 @@ from sim.model.limits import check_choice, check_keys, check_number, is_number
 from sim.model.parameter_set import flatten
 from sim.model.scenario import Scenario
 from sim.outcomes.summary import DAYS_PER_MONTH
+from sim.stats.maxcombo import MAX_RANK
 from sim.trials.adaptive import KEYS as ADAPTIVE_KEYS
 from sim.trials.adaptive import AdaptiveOptions
 from sim.trials.adaptive import parse_options as parse_adaptive
@@ -444,12 +445,18 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
 
     interim = doc.get("interim")
     if interim is not None:
-        if test in ("simon", "binomial", "predictive", "chisq_yates", "fisher", "maxcombo", "rmst", "milestone"):
+        if test in ("simon", "binomial", "predictive", "chisq_yates", "fisher", "rmst", "milestone"):
             raise InputError(file, "interim", f"no interim analyses with the {test} test",
-                             "logrank, cox, cox_score, fh or logrank1, or chisq for a rate")
-        if test == "fh" and interim.get("futility") is not None:
+                             "logrank, cox, cox_score, fh, maxcombo or logrank1, or chisq for a rate")
+        if test in ("fh", "maxcombo") and interim.get("futility") is not None:
             raise InputError(file, "interim.futility", "beta spending protects a hazard ratio, which a weighted "
-                             "log-rank's drift is not", "interim.futility_z (fixed thresholds) with test fh")
+                             "log-rank's drift is not", f"interim.futility_z (fixed thresholds) with test {test}")
+        fr = interim.get("fractions")
+        if test == "maxcombo" and isinstance(fr, list) and len(extra["fh_weights"]) * (len(fr) + 1) > MAX_RANK:
+            raise InputError(file, "interim.fractions", f"{len(fr)} interims with {len(extra['fh_weights'])} "
+                             f"MaxCombo statistics: the joint boundary integral takes at most {MAX_RANK} "
+                             "statistics over all looks", f"at most {MAX_RANK // len(extra['fh_weights']) - 1} "
+                             "interims with this combo")
         if endpoint in SURVIVAL and fu["followup_rule"] != "events":
             raise InputError(file, "interim", "interim analyses of a survival endpoint need the event-driven rule "
                              "(follow_up.rule = 'events')", "follow_up.rule = 'events'")

@@ -117,7 +117,7 @@ def test_bad_input_names_the_key(base, analysis, key):
 def test_no_interims_with_the_weighted_tests(base):
     with (ROOT / "scenarios" / "trials" / "event_driven_os_interims.toml").open("rb") as fh:
         d = tomllib.load(fh)
-    d["analysis"]["test"] = "maxcombo"
+    d["analysis"].update(test="rmst", tau_months=24.0)
     with pytest.raises(InputError) as exc:
         tspec.parse_trial(d, "test.toml", base)
     assert exc.value.key == "interim"

@@ -31,7 +31,7 @@ SMALL: dict[str, list[str]] = {
     "compare": ["--patients", "2000", "--bootstrap", "20"],
     "oneway": ["--patients", "300"],
     "twoway": ["--patients", "300", "--grid", "3"],
-    "psa": ["--patients", "300", "--draws", "8"],
+    "psa": ["--patients", "300", "--draws", "20"],  # `cartsim psa` needs 20 draws for its curves
     "sobol": ["--patients", "300", "--n", "8"],
     "morris": ["--patients", "300", "--trajectories", "2"],
     "power": ["--trials", "60"],

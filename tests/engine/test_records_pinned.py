@@ -74,31 +74,33 @@ KERNEL_PINS = {
     # re-pinned 2026-11-25 (structure): survival after failure by failure type, re-infusion
     # response by the reason the previous infusion failed, a smooth (decaying) NRM hazard
     # without a window, background mortality from the SSA 2017 life table by sex (a new
-    # covariate drawn from an unused lane), and the new parameters' calibrated values
-    "baseline": "88e4a5e990c7b5138a38163d",
-    "stress": "2629a047630f0f8d02352acd",
+    # covariate drawn from an unused lane); then re-pinned for the re-calibration under the
+    # external priors and the new structure (params/calibrated.toml of 2026-11-25)
+    "baseline": "ce683b99ef2cd756f91d253c",
+    "stress": "a3b1c271f51527608829c89a",
     # the comparator without CAR-T (scenarios/standard_care.toml)
-    "standard_care": "d330e76ce829189131c61462",
+    "standard_care": "57fd08232ea8bbf51fee39b8",
 }
 DES_PINS = {
-    # case: (records, event log, resource summaries); re-pinned 2026-11-25 (structure, see KERNEL_PINS)
-    "baseline-unlimited": ("7c4a2243cdf0533c94a101c6",
-                          "5dea24689a3a639e910985ba",
-                          "c0a3d5eb314bc40b608caa72"),
-    "stress-unlimited": ("f98dfd0b3a68d8163be0347a",
-                        "26e0654528a1edc516d8cc8b",
-                        "3cd7631be9fa899a4ea71b40"),
-    "capacity_constrained": ("7cf6e40a62011d8da9cd795e",
-                            "94c0239bd63f7a76936109f8",
-                            "eb29e71998f8fb69feb6a85d"),
-    "stress-binding": ("5a98dd6dd6946043450ce4a8",
-                      "8405dc1333cd9ce9836c1bd0",
-                      "cd25081c1c31f7c153aa4e6e"),
+    # case: (records, event log, resource summaries); re-pinned 2026-11-25 (structure and
+    # re-calibration, see KERNEL_PINS)
+    "baseline-unlimited": ("a63e37d2685cd5ae96b9bebc",
+                          "3204f5f7fbd44db52ed9a60f",
+                          "e448d056237ad44d3c529651"),
+    "stress-unlimited": ("3c95afd0fc3f817cd8476020",
+                        "91bfd5e0b880f14056f8af7f",
+                        "5c70a888dcf392b715c4fa6d"),
+    "capacity_constrained": ("08f205f71bd73f26fdf109ed",
+                            "cca9a4fd0130946da7b5c493",
+                            "f189a5db0720643db706ae78"),
+    "stress-binding": ("4a512ae38719fb735c19d32c",
+                      "00780897297f9f7c406064ac",
+                      "2568e62571f536d5de809c47"),
     # finite manufacturing, unlimited ICU and transplant beds (first pinned from the engine
     # that ran one SimPy process per patient, before requests found free were made without events)
-    "stress-manufacturing-only": ("104a1b507801c31a6447d79b",
-                                  "b37bdb80df51e033667fa5dd",
-                                  "20a628b79ba6c1be273ae29e"),
+    "stress-manufacturing-only": ("7edfcce41a1e4baa905770a6",
+                                  "02f6c08fb5b9a9ae7c51c74f",
+                                  "b0e7b049a46df70f141851ee"),
 }
 
 

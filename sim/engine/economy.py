@@ -37,8 +37,10 @@ Cost of the arithmetic (the walk without economics takes ~0.5-1.3 us per patient
 
 Simplifications (they live here): apheresis is charged once per infusion cycle that
 reaches infusion; a toxicity's disutility and ICU days stop at death; the salvage
-course is charged once, when the last episode of active disease starts, unless the
-patient died waiting for a product; immunoglobulin replacement runs from each CR for
+course is charged once: under CAR-T when the last episode of active disease starts,
+unless the patient died waiting for a product, at the blinatumomab price (the CAR-T
+strategies draw no regimen); under standard care at day 0, at the price of the
+patient's regimen, whatever follows (a transplant too); immunoglobulin replacement runs from each CR for
 ``ivig.months`` or to relapse or death, whatever the target.
 """
 
@@ -371,18 +373,26 @@ def remission(econ: np.ndarray, erow: np.ndarray, state: int, start: float, cons
 
 
 @nb.njit(cache=True, inline="always")
+def salvage(econ: np.ndarray, erow: np.ndarray, regimen: int, t: float, horizon: float) -> None:
+    """A salvage course of ``regimen`` (``SalvageRegimen``) starting at day ``t``."""
+    if t <= horizon:
+        _add(erow, _SALV, econ[EP.COST_SALVAGE_COURSE + regimen], _seen(econ, erow, econ[_RHO_C], t))
+
+
+@nb.njit(cache=True, inline="always")
 def end(econ: np.ndarray, erow: np.ndarray, state: int, start: float, t_dead: float, cause: int,
-        t_first_inf: float, age0_years: float, horizon: float) -> None:
+        t_first_inf: float, salvage_regimen: int, age0_years: float, horizon: float) -> None:
     """Death at ``t_dead`` (or follow-up to the horizon): the last state, life-years,
-    salvage, follow-up and end-of-life costs."""
+    salvage (``salvage_regimen``'s course, none if negative: already charged), follow-up
+    and end-of-life costs."""
     t_end = min(t_dead, horizon)
     ro, rc = econ[_RHO_O], econ[_RHO_C]
     d_end = _close_row(econ, erow, state, start, t_end, age0_years, horizon)
     if start > t_end:  # the last state began after the horizon: its factor is not the end's
         d_end = math.exp(-ro * t_end)
     dc_end = d_end if rc == ro else (1.0 if t_end == 0.0 else math.exp(-rc * t_end))
-    if state == DISEASE and start < t_end and cause != codes.BEFORE_INFUSION:
-        _add(erow, _SALV, econ[EP.COST_SALVAGE_COURSE], _seen(econ, erow, rc, start))
+    if salvage_regimen >= 0 and state == DISEASE and start < t_end and cause != codes.BEFORE_INFUSION:
+        _add(erow, _SALV, econ[EP.COST_SALVAGE_COURSE + salvage_regimen], _seen(econ, erow, rc, start))
     if not math.isnan(t_first_inf):
         stop = min(t_end, t_first_inf + econ[EP.FOLLOW_UP_MONTHS] * DAYS_PER_MONTH)
         per_day = econ[EP.COST_FOLLOW_UP_PER_MONTH] / DAYS_PER_MONTH

@@ -25,8 +25,9 @@ Cost of the arithmetic (the walk without economics takes ~0.5-1.3 us per patient
 * a call between compiled functions that passes arrays costs ~50 ns (measured: the same
   helper with scalar arguments is inlined and costs nothing), so the hooks the walk
   calls, the only functions that take ``econ`` and ``erow``, are inlined into it
-  (``inline="always"``: overhead of the baseline kernel from +47% to +41%, of the
-  comparator from +32% to +22%); every helper below them takes and returns scalars;
+  (``inline="always"``: overhead of the baseline kernel from +47% to +41-42%, of the
+  comparator from +32% to +22-27%, shared cores); every helper below them takes and
+  returns scalars;
 * exp costs ~10-17 ns, so each discount factor is computed once and carried: a state's
   factor at its start is kept in the row (the life-year slots, written only at the
   end), the factor at its end is the start's times exp(-rho (b - a)), a polynomial when

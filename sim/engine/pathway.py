@@ -93,6 +93,7 @@ from sim.engine.stages import (
 )
 from sim.model.outputs import F, I
 from sim.model.parameters import P
+from sim.model.states import SalvageRegimen
 
 _INF = math.inf
 _NAN = math.nan
@@ -119,6 +120,7 @@ N_SLOTS = len(Slot)
 # plain ints for compiled code (see sim.engine.codes)
 _DONE, _MANUFACTURING, _ICU, _TRANSPLANT = (int(r) for r in Request)
 _TIME, _DURATION, _DEADLINE = (int(s) for s in Slot)
+_BLINATUMOMAB = int(SalvageRegimen.BLINATUMOMAB)
 
 
 def max_requests(theta: np.ndarray) -> int:
@@ -182,8 +184,13 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
     after_nonresponse = False
     antigen_lost = False
     last_target = target
+    # the salvage regimen priced at the end (CAR-T); negative: already charged
+    e_salvage = _BLINATUMOMAB
     if max_infusions == 0:
-        _, t_disease, t_hsct = standard_care(theta, pkey, prior_hsct)
+        regimen, t_disease, t_hsct = standard_care(theta, pkey, prior_hsct)
+        if erow is not None:
+            economy.salvage(econ, erow, regimen, 0.0, horizon_days)
+            e_salvage = -1
         if t_hsct < t_dead:
             frow[F.T_HSCT_DAYS] = t_hsct
             if erow is not None:
@@ -388,7 +395,8 @@ def walk(theta: np.ndarray, pkey: np.uint64, horizon_days: float, frow: np.ndarr
         t_dead = t_disease
         cause = codes.DISEASE
     if erow is not None:
-        economy.end(econ, erow, e_state, e_start, t_dead, cause, frow[F.T_INF_DAYS], age, horizon_days)
+        economy.end(econ, erow, e_state, e_start, t_dead, cause, frow[F.T_INF_DAYS], e_salvage, age,
+                    horizon_days)
     # 11. death or censoring at the horizon
     finish(frow, irow, t_dead, cause, t_efs, icu, n_inf, best, n_rel, horizon_days, assessment)
     # a drug is recorded only if given before death and the horizon (a CRS not observed: no drug)

@@ -27,7 +27,7 @@ from sim.model.errors import InputError, unknown_key_error
 from sim.model.limits import LIMITS, Limit, check_keys, check_number
 from sim.model.parameter_set import ENTRY_KEYS, check_uncertainty, flatten
 from sim.model.parameters import ParamSpec, Support
-from sim.model.states import CellSource, Consolidation, labels
+from sim.model.states import CellSource, Consolidation, SalvageRegimen, labels
 
 META_KEYS = ("currency", "price_year", "perspective", "country", "wtp_per_qaly", "description")
 #: ISO 4217 codes the presets may use (a typo such as "GPB" is refused)
@@ -84,7 +84,9 @@ def _specs() -> tuple[EconSpec, ...]:
     out += [
         EconSpec("maintenance.cycle_days", Kind.DURATION, "days"),
         EconSpec("maintenance.max_cycles", Kind.DURATION, "cycles"),
-        EconSpec("cost.salvage_course", c, "currency per course"),
+    ]
+    out += [EconSpec(f"cost.salvage_course.{r}", c, "currency per course") for r in labels(SalvageRegimen)]
+    out += [
         EconSpec("cost.ivig_per_month", c, "currency per month"),
         EconSpec("ivig.months", Kind.DURATION, "months"),
         EconSpec("cost.follow_up_per_month", c, "currency per month"),

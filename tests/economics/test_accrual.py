@@ -127,3 +127,40 @@ def test_age_adjusted_utility_integral_matches_quadrature(rate):
     assert row[E.QALY] == pytest.approx(np.trapezoid(u, t) / YEAR, rel=1e-9)
     assert row[E.QALY_DISC] == pytest.approx(np.trapezoid(u * w, t) / YEAR, rel=1e-9)
     assert discount_integral(0.0, 2.0, 5.0) == 3.0
+
+
+SC = api.as_scenario("standard_care")
+
+
+@pytest.mark.parametrize("regimen", ["blinatumomab", "inotuzumab", "chemotherapy"])
+def test_standard_care_salvage_costs_its_regimens_course_at_day_0(regimen):
+    """Every standard-care patient pays one course of their regimen, at day 0 (undiscounted
+    = discounted), whatever follows; nobody pays CAR-T costs."""
+    shares = [1.0 if r == regimen else 0.0 for r in ("blinatumomab", "inotuzumab", "chemotherapy")]
+    th = api.with_overrides(SC, {"policy.salvage_shares": shares}).params.theta()
+    prices = {"blinatumomab": 101.0, "inotuzumab": 203.0, "chemotherapy": 307.0}
+    vec = econ(**{f"cost_salvage_course_{r}": p for r, p in prices.items()})
+    _, _, e = run_kernel_economics(th, vec, 3, 5000, LIFETIME)
+    np.testing.assert_array_equal(e[:, E.COST + C.SALVAGE], prices[regimen])
+    np.testing.assert_array_equal(e[:, E.COST_DISC + C.SALVAGE], prices[regimen])
+    assert (e[:, E.COST + C.CART] == 0.0).all()
+
+
+def test_a_transplanted_standard_care_patient_pays_the_course_and_the_transplant():
+    th = SC.params.theta()
+    vec = UK.vector()
+    f, _, e = run_kernel_economics(th, vec, 4, 20_000, LIFETIME)
+    hsct = np.isfinite(f[:, F.T_HSCT_DAYS])
+    assert hsct.sum() > 20  # the share transplanted (about 10%) leaves hundreds here
+    courses = vec[[EP.COST_SALVAGE_COURSE_BLINATUMOMAB, EP.COST_SALVAGE_COURSE_INOTUZUMAB,
+                   EP.COST_SALVAGE_COURSE_CHEMOTHERAPY]]
+    # every patient, transplanted or not, pays exactly one of the regimens' courses
+    paid = e[:, E.COST + C.SALVAGE]
+    assert np.isin(paid, courses).all()
+    assert len(np.unique(paid[hsct])) >= 2
+    np.testing.assert_array_equal(e[hsct, E.COST + C.TRANSPLANT], vec[EP.COST_HSCT])
+    rho = vec[EP.DISCOUNT_COSTS_PER_YEAR]  # per day
+    np.testing.assert_allclose(e[hsct, E.COST_DISC + C.TRANSPLANT],
+                               vec[EP.COST_HSCT] * np.exp(-rho * f[hsct, F.T_HSCT_DAYS].astype(np.float64)),
+                               rtol=1e-6)
+    assert (e[~hsct, E.COST + C.TRANSPLANT] == 0.0).all()

@@ -12,6 +12,8 @@ follow-up, ``sim.model.limits.MAX_DAYS``); background deaths come from the life 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -273,7 +275,7 @@ def psa(scenarios: Sequence[str | Path | Scenario], economics: str | Path | Econ
         check_scheduler(cluster)
     root = seed if seed is not None else loaded[0].run.seed
     horizon = float(horizon_days) if horizon_days is not None else LIFETIME_DAYS
-    design = ps.build_design(loaded, econ, draws, root, prior)
+    design = psa_sweep_design(loaded, econ, draws, root, prior)
     names = [sc.name for sc in loaded]
     cols = ps.parameter_columns(design.table, [])
     chosen = ps.resolve_groups(groups, cols)
@@ -308,6 +310,74 @@ def psa(scenarios: Sequence[str | Path | Scenario], economics: str | Path | Econ
     return doc
 
 
+def _digest(econ: EconomicInputs) -> str:
+    doc = {"meta": [econ.currency, econ.price_year, econ.perspective, econ.country, econ.wtp_per_qaly],
+           "values": econ.values, "uncertainty": econ.uncertainty}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def psa_sweep_design(strategies: Sequence[Scenario], econ: EconomicInputs, draws: int, seed: int, prior: bool = False,
+                 posterior_path: str | None = None) -> Any:
+    """The draws of a probabilistic CEA as a sweep design: rows :func:`pack`-ed; the table
+    holds set_id, draw, every drawn model parameter (columns of the first strategy that
+    draws it) and every uncertain economic input (``econ.`` + name)."""
+    names = [sc.name for sc in strategies]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise InputError("command line", "STRATEGIES", f"strategy {twice!r} is given twice",
+                         "distinct scenarios (increments would be zero)")
+    from sim.economics.psa import ECON_PREFIX, pack  # noqa: PLC0415
+    from sim.model.economic_inputs import ECON_SPECS, to_vectors  # noqa: PLC0415
+    from sim.sweeps.designs import Design, psa_design  # noqa: PLC0415
+
+    parts = [psa_design(sc, draws, prior, seed, posterior_path) for sc in strategies]
+    values = econ.sample(draws, seed)
+    table = parts[0].table.copy()
+    for d in parts[1:]:
+        for c in d.table.columns:
+            if c not in table.columns:
+                table[c] = d.table[c].to_numpy()
+    for j, spec in enumerate(ECON_SPECS):
+        if spec.name in econ.uncertain_names():
+            table[ECON_PREFIX + spec.name] = values[:, j]
+    options = {**parts[0].options,
+               "strategies": [{"name": sc.name, "file": sc.file, "parameter_hash": sc.params.digest()}
+                              for sc in strategies],
+               "economics": {"file": econ.file, "hash": _digest(econ), "currency": econ.currency,
+                             "price_year": econ.price_year, "uncertain_inputs": econ.uncertain_names()}}
+    return Design("cea_psa", strategies[0], pack([d.thetas for d in parts], to_vectors(values)), table,
+                  parts[0].factors, options)
+
+
+def evsi_of_trial(spec: Any, nb: np.ndarray, design_seed: int, sizes: Sequence[int], prior: bool = False,
+                threads: int | None = None, seed: int = 0) -> tuple[list[Any], list[float], dict[str, Any]]:
+    """EVSI of the trial ``spec`` (two-arm or single-arm) at each size: one trial simulated
+    per PSA draw under that draw's parameters (the same posterior rows and prior streams as
+    the PSA: ``assurance_draws`` with the PSA's design seed, each arm's overrides on top,
+    the spec's own patients, randomisation, accrual and dropout; sizes nested), then
+    ``sim.economics.psa.trial_evsi`` on the results. Returns per size the EVSI and the
+    trial's mean duration in years, and a description."""
+    from sim.economics.psa import trial_evsi  # noqa: PLC0415
+    from sim.trials.search import assurance_draws  # noqa: PLC0415 - compiles the trial code only when asked
+    from sim.trials.simulate import _simulate, check_trial_memory  # noqa: PLC0415
+
+    if spec.design not in ("two_arm", "single_arm"):
+        raise InputError(spec.file, "trial.design", f"EVSI of a {spec.design} trial is not supported",
+                         "a two_arm or single_arm trial spec")
+    draws = nb.shape[0]
+    n_max = int(max(sizes))
+    check_trial_memory(draws, n_max, "command line", "--trial-sizes")
+    thetas, used = assurance_draws(spec, draws, design_seed, source="prior" if prior else None)
+    res = _simulate(spec, thetas, draws, spec.seed, n_max, threads, None).analyse(list(sizes))
+    values, durations = trial_evsi(nb, res.counts, res.estimate, res.duration_days, spec.survival,
+                                   spec.design == "two_arm", seed)
+    about = {"trial": spec.name, "file": spec.file, "design": spec.design, "endpoint": spec.endpoint,
+             "test": spec.test, "draws_from": used, "trial_seed": spec.seed,
+             "summaries": ("log hazard ratio estimate and each arm's event fraction" if spec.survival
+                           else "each arm's observed rate")}
+    return values, durations, about
+
+
 def _trial_block(spec: Any, results: Any, names: list[str], lam: float, root: int, sizes: list[int], prior: bool,
                  threads: int | None, incidence: float | None, years: float, rate: float, fixed: float,
                  per_patient: float) -> dict[str, Any]:
@@ -316,7 +386,7 @@ def _trial_block(spec: Any, results: Any, names: list[str], lam: float, root: in
     from sim.trials.search import power_curve  # noqa: PLC0415
 
     nb = ps.Draws.from_table(results, names).nb(lam)
-    values, durations, about = ps.trial_evsi(spec, nb, root, sizes, prior, threads, seed=root)
+    values, durations, about = evsi_of_trial(spec, nb, root, sizes, prior, threads, seed=root)
     block: dict[str, Any] = {**about, "sizes": sizes, "cost_fixed": fixed, "cost_per_patient": per_patient,
                              "cost_source": "command line (--trial-fixed-cost, --trial-cost-per-patient)"}
     if incidence:

@@ -2,8 +2,9 @@
 
 A draw is one joint sample of the uncertain inputs: the model parameters from the
 calibrated posterior (the parameters it does not hold from their priors; or the priors
-alone), exactly as ``sim.sweeps.designs.psa_design`` draws them, and the economic inputs
-from their own distributions (``EconomicInputs.sample``). Every strategy is simulated for
+alone), as the sweeps' PSA design draws them, and the economic inputs from their own
+distributions (``EconomicInputs.sample``); the workflow that builds the draws and runs
+them (``sim.api.economics.psa``) lives above this module, which only analyses arrays. Every strategy is simulated for
 every draw with the same patients (the same seed and patient ids: common random numbers
 between strategies; across draws too unless ``crn`` is off) and reduced to its mean
 discounted cost, discounted QALYs and life-years with their Monte Carlo SEs, plus the
@@ -30,8 +31,6 @@ EVPI is little inflated, large calls for more patients per draw.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,12 +42,9 @@ import pandas as pd
 from sim.economics.decision import ceac, ceaf, frontier
 from sim.economics.psa_task import _se, columns, pack, psa_chunk
 from sim.economics.voi import Value, evpi, evppi, population_value
-from sim.model.economic_inputs import ECON_SPECS, EconomicInputs, to_vectors
 from sim.model.errors import InputError
-from sim.model.scenario import Scenario
-from sim.sweeps.designs import Design, psa_design
 
-__all__ = ["analyse", "build_design", "columns", "enbs", "optimum", "pack", "psa_chunk", "trial_evsi"]
+__all__ = ["ECON_PREFIX", "analyse", "columns", "enbs", "optimum", "pack", "psa_chunk", "trial_evsi"]
 
 ECON_PREFIX = "econ."
 WTP_POINTS = 61
@@ -56,41 +52,6 @@ WTP_POINTS = 61
 #: is additive: splines of each column); a design wider than draws / MIN_ROWS_PER_COLUMN
 #: falls back to linear terms (a metamodel needs many more draws than coefficients)
 MIN_ROWS_PER_COLUMN = 10
-
-
-def _digest(econ: EconomicInputs) -> str:
-    doc = {"meta": [econ.currency, econ.price_year, econ.perspective, econ.country, econ.wtp_per_qaly],
-           "values": econ.values, "uncertainty": econ.uncertainty}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def build_design(strategies: Sequence[Scenario], econ: EconomicInputs, draws: int, seed: int, prior: bool = False,
-                 posterior_path: str | None = None) -> Design:
-    """The draws of a probabilistic CEA as a sweep design: rows :func:`pack`-ed; the table
-    holds set_id, draw, every drawn model parameter (columns of the first strategy that
-    draws it) and every uncertain economic input (``econ.`` + name)."""
-    names = [sc.name for sc in strategies]
-    if len(set(names)) != len(names):
-        twice = next(n for n in names if names.count(n) > 1)
-        raise InputError("command line", "STRATEGIES", f"strategy {twice!r} is given twice",
-                         "distinct scenarios (increments would be zero)")
-    parts = [psa_design(sc, draws, prior, seed, posterior_path) for sc in strategies]
-    values = econ.sample(draws, seed)
-    table = parts[0].table.copy()
-    for d in parts[1:]:
-        for c in d.table.columns:
-            if c not in table.columns:
-                table[c] = d.table[c].to_numpy()
-    for j, spec in enumerate(ECON_SPECS):
-        if spec.name in econ.uncertain_names():
-            table[ECON_PREFIX + spec.name] = values[:, j]
-    options = {**parts[0].options,
-               "strategies": [{"name": sc.name, "file": sc.file, "parameter_hash": sc.params.digest()}
-                              for sc in strategies],
-               "economics": {"file": econ.file, "hash": _digest(econ), "currency": econ.currency,
-                             "price_year": econ.price_year, "uncertain_inputs": econ.uncertain_names()}}
-    return Design("cea_psa", strategies[0], pack([d.thetas for d in parts], to_vectors(values)), table,
-                  parts[0].factors, options)
 
 
 # --------------------------------------------------------------------------------------
@@ -318,36 +279,16 @@ def optimum(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"n": rows[k]["n"], "enbs": values[k], "enbs_se": rows[k]["enbs_se"], "note": note}
 
 
-def trial_evsi(spec: Any, nb: np.ndarray, design_seed: int, sizes: Sequence[int], prior: bool = False,
-               threads: int | None = None, seed: int = 0) -> tuple[list[Value], list[float], dict[str, Any]]:
-    """EVSI of the trial ``spec`` (``sim.trials.spec.TrialSpec``, two-arm or single-arm)
-    at each size, by regression of the draws' net benefit ``nb`` (draws, strategies) on
-    the summaries of one trial simulated per draw (Strong et al. 2015). Trial k is
-    simulated under draw k's parameters: the same posterior rows and prior streams as
-    the PSA (``sim.trials.search.assurance_draws`` with the PSA's design seed) with each
-    arm's overrides on top, and the spec's own patients, randomisation, accrual and
-    dropout (its seed); sizes are nested (the first n patients of the largest trial).
-    Returns per size the EVSI and the trial's mean duration in years, and a description."""
-    from sim.trials.search import assurance_draws  # noqa: PLC0415 - compiles the trial code only when asked
-    from sim.trials.simulate import _simulate, check_trial_memory  # noqa: PLC0415
-
-    if spec.design not in ("two_arm", "single_arm"):
-        raise InputError(spec.file, "trial.design", f"EVSI of a {spec.design} trial is not supported",
-                         "a two_arm or single_arm trial spec")
-    draws = nb.shape[0]
-    n_max = int(max(sizes))
-    check_trial_memory(draws, n_max, "command line", "--trial-sizes")
-    thetas, used = assurance_draws(spec, draws, design_seed, source="prior" if prior else None)
-    sim = _simulate(spec, thetas, draws, spec.seed, n_max, threads, None)
-    res = sim.analyse(list(sizes))
-    counts, estimate, duration = res.counts, res.estimate, res.duration_days
+def trial_evsi(nb: np.ndarray, counts: np.ndarray, estimate: np.ndarray, duration_days: np.ndarray,
+               survival: bool, two_arm: bool, seed: int = 0) -> tuple[list[Value], list[float]]:
+    """EVSI at each trial size by regression of the draws' net benefit ``nb`` (draws,
+    strategies) on the summaries of one trial simulated per draw (Strong et al. 2015):
+    ``counts``, ``estimate`` and ``duration_days`` are the trials' results (draws, sizes)
+    as the trial simulation gives them (trial k simulated under draw k's parameters).
+    Returns per size the EVSI and the trial's mean duration in years."""
     values, durations = [], []
-    for g in range(len(sizes)):
-        summ = trial_summaries(counts[:, g].astype(float), estimate[:, g], spec.survival, spec.design == "two_arm")
+    for g in range(counts.shape[1]):
+        summ = trial_summaries(counts[:, g].astype(float), estimate[:, g], survival, two_arm)
         values.append(group_evppi(nb, summ, seed)[0])  # EVPPI's guarded metamodel on the summaries
-        durations.append(float(np.mean(duration[:, g])) / 365.25)
-    about = {"trial": spec.name, "file": spec.file, "design": spec.design, "endpoint": spec.endpoint,
-             "test": spec.test, "draws_from": used, "trial_seed": spec.seed,
-             "summaries": ("log hazard ratio estimate and each arm's event fraction" if spec.survival
-                           else "each arm's observed rate")}
-    return values, durations, about
+        durations.append(float(np.mean(duration_days[:, g])) / 365.25)
+    return values, durations

@@ -20,6 +20,8 @@ from sim.trials.adaptive import AdaptiveOptions
 from sim.trials.adaptive import parse_options as parse_adaptive
 from sim.trials.gsdesign import solved_events
 from sim.trials.predictive import OPTION_KEYS, PredictiveOptions, parse_options
+from sim.trials.spec_timing import parse_accrual, parse_followup
+from sim.trials.spec_timing import positive as _positive
 from sim.trials.spending import SPENDING
 from sim.trials.weights import parse_weights
 
@@ -38,9 +40,6 @@ ANALYSABLE = {
     "fisher": ("cr_rate", "crs_grade3plus_rate"), "binomial": ("cr_rate",), "simon": ("cr_rate",),
     "predictive": ("cr_rate",), "fh": SURVIVAL, "maxcombo": SURVIVAL, "rmst": SURVIVAL, "milestone": SURVIVAL,
 }
-FOLLOWUP_RULES = ("min_followup", "calendar", "events")
-RULE_KEYS = {"min_followup": ("min_followup_days",), "calendar": ("cutoff_days",),
-             "events": ("events", "max_followup_days")}
 ARM_NAMES = ("control", "experimental")  # arm A, arm B
 SECTIONS = ("trial", "arms", "arm", "allocation", "accrual", "dropout", "follow_up", "analysis", "interim", "adaptive",
             "grid",
@@ -213,11 +212,6 @@ def _open_unit(value: Any, key: str, file: str) -> float:
     return float(value)
 
 
-def _positive(value: Any, key: str, file: str, zero_ok: bool = False) -> float:
-    check_number(value, "non_negative" if zero_ok else "positive", file, key)
-    return float(value)
-
-
 def _multi_arms(doc: dict[str, Any], file: str, base: Scenario) -> tuple[Arm, ...]:
     """[arms.control] and two or more experimental [arms.NAME]."""
     if "arm" in doc:
@@ -248,66 +242,6 @@ def _parse_arm(name: str, key: str, table: Any, file: str, base: Scenario) -> Ar
     except InputError as exc:  # name the arm in the key
         raise InputError(file, f"{key}.overrides.{exc.key}", exc.problem, exc.allowed) from None
     return Arm(name, label, overrides, replace(base, params=params))
-
-
-def _parse_accrual(table: dict[str, Any], file: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    if "per_month" not in table:
-        raise InputError(file, "accrual.per_month", "missing accrual rate", "patients per month > 0, or a list")
-    raw = table["per_month"]
-    if not isinstance(raw, list):
-        return (_positive(raw, "accrual.per_month", file),), ()
-    if not raw:
-        raise InputError(file, "accrual.per_month", "empty list of accrual rates", "one rate per period")
-    rates = tuple(_positive(r, "accrual.per_month", file, zero_ok=True) for r in raw)
-    if rates[-1] <= 0.0:
-        raise InputError(file, "accrual.per_month", "the last rate (which continues) must be > 0", "a rate > 0")
-    ends = table.get("period_months", [])
-    if not isinstance(ends, list) or len(ends) != len(rates) - 1:
-        raise InputError(file, "accrual.period_months", f"expected {len(rates) - 1} period ends (months) for "
-                         f"{len(rates)} rates, got {ends!r}", "one end per rate except the last")
-    ends_t = tuple(_positive(e, "accrual.period_months", file) for e in ends)
-    if any(b <= a for a, b in pairwise(ends_t)):
-        raise InputError(file, "accrual.period_months", f"period ends must increase strictly, got {ends!r}",
-                         "strictly increasing months")
-    return rates, ends_t
-
-
-def _parse_followup(fu: dict[str, Any], file: str, survival: bool) -> dict[str, Any]:
-    rule = check_choice(fu.get("rule", "min_followup"), FOLLOWUP_RULES, file, "follow_up.rule")
-    solve = rule == "events" and fu.get("events") == "solve"
-    if "design_hr" in fu and not solve:
-        raise InputError(file, "follow_up.design_hr", "used only when the events are solved", 'events = "solve"')
-    for key in fu:
-        if key not in ("rule", "design_hr") and key not in RULE_KEYS[rule]:
-            raise InputError(file, f"follow_up.{key}", f"not used by rule {rule!r}", ", ".join(RULE_KEYS[rule]))
-    for key in RULE_KEYS[rule]:
-        if key not in fu:
-            raise InputError(file, f"follow_up.{key}", f"missing (needed by rule {rule!r})", key)
-    out: dict[str, Any] = {"followup_rule": rule}
-    if rule == "min_followup":
-        out["min_followup_days"] = _positive(fu["min_followup_days"], "follow_up.min_followup_days", file, True)
-    elif rule == "calendar":
-        out["cutoff_days"] = _positive(fu["cutoff_days"], "follow_up.cutoff_days", file)
-    else:
-        if not survival:
-            raise InputError(file, "follow_up.rule", "the event-driven rule needs a survival endpoint",
-                             "min_followup or calendar for rates")
-        if solve:
-            raw = fu.get("design_hr")
-            hr = float(raw) if raw is not None and is_number(raw) else math.nan
-            if not 0.0 < hr < 1.0:
-                raise InputError(file, "follow_up.design_hr", f"solving the events needs the design hazard ratio "
-                                 f"strictly between 0 and 1, got {raw!r}", "0 < design_hr < 1")
-            out["design_hr"] = hr
-            out["events"] = 0
-        else:
-            if isinstance(fu["events"], str):
-                raise InputError(file, "follow_up.events", f"expected a number of events or \"solve\", got "
-                                 f"{fu['events']!r}", 'an integer >= 1, or "solve" with design_hr')
-            check_number(fu["events"], "events", file, "follow_up.events")
-            out["events"] = int(fu["events"])
-        out["max_followup_days"] = _positive(fu["max_followup_days"], "follow_up.max_followup_days", file)
-    return out
 
 
 def _parse_historical(an: dict[str, Any], file: str) -> tuple[float, str]:
@@ -374,7 +308,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         arms = (_parse_arm("arm", "arm", doc.get("arm", {}), file, base_scenario),)
         ratio = math.inf
 
-    rates, ends = _parse_accrual(doc.get("accrual", {}), file)
+    rates, ends = parse_accrual(doc.get("accrual", {}), file)
     dropout = _positive(doc.get("dropout", {}).get("rate_per_year", 0.0), "dropout.rate_per_year", file,
                         zero_ok=True)
 
@@ -440,7 +374,7 @@ def parse_trial(doc: dict[str, Any], file: str, base_scenario: Scenario) -> Tria
         if key not in used:
             raise InputError(file, f"analysis.{key}", f"not used by the {test} test", ", ".join(sorted(used)))
 
-    fu = _parse_followup(check_keys(doc.get("follow_up", {}), KEYS["follow_up"], file, "follow_up"), file,
+    fu = parse_followup(check_keys(doc.get("follow_up", {}), KEYS["follow_up"], file, "follow_up"), file,
                          endpoint in SURVIVAL)
 
     interim = doc.get("interim")

@@ -16,6 +16,7 @@ from cli_process import assert_one_error_line, cartsim, cartsim_in_process
 from scipy import stats
 
 from sim import api
+from sim.api import economics as econ_api
 from sim.economics import psa as ps
 from sim.economics.voi import Value, evsi, population_value
 from sim.io.chunks import ChunkStore
@@ -34,7 +35,7 @@ class Interrupted(Exception):
 
 def _design(draws: int = 40):
     scs = [api.as_scenario(s) for s in STRATEGIES]
-    return ps.build_design(scs, load_economics("uk_nhs"), draws, seed=3)
+    return econ_api.psa_sweep_design(scs, load_economics("uk_nhs"), draws, seed=3)
 
 
 def _run(out: Path, **kw):
@@ -198,7 +199,7 @@ def test_trial_draws_are_the_psa_draws_and_evsi_runs_per_size(reference):
     for c in shared:
         np.testing.assert_array_equal(design.table[c].to_numpy(), control[:, OFFSETS[c]])
     nb = ps.Draws.from_table(reference, STRATEGIES).nb(300_000.0)
-    values, durations, about = ps.trial_evsi(spec, nb, 3, [40, 120], threads=2)
+    values, durations, about = econ_api.evsi_of_trial(spec, nb, 3, [40, 120], threads=2)
     assert len(values) == 2 and durations[0] < durations[1]
     assert all(np.isfinite(v.value) and v.se >= 0 for v in values)
     assert about["summaries"] == "each arm's observed rate"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from numba.core import event as numba_event
 from rich.console import Console
@@ -87,3 +88,15 @@ def announce_compilation() -> None:
     """Install the compile notice (once per process; the CLI does it at start)."""
     if _NOTICE not in numba_event._registered.get("numba:compile", []):  # type: ignore[attr-defined]
         numba_event.register("numba:compile", _NOTICE)
+
+
+def say_chunks_kept(out: Path) -> None:
+    """After an interrupted chunked run (sweep, psa): how many finished chunks are kept
+    in ``out`` and how to continue."""
+    from sim.io.chunks import ChunkStore  # noqa: PLC0415
+
+    store = ChunkStore(out)
+    n = len(list(store.dir.glob("chunk_*.parquet"))) if store.dir.is_dir() else 0
+    err.print(f"cartsim: {n} finished chunk(s) kept in {store.dir}; rerun the same command with --resume",
+              highlight=False)
+

@@ -14,8 +14,7 @@ from rich.table import Table
 
 from sim.api import as_scenario
 from sim.api.economics import PSA_PATIENTS, psa
-from sim.commands.common import NOT_ESTIMABLE, err, progress_bar, stdout_console
-from sim.io.chunks import ChunkStore
+from sim.commands.common import NOT_ESTIMABLE, err, progress_bar, say_chunks_kept, stdout_console
 from sim.io.files import load_economics
 from sim.model.errors import InputError
 
@@ -163,10 +162,7 @@ def psa_command(
         else:
             summary = psa(loaded, **kwargs)
     except KeyboardInterrupt:
-        store = ChunkStore(out)
-        n = len(list(store.dir.glob("chunk_*.parquet"))) if store.dir.is_dir() else 0
-        err.print(f"cartsim: {n} finished chunk(s) kept in {store.dir}; rerun the same command with --resume",
-                  highlight=False)
+        say_chunks_kept(out)
         raise
     if json_out:
         sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")

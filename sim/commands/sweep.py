@@ -20,8 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sim.api import sweeps as api_sweep
-from sim.commands.common import err, progress_bar, stdout_console
-from sim.io.chunks import ChunkStore
+from sim.commands.common import err, progress_bar, say_chunks_kept, stdout_console
 from sim.outcomes.sets import OUTCOMES
 from sim.sweeps.factors import DEFAULT_PATIENTS
 from sim.sweeps.runner import CHUNK_SETS
@@ -87,10 +86,7 @@ def _execute(kind: str, scenario: str | None, build_options: dict[str, Any], *, 
         else:
             summary = api_sweep.sweep(kind, scenario, **kwargs)
     except KeyboardInterrupt:
-        store = ChunkStore(out)
-        n = len(list(store.dir.glob("chunk_*.parquet"))) if store.dir.is_dir() else 0
-        err.print(f"cartsim: {n} finished chunk(s) kept in {store.dir}; rerun the same command with --resume",
-                  highlight=False)
+        say_chunks_kept(out)
         raise
     if json_out:
         sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")

@@ -25,7 +25,7 @@ import numpy as np
 
 from sim.model.errors import InputError, unknown_key_error
 from sim.model.limits import LIMITS, Limit, check_keys, check_number
-from sim.model.parameter_set import ENTRY_KEYS, check_uncertainty, flatten
+from sim.model.parameter_set import check_entry_keys, check_uncertainty, flatten
 from sim.model.parameters import ParamSpec, Support
 from sim.model.states import CellSource, Consolidation, SalvageRegimen, labels
 
@@ -176,14 +176,7 @@ class EconomicInputs:
             if name not in ECON_BY_NAME:
                 raise unknown_key_error(file, name, ECON_BY_NAME, "economic input")
             spec = ECON_BY_NAME[name]
-            if not isinstance(entry, dict):
-                raise InputError(file, name, "expected a table with value, unit, uncertainty, source, derivation")
-            extra = set(entry) - set(ENTRY_KEYS)
-            if extra:
-                raise unknown_key_error(file, sorted(extra)[0], ENTRY_KEYS, "entry key", name)
-            for required in ("value", "unit", "uncertainty", "source"):
-                if required not in entry:
-                    raise InputError(file, name, f"missing '{required}'", ", ".join(ENTRY_KEYS))
+            check_entry_keys(entry, name, file)
             check_number(entry["value"], spec.limit, file, f"{name}.value")
             if entry["unit"] != spec.unit:
                 raise InputError(file, f"{name}.unit", f"unit {entry['unit']!r} does not match", repr(spec.unit))

@@ -27,6 +27,19 @@ from sim.model.parameters import (
 )
 
 ENTRY_KEYS = ("value", "unit", "uncertainty", "source", "derivation")
+
+
+def check_entry_keys(entry: Any, name: str, file: str) -> None:
+    """One entry of a parameter or economic-inputs file is a table with the entry keys
+    only, and value, unit, uncertainty and source present (one error line otherwise)."""
+    if not isinstance(entry, dict):
+        raise InputError(file, name, "expected a table with value, unit, uncertainty, source, derivation")
+    extra = set(entry) - set(ENTRY_KEYS)
+    if extra:
+        raise unknown_key_error(file, sorted(extra)[0], ENTRY_KEYS, "entry key", name)
+    for required in ("value", "unit", "uncertainty", "source"):
+        if required not in entry:
+            raise InputError(file, name, f"missing '{required}'", ", ".join(ENTRY_KEYS))
 #: uncertainty distributions and their required arguments
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "fixed": (),
@@ -226,14 +239,7 @@ class ParameterSet:
             if name not in SPEC_BY_NAME:
                 raise unknown_key_error(file, name, SPEC_BY_NAME, "parameter")
             spec = SPEC_BY_NAME[name]
-            if not isinstance(entry, dict):
-                raise InputError(file, name, "expected a table with value, unit, uncertainty, source, derivation")
-            extra = set(entry) - set(ENTRY_KEYS)
-            if extra:
-                raise unknown_key_error(file, sorted(extra)[0], ENTRY_KEYS, "entry key", name)
-            for required in ("value", "unit", "uncertainty", "source"):
-                if required not in entry:
-                    raise InputError(file, name, f"missing '{required}'", ", ".join(ENTRY_KEYS))
+            check_entry_keys(entry, name, file)
             check_value(spec, entry["value"], file)
             if entry["unit"] != spec.unit:
                 raise InputError(file, f"{name}.unit", f"unit {entry['unit']!r} does not match the model's unit",
